@@ -1,0 +1,430 @@
+"""Typed, validated configuration. Every error names the file, the YAML line and the key path.
+
+Secrets are only ever `{env: NAME}` or `{file: PATH}`; their values are resolved at load time into
+`Secret` objects that never print their value, and no error message echoes an input value.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, ValidationError, field_validator, model_validator
+
+SEARCH_PATHS = (
+    Path("~/.config/opsconsole/config.yaml"),
+    Path("/etc/opsconsole/config.yaml"),
+)
+
+
+# --- secrets -----------------------------------------------------------------------------------
+
+
+class Secret:
+    """A resolved secret. `reveal()` is the only way to its value; repr and str show where it came from."""
+
+    __slots__ = ("_value", "origin")
+
+    def __init__(self, value: str, origin: str) -> None:
+        self._value = value
+        self.origin = origin
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return f"Secret({self.origin})"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self.origin)
+
+
+def _parse_secret(value: Any) -> Secret:
+    if isinstance(value, Secret):
+        return value
+    if not isinstance(value, dict) or len(value) != 1 or not ({"env", "file"} & value.keys()):
+        # Never echo the value: it may be a secret pasted inline.
+        raise ValueError("a secret must be {env: NAME} or {file: PATH}, never written inline")
+    (how, where), = value.items()
+    if not isinstance(where, str) or not where:
+        raise ValueError(f"secret {how}: must be a non-empty string")
+    if how == "env":
+        if where not in os.environ:
+            raise ValueError(f"environment variable {where} is not set")
+        return Secret(os.environ[where], f"env:{where}")
+    path = Path(where).expanduser()
+    try:
+        info = path.stat()
+    except OSError as exc:
+        raise ValueError(f"secret file {path} cannot be read: {exc.strerror}") from None
+    if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        mode = stat.S_IMODE(info.st_mode)
+        raise ValueError(f"secret file {path} is readable by group or others (mode {mode:04o}); chmod 600 it")
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ValueError(f"secret file {path} cannot be read: {exc.strerror}") from None
+    if not text:
+        raise ValueError(f"secret file {path} is empty")
+    return Secret(text, f"file:{path}")
+
+
+SecretValue = Annotated[Secret, PlainValidator(_parse_secret)]
+
+
+def _parse_verify(value: Any) -> bool | str:
+    """`verify`: true (system CAs), false (no verification, shown as a warning), or a CA bundle path."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value:
+        path = Path(value).expanduser()
+        if not path.is_file():
+            raise ValueError(f"CA bundle {path} does not exist")
+        return str(path)
+    raise ValueError("must be true, false or the path of a CA bundle")
+
+
+Verify = Annotated[bool | str, PlainValidator(_parse_verify)]
+
+
+# --- sections ----------------------------------------------------------------------------------
+
+NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]*$"
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+
+class FarmConfig(Section):
+    name: str = Field(min_length=1)
+    environment: str = Field(default="production", min_length=1)
+    domains: list[str] = Field(default_factory=list)
+
+
+class SourceConfig(Section):
+    name: str = Field(pattern=NAME_PATTERN)
+    verify: Verify = True
+    timeout: float = Field(default=5.0, gt=0, le=300)
+    interval: float = Field(default=30.0, gt=0, le=86400)
+
+
+def _check_url(value: str, schemes: tuple[str, ...]) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in schemes:
+        raise ValueError(f"must be a URL starting with {' or '.join(s + '://' for s in schemes)}")
+    if not parts.hostname:
+        raise ValueError("URL has no host")
+    if parts.username or parts.password:
+        raise ValueError("URL must not carry credentials; use the source's secret keys")
+    try:
+        parts.port
+    except ValueError:
+        raise ValueError("URL has an invalid port") from None
+    return value.rstrip("/")
+
+
+class HttpSourceConfig(SourceConfig):
+    url: str
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return _check_url(value, ("https", "http"))
+
+
+class ProxmoxConfig(HttpSourceConfig):
+    token_id: str = Field(pattern=r"^[^@!\s]+@[^@!\s]+![A-Za-z][A-Za-z0-9_.-]*$")  # user@realm!tokenid
+    token_secret: SecretValue
+    interval: float = Field(default=10.0, gt=0, le=86400)
+
+    @field_validator("url")
+    @classmethod
+    def _https(cls, value: str) -> str:
+        return _check_url(value, ("https",))  # proxmoxer always speaks HTTPS
+
+
+class PuppetDBConfig(HttpSourceConfig):
+    stale_after: float = Field(default=3600.0, gt=0)  # seconds without a report before a node is stale
+
+
+class IcingaConfig(HttpSourceConfig):
+    username: str = Field(min_length=1)
+    password: SecretValue
+    interval: float = Field(default=15.0, gt=0, le=86400)
+
+
+class GraylogConfig(HttpSourceConfig):
+    token: SecretValue
+    query: str = "level:<=3"  # what the error-level messages look like on this farm
+    range: int = Field(default=300, gt=0)  # seconds of messages per refresh
+
+
+class CommitsConfig(SourceConfig):
+    github: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+    git: str | None = None
+    api_url: str = "https://api.github.com"
+    token: SecretValue | None = None
+    branch: str | None = None
+    limit: int = Field(default=30, gt=0, le=100)
+    interval: float = Field(default=60.0, gt=0, le=86400)
+
+    @field_validator("api_url")
+    @classmethod
+    def _api_url(cls, value: str) -> str:
+        return _check_url(value, ("https", "http"))
+
+    @field_validator("git")
+    @classmethod
+    def _git(cls, value: str | None) -> str | None:
+        if value is not None and not Path(value).expanduser().is_dir():
+            raise ValueError(f"git repository {value} does not exist")
+        return value
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> CommitsConfig:
+        if (self.github is None) == (self.git is None):
+            raise ValueError("give exactly one of github: OWNER/REPO or git: PATH")
+        return self
+
+    @property
+    def repo_label(self) -> str:
+        return self.github or Path(self.git or "").name
+
+
+class SourcesConfig(Section):
+    proxmox: list[ProxmoxConfig] = Field(default_factory=list)
+    puppetdb: list[PuppetDBConfig] = Field(default_factory=list)
+    icinga: list[IcingaConfig] = Field(default_factory=list)
+    graylog: list[GraylogConfig] = Field(default_factory=list)
+    commits: list[CommitsConfig] = Field(default_factory=list)
+
+    def all(self) -> list[tuple[str, SourceConfig]]:
+        """Every configured source as (kind, config), in a stable order."""
+        return [(kind, item) for kind in self.model_fields for item in getattr(self, kind)]
+
+
+class ServiceConfig(Section):
+    name: str = Field(min_length=1)
+    hosts: str = Field(min_length=1)  # a glob over host names, "mw*"
+    checks: list[str] = Field(default_factory=list)  # Icinga service names that tell its state
+
+
+class LinksConfig(Section):
+    """URL templates; placeholders: {host} {fqdn} {node} {vmid}."""
+
+    proxmox: str | None = None
+    graylog: str | None = None
+    icinga: str | None = None
+    grafana: str | None = None
+
+
+class ActionsConfig(Section):
+    """Filled by the safe-actions work; empty for now, and unknown keys are still errors."""
+
+
+class UiConfig(Section):
+    theme: str = "textual-dark"
+
+
+class AppConfig(Section):
+    farm: FarmConfig
+    sources: SourcesConfig = Field(default_factory=SourcesConfig)
+    services: list[ServiceConfig] = Field(default_factory=list)
+    actions: ActionsConfig = Field(default_factory=ActionsConfig)
+    links: LinksConfig = Field(default_factory=LinksConfig)
+    ui: UiConfig = Field(default_factory=UiConfig)
+
+
+# --- loading -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConfigIssue:
+    file: str
+    line: int
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.path}: {self.message}"
+
+
+class ConfigError(Exception):
+    def __init__(self, issues: list[ConfigIssue]) -> None:
+        super().__init__("\n".join(str(i) for i in issues))
+        self.issues = issues
+
+
+def find_config_path(explicit: str | os.PathLike[str] | None = None) -> Path | None:
+    """--config, then $OPSCONSOLE_CONFIG, then the user's and the system's file."""
+    if explicit:
+        return Path(explicit)
+    if os.environ.get("OPSCONSOLE_CONFIG"):
+        return Path(os.environ["OPSCONSOLE_CONFIG"])
+    for candidate in SEARCH_PATHS:
+        path = candidate.expanduser()
+        if path.is_file():
+            return path
+    return None
+
+
+def load_config(path: str | os.PathLike[str]) -> AppConfig:
+    """Read, parse and validate one config file; raise ConfigError listing every problem."""
+    path = Path(path)
+    label = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([ConfigIssue(label, 0, "(file)", f"cannot read: {exc.strerror}")]) from None
+    return parse_config(text, label)
+
+
+def parse_config(text: str, label: str = "<config>") -> AppConfig:
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        line = mark.line + 1 if mark else 0
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError([ConfigIssue(label, line, "(yaml)", f"YAML syntax error: {problem}")]) from None
+    if root is None:
+        raise ConfigError([ConfigIssue(label, 1, "(file)", "the file is empty")])
+    issues = [ConfigIssue(label, line, path, msg) for line, path, msg in _duplicate_keys(root, ())]
+    if issues:
+        raise ConfigError(issues)
+    data = yaml.SafeLoader(text).construct_document(root)
+    if not isinstance(data, dict):
+        raise ConfigError([ConfigIssue(label, _line(root), "(file)", "the top level must be a mapping")])
+    try:
+        config = AppConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_issues_from(exc, root, label)) from None
+    duplicates = _duplicate_source_names(config, root, label)
+    if duplicates:
+        raise ConfigError(duplicates)
+    return config
+
+
+def _issues_from(exc: ValidationError, root: yaml.Node, label: str) -> list[ConfigIssue]:
+    issues = []
+    for err in exc.errors(include_input=False, include_url=False):
+        loc = tuple(err["loc"])
+        if err["type"] == "extra_forbidden":
+            message = "unknown key"
+        elif err["type"] == "missing":
+            message = "required key is missing"
+        else:
+            message = err["msg"].removeprefix("Value error, ")
+        issues.append(ConfigIssue(label, _line_of(root, loc), _dotted(loc), message))
+    return sorted(issues, key=lambda i: i.line)
+
+
+def _duplicate_source_names(config: AppConfig, root: yaml.Node, label: str) -> list[ConfigIssue]:
+    seen: dict[str, str] = {}
+    issues = []
+    for kind in SourcesConfig.model_fields:
+        for index, item in enumerate(getattr(config.sources, kind)):
+            loc = ("sources", kind, index, "name")
+            if item.name in seen:
+                message = f"duplicate source name {item.name!r} (also used in {seen[item.name]})"
+                issues.append(ConfigIssue(label, _line_of(root, loc), _dotted(loc), message))
+            else:
+                seen[item.name] = _dotted(loc[:-1])
+    return issues
+
+
+def _duplicate_keys(node: yaml.Node, loc: tuple) -> list[tuple[int, str, str]]:
+    found = []
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key_node, value_node in node.value:
+            key = key_node.value
+            if key in seen:
+                found.append((_line(key_node), _dotted((*loc, key)), "duplicate key"))
+            seen.add(key)
+            found += _duplicate_keys(value_node, (*loc, key))
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            found += _duplicate_keys(item, (*loc, index))
+    return found
+
+
+def _line(node: yaml.Node) -> int:
+    return node.start_mark.line + 1
+
+
+def _line_of(root: yaml.Node, loc: tuple) -> int:
+    """The line of the deepest YAML node that `loc` reaches (the key's line for mapping entries)."""
+    node, line = root, _line(root)
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            match = next(((k, v) for k, v in node.value if k.value == part), None)
+            if match is None:
+                break
+            line, node = _line(match[0]), match[1]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+            line = _line(node)
+        else:
+            break
+    return line
+
+
+def _dotted(loc: tuple) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(top)"
+
+
+def secret_values(config: AppConfig) -> list[str]:
+    """Every resolved secret value in the config (for tests that grep outputs for leaks)."""
+    found: list[str] = []
+
+    def walk(value: Any) -> None:
+        if isinstance(value, Secret):
+            found.append(value.reveal())
+        elif isinstance(value, BaseModel):
+            for name in type(value).model_fields:
+                walk(getattr(value, name))
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                walk(item)
+
+    walk(config)
+    return found
+
+
+ENVIRONMENTS_THAT_ARE_PRODUCTION = ("production", "prod")
+
+
+def is_production(config: AppConfig) -> bool:
+    return config.farm.environment.lower() in ENVIRONMENTS_THAT_ARE_PRODUCTION
+
+
+__all__ = [
+    "AppConfig",
+    "CommitsConfig",
+    "ConfigError",
+    "ConfigIssue",
+    "GraylogConfig",
+    "IcingaConfig",
+    "ProxmoxConfig",
+    "PuppetDBConfig",
+    "Secret",
+    "ServiceConfig",
+    "find_config_path",
+    "load_config",
+    "parse_config",
+]

@@ -1,0 +1,168 @@
+"""Plain data shared by the sources, the store and the UI. No I/O, no Textual."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import IntEnum
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class SourceResult(Generic[T]):
+    """One fetch attempt of one source. `error` is set when the attempt failed; `data` is then None."""
+
+    source: str  # instance name from the config, e.g. "pve"
+    kind: str  # "proxmox" | "puppetdb" | "icinga" | "graylog" | "commits"
+    fetched_at: datetime  # UTC, when the attempt finished
+    latency_ms: float
+    data: T | None = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+# --- Proxmox -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class HypervisorNode:
+    name: str  # "cloud15"
+    status: str  # "online" | "offline" | "unknown"
+    cpu: float | None = None  # fraction 0..1 of maxcpu
+    maxcpu: int | None = None
+    mem: int | None = None  # bytes
+    maxmem: int | None = None
+    uptime: int | None = None  # seconds
+
+
+@dataclass(frozen=True, slots=True)
+class Guest:
+    name: str  # VM name == host name, "mw151"
+    vmid: int
+    node: str
+    kind: str  # "qemu" | "lxc"
+    status: str  # "running" | "stopped" | "paused" | ...
+    cpu: float | None = None
+    maxcpu: int | None = None
+    mem: int | None = None
+    maxmem: int | None = None
+    uptime: int | None = None
+    template: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ProxmoxInventory:
+    nodes: tuple[HypervisorNode, ...]
+    guests: tuple[Guest, ...]
+
+
+# --- PuppetDB ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PuppetNodeStatus:
+    certname: str  # FQDN, "mw151.fsslc.wtnet"
+    latest_report_status: str | None  # "changed" | "unchanged" | "failed" | None (never reported)
+    report_timestamp: datetime | None
+    noop: bool = False
+    deactivated: bool = False
+    expired: bool = False
+    cached_catalog_status: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PuppetInventory:
+    nodes: tuple[PuppetNodeStatus, ...]
+
+
+# --- Icinga2 -----------------------------------------------------------------------------------
+
+
+class CheckState(IntEnum):
+    OK = 0
+    WARNING = 1
+    CRITICAL = 2
+    UNKNOWN = 3
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceCheck:
+    host: str  # Icinga host name
+    service: str  # check name, "PHP-FPM"
+    state: CheckState
+    hard: bool  # state_type == 1
+    acknowledged: bool
+    in_downtime: bool
+    output: str
+    last_state_change: datetime | None
+    last_check: datetime | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.host}!{self.service}"
+
+    @property
+    def handled(self) -> bool:
+        return self.acknowledged or self.in_downtime
+
+
+@dataclass(frozen=True, slots=True)
+class IcingaHostState:
+    name: str
+    up: bool
+    acknowledged: bool = False
+    in_downtime: bool = False
+    output: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class IcingaSnapshot:
+    hosts: tuple[IcingaHostState, ...]
+    services: tuple[ServiceCheck, ...]
+
+
+# --- Graylog -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LogMessage:
+    timestamp: datetime
+    source: str  # the host that sent it
+    message: str
+    level: int | None = None  # syslog level 0..7
+    message_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LogSnapshot:
+    messages: tuple[LogMessage, ...]
+    total: int | None = None
+
+
+# --- Commits -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Commit:
+    repo: str  # "miraheze/mw-config" or the local repository's name
+    sha: str
+    author: str
+    date: datetime  # UTC
+    subject: str  # first line of the message
+    url: str | None = None
+
+    @property
+    def short_sha(self) -> str:
+        return self.sha[:8]
+
+
+@dataclass(frozen=True, slots=True)
+class CommitLog:
+    commits: tuple[Commit, ...]
+    rate_limit_remaining: int | None = None  # GitHub only
+    not_modified: bool = False  # the answer was a 304 (GitHub ETag)

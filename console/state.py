@@ -1,0 +1,159 @@
+"""The store (latest result per source) and the poller (one loop per source, never overlapping)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, Callable, Iterable
+
+from console.clock import Clock, utc_now
+from console.model import SourceResult
+from console.sources.base import Source
+
+Listener = Callable[[str], None]
+
+
+@dataclass
+class SourceState:
+    """What the console knows of one source: its last attempt and its last good answer."""
+
+    name: str
+    kind: str
+    interval: float
+    last: SourceResult[Any] | None = None
+    last_ok: SourceResult[Any] | None = None
+    failures: int = 0  # consecutive failed attempts
+    paused: bool = False
+
+    @property
+    def data(self) -> Any:
+        return self.last_ok.data if self.last_ok else None
+
+    @property
+    def error(self) -> str | None:
+        return self.last.error if self.last else None
+
+    @property
+    def ok(self) -> bool:
+        return self.last is not None and self.last.ok
+
+    def age(self, now) -> timedelta | None:
+        """How old the data on screen is."""
+        return now - self.last_ok.fetched_at if self.last_ok else None
+
+
+@dataclass
+class Store:
+    """Latest result per source. Listeners are told the name of each source that changed."""
+
+    clock: Clock = utc_now
+    _states: dict[str, SourceState] = field(default_factory=dict)
+    _listeners: list[Listener] = field(default_factory=list)
+
+    def register(self, name: str, kind: str, interval: float) -> None:
+        self._states.setdefault(name, SourceState(name=name, kind=kind, interval=interval))
+
+    def put(self, result: SourceResult[Any]) -> None:
+        state = self._states.get(result.source)
+        if state is None:
+            raise KeyError(f"unregistered source {result.source!r}")
+        state.last = result
+        if result.ok:
+            state.last_ok = result
+            state.failures = 0
+        else:
+            state.failures += 1
+        self._notify(result.source)
+
+    def get(self, name: str) -> SourceState:
+        return self._states[name]
+
+    def states(self) -> list[SourceState]:
+        return list(self._states.values())
+
+    def of_kind(self, kind: str) -> list[SourceState]:
+        return [s for s in self._states.values() if s.kind == kind]
+
+    def data_of_kind(self, kind: str) -> list[Any]:
+        """The last good data of every source of one kind (sources without data are left out)."""
+        return [s.data for s in self.of_kind(kind) if s.data is not None]
+
+    def subscribe(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def _notify(self, name: str) -> None:
+        for listener in list(self._listeners):
+            listener(name)
+
+
+def next_delay(interval: float, failures: int) -> float:
+    """Seconds until the next attempt: the interval, doubled per consecutive failure up to 8x."""
+    if failures <= 0:
+        return interval
+    return interval * 2 ** min(failures - 1, 3)
+
+
+class Poller:
+    """Runs one loop per source. A loop awaits its fetch before scheduling the next, so fetches of
+    one source never overlap; `refresh_now` wakes loops early; pausing holds them."""
+
+    def __init__(self, sources: Iterable[Source[Any]], store: Store) -> None:
+        self.sources = {s.name: s for s in sources}
+        self.store = store
+        self._wake = {name: asyncio.Event() for name in self.sources}
+        self._tasks: list[asyncio.Task[None]] = []
+        self.paused = False
+        for source in self.sources.values():
+            store.register(source.name, source.kind, source.interval)
+
+    def start(self) -> None:
+        """Start the loops in the running event loop."""
+        for source in self.sources.values():
+            self._tasks.append(asyncio.create_task(self._loop(source), name=f"poll:{source.name}"))
+
+    async def refresh_all_once(self) -> None:
+        """Fetch every source once, concurrently (for `status` and tests)."""
+        results = await asyncio.gather(*(s.fetch() for s in self.sources.values()))
+        for result in results:
+            self.store.put(result)
+
+    def refresh_now(self, name: str | None = None) -> None:
+        for source_name in [name] if name else list(self.sources):
+            self._wake[source_name].set()
+
+    def pause(self, name: str | None = None) -> None:
+        if name is None:
+            self.paused = True
+        else:
+            self.store.get(name).paused = True
+
+    def resume(self, name: str | None = None) -> None:
+        if name is None:
+            self.paused = False
+        else:
+            self.store.get(name).paused = False
+        self.refresh_now(name)
+
+    async def _loop(self, source: Source[Any]) -> None:
+        state = self.store.get(source.name)
+        wake = self._wake[source.name]
+        while True:
+            if not (self.paused or state.paused):
+                wake.clear()
+                self.store.put(await source.fetch())
+            delay = next_delay(source.interval, state.failures)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(wake.wait(), timeout=delay)
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        for source in self.sources.values():
+            with contextlib.suppress(Exception):
+                await source.aclose()
