@@ -7,6 +7,7 @@ Secrets are only ever `{env: NAME}` or `{file: PATH}`; their values are resolved
 from __future__ import annotations
 
 import os
+import re
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PlainValidator, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainValidator, ValidationError, field_validator, model_validator
 
 SEARCH_PATHS = (
     Path("~/.config/opsconsole/config.yaml"),
@@ -99,7 +100,21 @@ Verify = Annotated[bool | str, PlainValidator(_parse_verify)]
 
 # --- sections ----------------------------------------------------------------------------------
 
-NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]*$"
+def _pattern(regex: str, expected: str):
+    """A validator with a message that says what is expected (pydantic's would print the regex)."""
+    compiled = re.compile(regex)
+
+    def check(value: Any) -> Any:
+        if value is not None and not (isinstance(value, str) and compiled.fullmatch(value)):
+            raise ValueError(f"must be {expected}")
+        return value
+
+    return AfterValidator(check)
+
+
+SourceName = Annotated[str, _pattern(r"[a-z0-9][a-z0-9_.-]*", "lowercase letters, digits, '-', '_' or '.'")]
+TokenId = Annotated[str, _pattern(r"[^@!\s]+@[^@!\s]+![A-Za-z][A-Za-z0-9_.-]*", "USER@REALM!TOKENID")]
+GitHubRepo = Annotated[str, _pattern(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+", "OWNER/REPO")]
 
 
 class Section(BaseModel):
@@ -113,7 +128,7 @@ class FarmConfig(Section):
 
 
 class SourceConfig(Section):
-    name: str = Field(pattern=NAME_PATTERN)
+    name: SourceName
     verify: Verify = True
     timeout: float = Field(default=5.0, gt=0, le=300)
     interval: float = Field(default=30.0, gt=0, le=86400)
@@ -144,7 +159,7 @@ class HttpSourceConfig(SourceConfig):
 
 
 class ProxmoxConfig(HttpSourceConfig):
-    token_id: str = Field(pattern=r"^[^@!\s]+@[^@!\s]+![A-Za-z][A-Za-z0-9_.-]*$")  # user@realm!tokenid
+    token_id: TokenId
     token_secret: SecretValue
     interval: float = Field(default=10.0, gt=0, le=86400)
 
@@ -171,7 +186,7 @@ class GraylogConfig(HttpSourceConfig):
 
 
 class CommitsConfig(SourceConfig):
-    github: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+    github: GitHubRepo | None = None
     git: str | None = None
     api_url: str = "https://api.github.com"
     token: SecretValue | None = None
@@ -211,7 +226,7 @@ class SourcesConfig(Section):
 
     def all(self) -> list[tuple[str, SourceConfig]]:
         """Every configured source as (kind, config), in a stable order."""
-        return [(kind, item) for kind in self.model_fields for item in getattr(self, kind)]
+        return [(kind, item) for kind in type(self).model_fields for item in getattr(self, kind)]
 
 
 class ServiceConfig(Section):
@@ -331,16 +346,20 @@ def _issues_from(exc: ValidationError, root: yaml.Node, label: str) -> list[Conf
 
 
 def _duplicate_source_names(config: AppConfig, root: yaml.Node, label: str) -> list[ConfigIssue]:
-    seen: dict[str, str] = {}
-    issues = []
+    """Source names are unique across kinds; the later one in the file is the error."""
+    located = []
     for kind in SourcesConfig.model_fields:
         for index, item in enumerate(getattr(config.sources, kind)):
             loc = ("sources", kind, index, "name")
-            if item.name in seen:
-                message = f"duplicate source name {item.name!r} (also used in {seen[item.name]})"
-                issues.append(ConfigIssue(label, _line_of(root, loc), _dotted(loc), message))
-            else:
-                seen[item.name] = _dotted(loc[:-1])
+            located.append((_line_of(root, loc), loc, item.name))
+    seen: dict[str, str] = {}
+    issues = []
+    for line, loc, name in sorted(located, key=lambda entry: entry[0]):
+        if name in seen:
+            message = f"duplicate source name {name!r} (also used in {seen[name]})"
+            issues.append(ConfigIssue(label, line, _dotted(loc), message))
+        else:
+            seen[name] = _dotted(loc[:-1])
     return issues
 
 

@@ -140,12 +140,14 @@ class Poller:
         state = self.store.get(source.name)
         wake = self._wake[source.name]
         while True:
+            wake.clear()
             if not (self.paused or state.paused):
-                wake.clear()
                 self.store.put(await source.fetch())
             delay = next_delay(source.interval, state.failures)
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(wake.wait(), timeout=delay)
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(delay):
+                    await wake.wait()
 
     async def stop(self) -> None:
         for task in self._tasks:

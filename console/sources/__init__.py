@@ -1,0 +1,50 @@
+"""One client per backend. `build_sources` turns the config's `sources:` section into Source objects."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from console.clock import Clock, utc_now
+from console.config import AppConfig, CommitsConfig, SourceConfig
+from console.sources.base import MalformedAnswer, Source, SourceError, describe_error
+from console.sources.commits import GitHubCommitsSource, LocalGitCommitsSource
+from console.sources.graylog import GraylogSource
+from console.sources.icinga import IcingaSource
+from console.sources.proxmox import ProxmoxSource
+from console.sources.puppetdb import PuppetDBSource
+
+BUILDERS = {
+    "proxmox": ProxmoxSource,
+    "puppetdb": PuppetDBSource,
+    "icinga": IcingaSource,
+    "graylog": GraylogSource,
+}
+
+
+def build_source(kind: str, item: SourceConfig, clock: Clock = utc_now) -> Source[Any]:
+    """The Source for one configured item of `sources.<kind>`."""
+    if kind == "commits":
+        assert isinstance(item, CommitsConfig)
+        return GitHubCommitsSource(item, clock) if item.github else LocalGitCommitsSource(item, clock)
+    return BUILDERS[kind](item, clock)
+
+
+def build_sources(config: AppConfig, clock: Clock = utc_now) -> list[Source[Any]]:
+    """One source per configured item, in the order proxmox, puppetdb, icinga, graylog, commits."""
+    return [build_source(kind, item, clock) for kind, item in config.sources.all()]
+
+
+__all__ = [
+    "GitHubCommitsSource",
+    "GraylogSource",
+    "IcingaSource",
+    "LocalGitCommitsSource",
+    "MalformedAnswer",
+    "ProxmoxSource",
+    "PuppetDBSource",
+    "Source",
+    "SourceError",
+    "build_source",
+    "build_sources",
+    "describe_error",
+]

@@ -35,18 +35,20 @@ class Source(ABC, Generic[T]):
         self.timeout = timeout
         self.interval = interval
         self.clock = clock
+        self.timer = time.monotonic  # replaceable so snapshot tests show a stable latency
 
     async def fetch(self) -> SourceResult[T]:
-        started = time.monotonic()
+        started = self.timer()
         data: T | None = None
         error: str | None = None
         try:
-            data = await asyncio.wait_for(self._fetch(), timeout=self.timeout)
+            async with asyncio.timeout(self.timeout):
+                data = await self._fetch()
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - every failure becomes a value the UI shows
             error = describe_error(exc, self.timeout)
-        latency_ms = (time.monotonic() - started) * 1000
+        latency_ms = (self.timer() - started) * 1000
         return SourceResult(
             source=self.name, kind=self.kind, fetched_at=self.clock(), latency_ms=latency_ms, data=data, error=error
         )
@@ -61,7 +63,7 @@ class Source(ABC, Generic[T]):
 
 def describe_error(exc: BaseException, timeout: float) -> str:
     """One line an operator understands, never containing a secret (no URLs with credentials, no headers)."""
-    if isinstance(exc, (asyncio.TimeoutError, httpx.TimeoutException)):
+    if isinstance(exc, (TimeoutError, httpx.TimeoutException)):
         return f"timed out after {timeout:g}s"
     if isinstance(exc, SourceError):
         return str(exc)

@@ -1,0 +1,172 @@
+"""The `opsconsole` command. Global options (--config, --theme) work before or after a subcommand."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from console import __version__
+from console.config import AppConfig, ConfigError, find_config_path, load_config, parse_config
+
+SCENARIOS_HELP = "incident to simulate: healthy, php-fpm-down, puppet-after-commit, db-disk-full"
+
+
+def _remember(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    if value is not None:
+        ctx.meta.setdefault("opsconsole.globals", {})[param.name] = value
+    return value
+
+
+def global_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Accept the global options at this level too; the value given last wins."""
+    command = click.option(
+        "--theme", metavar="NAME", expose_value=False, callback=_remember, help="Textual theme to start with."
+    )(command)
+    command = click.option(
+        "--config",
+        "config",
+        metavar="PATH",
+        expose_value=False,
+        callback=_remember,
+        help="Config file (else $OPSCONSOLE_CONFIG, ~/.config/opsconsole/config.yaml, /etc/opsconsole/config.yaml).",
+    )(command)
+    return command
+
+
+def _global(ctx: click.Context, name: str) -> Any:
+    return ctx.meta.get("opsconsole.globals", {}).get(name)
+
+
+def fail(message: str, code: int = 2) -> None:
+    click.echo(message, err=True)
+    sys.exit(code)
+
+
+def load_or_exit(path: str | Path | None) -> AppConfig:
+    resolved = find_config_path(path)
+    if resolved is None:
+        fail(
+            "opsconsole: no config found (looked at --config, $OPSCONSOLE_CONFIG, "
+            "~/.config/opsconsole/config.yaml, /etc/opsconsole/config.yaml).\n"
+            "Try the simulated farm: opsconsole demo"
+        )
+    try:
+        return load_config(resolved)
+    except ConfigError as exc:
+        fail(str(exc))
+    raise AssertionError("unreachable")
+
+
+def require_terminal() -> None:
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        fail(
+            "opsconsole: the console needs a terminal, and stdin or stdout is not one.\n"
+            "Run it from an interactive shell (ssh -t for a remote one); "
+            "`opsconsole check-config` and `opsconsole sim` work without a terminal."
+        )
+
+
+def run_console(config: AppConfig, theme: str | None) -> None:
+    require_terminal()
+    from console.ui.app import OpsConsoleApp  # Textual loads only when a screen is needed
+
+    app = OpsConsoleApp(config)
+    chosen = theme or config.ui.theme
+    if chosen not in app.available_themes:
+        fail(f"opsconsole: unknown theme {chosen!r}; available: {', '.join(sorted(app.available_themes))}")
+    app.theme = chosen
+    app.run()
+
+
+@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", "-V", prog_name="opsconsole")
+@global_options
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """A keyboard-driven console for the ops team of a wiki farm.
+
+    Without a subcommand, opens the console on the configured farm.
+    """
+    if ctx.invoked_subcommand is None:
+        run_console(load_or_exit(_global(ctx, "config")), _global(ctx, "theme"))
+
+
+@main.command("check-config")
+@click.argument("path", required=False)
+@global_options
+@click.pass_context
+def check_config(ctx: click.Context, path: str | None) -> None:
+    """Validate a config file: print `ok` (exit 0) or every error as FILE:LINE: key.path: message (exit 2)."""
+    load_or_exit(path or _global(ctx, "config"))
+    click.echo("ok")
+
+
+def _scenario_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    command = click.option("--seed", type=int, default=1, show_default=True, help="Seed of the farm's randomness.")(
+        command
+    )
+    return click.option("--scenario", default="php-fpm-down", show_default=True, help=SCENARIOS_HELP)(command)
+
+
+@main.command()
+@_scenario_options
+@global_options
+@click.pass_context
+def demo(ctx: click.Context, scenario: str, seed: int) -> None:
+    """Start the simulated farm in-process and the console on it."""
+    require_terminal()
+    from console.sim import SimFarm
+
+    with tempfile.TemporaryDirectory(prefix="opsconsole-demo-") as state_dir:
+        farm = _start_farm_or_exit(SimFarm, Path(state_dir) / "farm", scenario, seed)
+        try:
+            config = parse_config(farm.config_yaml(), "<demo farm>")
+            run_console(config, _global(ctx, "theme"))
+        finally:
+            farm.stop()
+
+
+@main.command()
+@_scenario_options
+@click.option("--state-dir", type=click.Path(file_okay=False), help="Where secrets and the CA go (default: a new temp dir).")
+@global_options
+def sim(scenario: str, seed: int, state_dir: str | None) -> None:
+    """Serve the simulated farm on loopback until interrupted.
+
+    Prints only the config that points at it on stdout (`opsconsole sim > farm.yaml`) and one curl
+    example per API on stderr.
+    """
+    from console.sim import SimFarm
+
+    directory = Path(state_dir) if state_dir else Path(tempfile.mkdtemp(prefix="opsconsole-sim-"))
+    farm = _start_farm_or_exit(SimFarm, directory, scenario, seed)
+    stopped = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stopped.set())
+    try:
+        click.echo(farm.config_yaml(), nl=False)
+        sys.stdout.flush()
+        click.echo(f"# simulated farm '{scenario}' (seed {seed}); state in {directory}", err=True)
+        for example in farm.curl_examples():
+            click.echo(example, err=True)
+        click.echo("# serving until interrupted (Ctrl-C)", err=True)
+        stopped.wait()
+    finally:
+        farm.stop()
+
+
+def _start_farm_or_exit(factory: Any, state_dir: Path, scenario: str, seed: int) -> Any:
+    try:
+        farm = factory(state_dir, scenario=scenario, seed=seed)
+        farm.start()
+    except ValueError as exc:  # unknown scenario and the like
+        fail(f"opsconsole: {exc}")
+    except OSError as exc:
+        fail(f"opsconsole: cannot start the simulated farm: {exc}")
+    return farm

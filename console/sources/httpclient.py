@@ -1,0 +1,204 @@
+"""What the HTTP sources share: one lazily created httpx.AsyncClient, TLS from `verify`, answers
+checked into operator messages, and secrets scrubbed from every error message."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import dataclasses
+import socket
+import ssl
+from typing import Any, Awaitable, Generic, TypeVar
+from urllib.parse import urlsplit
+
+import httpx
+
+from console.clock import Clock
+from console.config import HttpSourceConfig
+from console.model import SourceResult
+from console.sources.base import MalformedAnswer, Source, SourceError, describe_error
+from console.sources.parsing import first_line
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+REDACTED = "[redacted]"
+
+
+def ssl_verify(verify: bool | str) -> bool | ssl.SSLContext:
+    """httpx's `verify`: True/False as given, a CA bundle path as an SSL context trusting only it."""
+    if isinstance(verify, str):
+        return ssl.create_default_context(cafile=verify)
+    return verify
+
+
+def redact(text: str, secrets: list[str]) -> str:
+    """Replace every secret value found in `text` (longest first, so no fragment survives)."""
+    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
+        text = text.replace(secret, REDACTED)
+    return text
+
+
+def basic_credentials(username: str, password: str) -> str:
+    """The value a Basic Authorization header carries: a secret in its own right (never in messages)."""
+    return base64.b64encode(f"{username}:{password}".encode()).decode()
+
+
+async def gather_or_cancel(*calls: Awaitable[Any]) -> list[Any]:
+    """asyncio.gather, but the first failure cancels the calls still running (none is left orphaned)."""
+    tasks = [asyncio.ensure_future(call) for call in calls]
+    try:
+        return list(await asyncio.gather(*tasks))
+    finally:
+        for task in tasks:
+            if not task.done():
+                task.cancel()
+
+
+class RedactingSource(Source[T], Generic[T]):
+    """A source whose error messages are scrubbed of its secrets (defence in depth: a server may
+    echo a request back, an exception may carry a header)."""
+
+    def _secret_values(self) -> list[str]:
+        return []
+
+    async def fetch(self) -> SourceResult[T]:
+        result = await super().fetch()
+        if result.error:
+            result = dataclasses.replace(result, error=redact(result.error, self._secret_values()))
+        return result
+
+    async def _guard(self, call: Awaitable[R]) -> R:
+        """For the helpers later screens call directly: the fetch timeout, and every failure as one
+        redacted SourceError (callers catch only that)."""
+        try:
+            return await asyncio.wait_for(call, timeout=self.timeout)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - one exception type for callers
+            raise SourceError(redact(describe_error(exc, self.timeout), self._secret_values())) from exc
+
+
+class HttpSource(RedactingSource[T], Generic[T]):
+    """A source speaking HTTP(S) with httpx: one client per source, created on first use."""
+
+    auth_hint = "check the credentials"  # what to check after a 401, in the config's words
+
+    def __init__(self, config: HttpSourceConfig, clock: Clock) -> None:
+        super().__init__(config.name, timeout=config.timeout, interval=config.interval, clock=clock)
+        self.config = config
+        self._http: httpx.AsyncClient | None = None
+
+    # subclasses say how to authenticate and which headers every request carries
+    def _auth(self) -> httpx.Auth | None:
+        return None
+
+    def _headers(self) -> dict[str, str]:
+        return {"Accept": "application/json"}
+
+    def _client(self) -> httpx.AsyncClient:
+        if self._http is None:
+            self._http = httpx.AsyncClient(
+                base_url=self.config.url,
+                verify=ssl_verify(self.config.verify),
+                timeout=self.config.timeout,
+                auth=self._auth(),
+                headers=self._headers(),
+                follow_redirects=False,  # a redirect would carry credentials elsewhere
+            )
+        return self._http
+
+    async def aclose(self) -> None:
+        """Close the connection pool (the next fetch opens a new one)."""
+        if self._http is not None:
+            client, self._http = self._http, None
+            await client.aclose()
+
+    async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """Send one request; connection and TLS failures become SourceError naming host:port."""
+        try:
+            return await self._client().request(method, path, **kwargs)
+        except httpx.TimeoutException:
+            raise  # describe_error says "timed out after Xs"
+        except httpx.TransportError as exc:
+            raise SourceError(transport_failure(self.config.url, exc)) from exc
+
+    async def _json(self, method: str, path: str, **kwargs: Any) -> Any:
+        """Send one request and decode its JSON answer, turning HTTP errors into SourceError."""
+        response = await self._request(method, path, **kwargs)
+        return answer_json(response, auth_hint=self.auth_hint)
+
+
+def transport_failure(url: str, exc: BaseException) -> str:
+    """'cannot connect to host:port: connection refused' and the like, from any transport error
+    (httpx or requests: the root cause is found by walking the exception chain)."""
+    parts = urlsplit(url)
+    where = f"{parts.hostname}:{parts.port or (443 if parts.scheme == 'https' else 80)}"
+    chain = exception_chain(exc)
+    text = " ".join(str(e) for e in chain)
+    upper = text.upper()
+    if any(isinstance(e, ssl.SSLError) for e in chain) or "SSL" in upper or "CERTIFICATE" in upper:
+        return f"TLS error talking to {where}: {tls_reason(text)}"
+    if any(isinstance(e, ConnectionRefusedError) for e in chain) or "REFUSED" in upper:
+        return f"cannot connect to {where}: connection refused"
+    if any(isinstance(e, socket.gaierror) for e in chain) or "NAME OR SERVICE NOT KNOWN" in upper:
+        return f"cannot connect to {where}: host name not found"
+    if isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError)):
+        return f"{where} closed the connection without a proper answer"
+    if isinstance(exc, httpx.ConnectError):
+        return f"cannot connect to {where}: {first_line(str(exc)) or type(exc).__name__}"
+    return f"{type(exc).__name__} talking to {where}: {first_line(str(exc))}"
+
+
+def exception_chain(exc: BaseException) -> list[BaseException]:
+    """exc, its cause, the cause's cause... (context when there is no cause), without loops."""
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and all(current is not seen for seen in chain) and len(chain) < 20:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
+
+
+def tls_reason(text: str) -> str:
+    """The useful part of an OpenSSL message, e.g. 'certificate verify failed: self-signed certificate'."""
+    lowered = text.lower()
+    marker = "certificate verify failed"
+    if marker in lowered:
+        rest = text[lowered.index(marker) :]
+        return first_line(rest.split("(_ssl.c")[0]).rstrip(" ,:") or marker
+    if "hostname mismatch" in lowered or "doesn't match" in lowered:
+        return "the certificate does not match the host name"
+    return first_line(text) or "handshake failed"
+
+
+def answer_json(response: httpx.Response, *, auth_hint: str = "check the credentials") -> Any:
+    """Decode a JSON answer, or raise SourceError saying what the status means to the operator."""
+    status = response.status_code
+    if status == 401:
+        raise SourceError(f"authentication failed (HTTP 401): {auth_hint}")
+    if status == 403:
+        raise SourceError(f"HTTP 403 Forbidden: the credentials lack permission{_detail(response)}")
+    if 300 <= status < 400:
+        raise SourceError(f"HTTP {status} {response.reason_phrase}: redirected (check the url)")
+    if not 200 <= status < 300:
+        raise SourceError(f"HTTP {status} {response.reason_phrase}".rstrip() + _detail(response))
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise MalformedAnswer(f"malformed answer: not JSON ({first_line(str(exc), 80)})") from exc
+
+
+def _detail(response: httpx.Response) -> str:
+    """A short reason the server gave in a JSON error body ({"message"|"error"|"status": ...})."""
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    if not isinstance(body, dict):
+        return ""
+    for key in ("message", "error", "status"):
+        value = body.get(key)
+        if isinstance(value, str) and value.strip():
+            return f": {first_line(value, 160)}"
+    return ""

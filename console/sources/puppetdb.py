@@ -1,0 +1,130 @@
+"""PuppetDB v4: the latest Puppet run of every active node, in one query."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from console.clock import Clock, utc_now
+from console.config import PuppetDBConfig
+from console.model import PuppetInventory, PuppetNodeStatus
+from console.sources.base import SourceError
+from console.sources.httpclient import HttpSource
+from console.sources.parsing import as_dict, as_list, first_line, flag, iso_time, opt_str, req_str
+
+ACTIVE_NODES = ["=", ["node", "active"], True]
+NODES = "/pdb/query/v4/nodes"
+REPORTS = "/pdb/query/v4/reports"
+EVENTS = "/pdb/query/v4/events"
+
+
+class PuppetDBSource(HttpSource[PuppetInventory]):
+    """Puppet run status per node (changed / unchanged / failed, noop, when)."""
+
+    kind = "puppetdb"
+    auth_hint = "PuppetDB refused the request; check its certificate allowlist or the proxy in front"
+
+    def __init__(self, config: PuppetDBConfig, clock: Clock = utc_now) -> None:
+        super().__init__(config, clock)
+
+    async def _fetch(self) -> PuppetInventory:
+        return parse_nodes(await self._json("POST", NODES, json={"query": ACTIVE_NODES}))
+
+    async def reports(self, certname: str, limit: int = 10) -> list[dict[str, Any]]:
+        """The latest `limit` reports of one node, newest first (see `parse_reports`). Raises SourceError."""
+        body = {
+            "query": ["=", "certname", certname],
+            "order_by": [{"field": "receive_time", "order": "desc"}],
+            "limit": int(limit),
+        }
+        return parse_reports(await self._guard(self._json("POST", REPORTS, json=body)))[:limit]
+
+    async def events(self, report_hash: str) -> list[dict[str, Any]]:
+        """The resource events of one report (see `parse_events`). Raises SourceError."""
+        body = {"query": ["=", "report", report_hash]}
+        return parse_events(await self._guard(self._json("POST", EVENTS, json=body)))
+
+
+# --- parsers (pure) ----------------------------------------------------------------------------
+
+
+def records(payload: Any, where: str) -> list[Any]:
+    """The list of records of a query answer; PuppetDB's `{"error": "..."}` becomes a SourceError."""
+    if isinstance(payload, dict) and isinstance(payload.get("error"), str):
+        raise SourceError(f"PuppetDB: {first_line(payload['error'], 160)}")
+    return as_list(payload, where)
+
+
+def parse_nodes(payload: Any) -> PuppetInventory:
+    """`/pdb/query/v4/nodes` records → PuppetInventory (sorted by certname)."""
+    nodes = [parse_node(item, f"nodes[{i}]") for i, item in enumerate(records(payload, "nodes"))]
+    return PuppetInventory(nodes=tuple(sorted(nodes, key=lambda n: n.certname)))
+
+
+def parse_node(item: Any, at: str) -> PuppetNodeStatus:
+    """One node record. `deactivated`/`expired` are timestamps or null: set means true."""
+    record = as_dict(item, at)
+    return PuppetNodeStatus(
+        certname=req_str(record, "certname", at),
+        latest_report_status=opt_str(record.get("latest_report_status"), f"{at}.latest_report_status"),
+        report_timestamp=iso_time(record.get("report_timestamp"), f"{at}.report_timestamp"),
+        noop=flag(record.get("latest_report_noop"), f"{at}.latest_report_noop"),
+        deactivated=_is_set(record.get("deactivated"), f"{at}.deactivated"),
+        expired=_is_set(record.get("expired"), f"{at}.expired"),
+        cached_catalog_status=opt_str(record.get("cached_catalog_status"), f"{at}.cached_catalog_status"),
+    )
+
+
+def _is_set(value: Any, where: str) -> bool:
+    if isinstance(value, bool):  # tolerated: some proxies/simulators send a flag
+        return value
+    return iso_time(value, where) is not None
+
+
+REPORT_TIMES = ("start_time", "end_time", "producer_timestamp", "receive_time")
+REPORT_TEXTS = ("status", "environment", "configuration_version", "puppet_version", "cached_catalog_status")
+
+
+def parse_reports(payload: Any) -> list[dict[str, Any]]:
+    """`/pdb/query/v4/reports` → dicts with hash, certname, status, noop, noop_pending,
+    corrective_change, environment, configuration_version, puppet_version, cached_catalog_status and
+    the times start_time, end_time, producer_timestamp, receive_time (aware UTC or None); newest first."""
+    found = []
+    for index, item in enumerate(records(payload, "reports")):
+        at = f"reports[{index}]"
+        record = as_dict(item, at)
+        report: dict[str, Any] = {"hash": req_str(record, "hash", at), "certname": req_str(record, "certname", at)}
+        report.update({key: opt_str(record.get(key), f"{at}.{key}") for key in REPORT_TEXTS})
+        report.update({key: iso_time(record.get(key), f"{at}.{key}") for key in REPORT_TIMES})
+        for key in ("noop", "noop_pending", "corrective_change"):
+            report[key] = flag(record.get(key), f"{at}.{key}")
+        found.append(report)
+    return sorted(found, key=_report_time, reverse=True)
+
+
+def _report_time(report: dict[str, Any]) -> Any:
+    moment = report["end_time"] or report["receive_time"] or report["start_time"]
+    return (moment is not None, moment)
+
+
+EVENT_TEXTS = ("status", "resource_type", "resource_title", "property", "message", "containing_class", "file")
+
+
+def parse_events(payload: Any) -> list[dict[str, Any]]:
+    """`/pdb/query/v4/events` → dicts with certname, report, status (success|failure|noop|skipped),
+    timestamp, resource_type, resource_title, property, message, containing_class, file, line,
+    old_value, new_value (as sent); failures first, then by time."""
+    found = []
+    for index, item in enumerate(records(payload, "events")):
+        at = f"events[{index}]"
+        record = as_dict(item, at)
+        event: dict[str, Any] = {
+            "certname": opt_str(record.get("certname"), f"{at}.certname"),
+            "report": opt_str(record.get("report"), f"{at}.report"),
+            "timestamp": iso_time(record.get("timestamp"), f"{at}.timestamp"),
+            "line": record.get("line") if isinstance(record.get("line"), int) else None,
+            "old_value": record.get("old_value"),
+            "new_value": record.get("new_value"),
+        }
+        event.update({key: opt_str(record.get(key), f"{at}.{key}") for key in EVENT_TEXTS})
+        found.append(event)
+    return sorted(found, key=lambda e: (e["status"] != "failure", e["timestamp"] is None, e["timestamp"] or 0))

@@ -1,0 +1,60 @@
+"""A pane: a titled box with a note line (loading, failing source) over a keyed table."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Callable, ClassVar
+
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.message import Message
+from textual.widgets import Static
+
+from console.config import AppConfig
+from console.state import Store
+from console.ui.widgets import KeyedTable
+from console.views import PaneView
+
+Derive = Callable[[Store, AppConfig, datetime], PaneView]
+
+
+class Pane(Vertical):
+    """Subclasses name the pane and say which view function fills it and which source kinds feed it."""
+
+    number: ClassVar[int]
+    title: ClassVar[str]
+    noun: ClassVar[str]  # what a row is, for the count: "hosts"
+    kinds: ClassVar[frozenset[str]]
+    derive: ClassVar[Derive]
+
+    class Focused(Message):
+        """The keyboard went into this pane (tab, a number key or a click)."""
+
+        def __init__(self, number: int) -> None:
+            super().__init__()
+            self.number = number
+
+    def __init__(self) -> None:
+        super().__init__(id=self.title.lower(), classes="pane")
+        self.badge = ""
+        self.border_title = f"{self.number} {self.title}"
+
+    def compose(self) -> ComposeResult:
+        yield Static("", classes="pane-note")
+        yield KeyedTable(id=f"{self.title.lower()}-table")
+
+    @property
+    def table(self) -> KeyedTable:
+        return self.query_one(KeyedTable)
+
+    def show(self, view: PaneView) -> None:
+        """Reconcile the table with the view and update the note and the row count."""
+        self.table.reconcile(view.columns, view.rows)
+        note = self.query_one(".pane-note", Static)
+        note.update(view.note or "")
+        note.display = view.note is not None
+        self.border_subtitle = f"{len(view.rows)} {self.noun}"
+        self.badge = view.badge
+
+    def on_descendant_focus(self) -> None:
+        self.post_message(self.Focused(self.number))

@@ -1,0 +1,14 @@
+"""The Hosts pane (rows from console.views.hosts_view)."""
+
+from __future__ import annotations
+
+from console.ui.panes.base import Pane
+from console.views import hosts_view
+
+
+class HostsPane(Pane):
+    number = 1
+    title = "Hosts"
+    noun = "hosts"
+    kinds = frozenset({"proxmox", "puppetdb"})
+    derive = staticmethod(hosts_view)

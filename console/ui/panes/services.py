@@ -1,0 +1,14 @@
+"""The Services pane (rows from console.views.services_view)."""
+
+from __future__ import annotations
+
+from console.ui.panes.base import Pane
+from console.views import services_view
+
+
+class ServicesPane(Pane):
+    number = 3
+    title = "Services"
+    noun = "services"
+    kinds = frozenset({"icinga"})
+    derive = staticmethod(services_view)

@@ -1,0 +1,38 @@
+"""The top line: which farm, which environment (production stands out), who, read-only, UTC time."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.widgets import Static
+
+from console.clock import Clock
+
+
+class FarmHeader(Horizontal):
+    """Farm name, environment badge (word + colour), user@host, READ-ONLY badge and the UTC clock."""
+
+    def __init__(self, farm: str, environment: str, production: bool, identity: str, clock: Clock) -> None:
+        super().__init__(id="header")
+        self._farm, self._environment, self._production = farm, environment, production
+        self._identity, self._clock = identity, clock
+        self._shown = ""
+
+    def compose(self) -> ComposeResult:
+        yield Static(self._farm, id="farm-name")
+        env_class = "-production" if self._production else "-other"
+        yield Static(f" {self._environment.upper()} ", id="environment", classes=env_class)
+        yield Static(self._identity, id="identity")
+        yield Static(" READ-ONLY ", id="read-only")
+        self._shown = self._clock_text()
+        yield Static(self._shown, id="clock")
+
+    def _clock_text(self) -> str:
+        return self._clock().strftime("%Y-%m-%d %H:%M:%S UTC")
+
+    def tick(self) -> None:
+        """Show the clock's time; a fixed clock never changes the screen."""
+        text = self._clock_text()
+        if text != self._shown:
+            self._shown = text
+            self.query_one("#clock", Static).update(text)

@@ -1,0 +1,91 @@
+"""A DataTable refreshed by key: only what changed is touched, and the cursor stays on its row."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from textual.binding import Binding
+from textual.coordinate import Coordinate
+from textual.widgets import DataTable
+from textual.widgets.data_table import RowKey
+
+from console.views import Cell, Column, Row
+
+
+class KeyedTable(DataTable[Cell]):
+    """`reconcile(columns, rows)` makes the table show `rows`, in that order, with the fewest changes:
+    rows whose keys vanished are removed, changed cells are updated one by one, new rows are added,
+    and the cursor follows its row's KEY (it is a position in DataTable) at the same screen line."""
+
+    BINDINGS = [
+        Binding("j", "cursor_down", "Down", show=False),
+        Binding("k", "cursor_up", "Up", show=False),
+        Binding("g", "scroll_top", "Top", show=False),
+        Binding("G", "scroll_bottom", "Bottom", show=False),
+    ]
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes, cursor_type="row", zebra_stripes=False)
+        self._column_spec: tuple[Column, ...] = ()
+
+    @property
+    def cursor_key(self) -> str | None:
+        """The key of the row under the cursor (None when the table is empty)."""
+        if not self.row_count:
+            return None
+        return self.coordinate_to_cell_key(Coordinate(self.cursor_row, 0)).row_key.value
+
+    def row_keys(self) -> list[str]:
+        """The keys of the rows in the order shown."""
+        return [row.key.value for row in self.ordered_rows if row.key.value is not None]
+
+    def reconcile(self, columns: Sequence[Column], rows: Sequence[Row]) -> None:
+        with self.app.batch_update():
+            self._set_columns(tuple(columns))
+            cursor_key, cursor_index, scroll_y = self.cursor_key, self.cursor_row, self.scroll_y
+            wanted = {row.key for row in rows}
+            for key in self.row_keys():
+                if key not in wanted:
+                    self.remove_row(key)
+            for row in rows:
+                self._put_row(row)
+            order = [row.key for row in rows]
+            if self.row_keys() != order:
+                self._reorder(order)
+            self._follow_cursor(cursor_key, cursor_index, scroll_y)
+
+    def _set_columns(self, columns: tuple[Column, ...]) -> None:
+        if columns == self._column_spec:
+            return
+        self.clear(columns=True)
+        for column in columns:
+            self.add_column(column.label, key=column.key)
+        self._column_spec = columns
+
+    def _put_row(self, row: Row) -> None:
+        cells = row.cells + ("",) * (len(self._column_spec) - len(row.cells))
+        if RowKey(row.key) not in self.rows:
+            self.add_row(*cells, key=row.key)
+            return
+        for column, old, new in zip(self._column_spec, self.get_row(row.key), cells):
+            if old != new:
+                self.update_cell(row.key, column.key, new, update_width=True)
+
+    def _reorder(self, order: list[str]) -> None:
+        # DataTable.sort() hands its key function the cells but not the row key, so this does what
+        # sort() does with an explicit position per key.
+        from textual._two_way_dict import TwoWayDict
+
+        self._row_locations = TwoWayDict({RowKey(key): index for index, key in enumerate(order)})
+        self._update_count += 1
+        self.refresh()
+
+    def _follow_cursor(self, key: str | None, old_index: int, old_scroll_y: float) -> None:
+        """Put the cursor back on its row and keep that row on the same screen line."""
+        if key is None or RowKey(key) not in self.rows:
+            self.move_cursor(row=min(old_index, max(self.row_count - 1, 0)), scroll=False)
+            self.call_after_refresh(self.scroll_to, y=old_scroll_y, animate=False)
+            return
+        index = self.get_row_index(key)
+        self.move_cursor(row=index, scroll=False)
+        self.call_after_refresh(self.scroll_to, y=max(old_scroll_y + index - old_index, 0), animate=False)

@@ -1,0 +1,22 @@
+"""One line naming every pane with its number and badge; the pane on screen is highlighted."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from rich.text import Text
+from textual.widgets import Static
+
+
+class TabBar(Static):
+    """"1 Hosts 84 │ 2 Alerts 5 │ 3 Services │ 4 Commits" (shown when one pane fits at a time)."""
+
+    def __init__(self) -> None:
+        super().__init__("", id="tab-bar")
+
+    def show(self, tabs: Sequence[tuple[int, str, str]], active: int) -> None:
+        parts = []
+        for number, title, badge in tabs:
+            label = f" {number} {title}" + (f" {badge}" if badge else "") + " "
+            parts.append(Text(label, style="bold reverse" if number == active else ""))
+        self.update(Text("│").join(parts))

@@ -1,0 +1,485 @@
+"""What each pane shows, derived from the store: rows (a key and cells) and the columns. No Textual.
+
+Every function takes `now` from the caller (the app's injected clock), so the same store always
+gives the same rows. Meaning is carried by words and symbols; colour only repeats it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from fnmatch import fnmatchcase
+from typing import Iterable, Sequence
+
+from rich.text import Text
+
+from console.config import AppConfig
+from console.model import (
+    CheckState,
+    Commit,
+    CommitLog,
+    Guest,
+    HypervisorNode,
+    IcingaSnapshot,
+    ProxmoxInventory,
+    PuppetInventory,
+    PuppetNodeStatus,
+    ServiceCheck,
+)
+from console.state import SourceState, Store
+
+Cell = str | Text
+NO_VALUE = "—"
+DEFAULT_STALE_AFTER = 3600.0
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    key: str
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    key: str
+    cells: tuple[Cell, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PaneView:
+    """Everything one pane shows: its columns, its rows, a note when its data is missing or failing
+    (None when all is well) and a short badge for the tab bar (e.g. the number of alerts)."""
+
+    columns: tuple[Column, ...]
+    rows: tuple[Row, ...]
+    note: Text | None = None
+    badge: str = ""
+
+
+# --- small formatting helpers ------------------------------------------------------------------
+
+
+def humanize_age(delta: timedelta | float | None) -> str:
+    """The largest unit only: "12s", "3m", "2h", "4d"; "—" when unknown."""
+    if delta is None:
+        return NO_VALUE
+    seconds = int(delta.total_seconds() if isinstance(delta, timedelta) else delta)
+    seconds = max(seconds, 0)
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m"
+    if seconds < 86400:
+        return f"{seconds // 3600}h"
+    return f"{seconds // 86400}d"
+
+
+def humanize_uptime(seconds: int | None) -> str:
+    """Two units at most: "41d 3h", "5h 12m", "12m", "30s"; "—" when not running."""
+    if not seconds:
+        return NO_VALUE
+    days, rest = divmod(int(seconds), 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {minutes}m"
+    if minutes:
+        return f"{minutes}m"
+    return f"{secs}s"
+
+
+def natural_key(name: str) -> tuple[str | int, ...]:
+    """Sort key that orders digits by value: mw2 < mw10 < mw151."""
+    parts = re.split(r"(\d+)", name.lower())
+    # re.split with a group alternates text and digits, so position i always holds the same type.
+    return tuple(int(part) if index % 2 else part for index, part in enumerate(parts))
+
+
+def short_name(name: str, domains: Iterable[str]) -> str:
+    """mw151.fsslc.wtnet -> mw151: strip a configured domain, else keep the first label."""
+    for domain in domains:
+        suffix = "." + domain.strip(".")
+        if name.endswith(suffix) and len(name) > len(suffix):
+            return name[: -len(suffix)]
+    return name.split(".", 1)[0]
+
+
+def first_line(text: str, limit: int = 100) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def percent(used: float | int | None, total: float | int | None = 1) -> str:
+    if used is None or not total:
+        return NO_VALUE
+    return f"{round(100 * used / total)}%"
+
+
+# --- check states ------------------------------------------------------------------------------
+
+STATE_SYMBOL = {CheckState.OK: "✔", CheckState.WARNING: "▲", CheckState.CRITICAL: "✖", CheckState.UNKNOWN: "?"}
+STATE_STYLE = {
+    CheckState.OK: "green",
+    CheckState.WARNING: "bold yellow",
+    CheckState.CRITICAL: "bold red",
+    CheckState.UNKNOWN: "bold magenta",
+}
+# How bad a state is, worst first: CRITICAL > UNKNOWN > WARNING > OK.
+SEVERITY = {CheckState.CRITICAL: 0, CheckState.UNKNOWN: 1, CheckState.WARNING: 2, CheckState.OK: 3}
+
+
+def state_label(state: CheckState, *, dim: bool = False) -> Text:
+    """"✖ CRITICAL": the symbol and the word, coloured (dimmed when the problem is handled)."""
+    style = "dim" if dim else STATE_STYLE[state]
+    return Text(f"{STATE_SYMBOL[state]} {state.name}", style=style)
+
+
+# --- feeds: which sources a pane reads, and what to say when they are missing or failing ---------
+
+
+def source_problem(state: SourceState, now: datetime) -> Text:
+    """"✖ icinga: connection failed … (data 2m old)" for a source whose last attempt failed."""
+    age = state.age(now)
+    data = f"data {humanize_age(age)} old" if age is not None else "no data"
+    return Text(f"✖ {state.name}: {short_error(state.error or '')} ({data})", style="bold red")
+
+
+def short_error(message: str, limit: int = 32) -> str:
+    """Keep short messages whole; cut long ones at their first clause: "connection failed …"."""
+    if len(message) <= limit:
+        return message
+    head = message.split(": ", 1)[0]
+    return (head if len(head) <= limit else head[: limit - 1]) + " …"
+
+
+def feed_note(store: Store, kinds: Sequence[str], now: datetime) -> Text | None:
+    """The pane's note: failing sources, or "loading…" until its sources have answered."""
+    states = [state for kind in kinds for state in store.of_kind(kind)]
+    if not states:
+        return Text(f"no {' or '.join(kinds)} source configured", style="dim")
+    failing = [source_problem(s, now) for s in states if s.last is not None and not s.ok]
+    if failing:
+        return Text("  ").join(failing)
+    waiting = [s.name for s in states if s.last is None]
+    if len(waiting) == len(states):
+        return Text("loading…", style="dim")
+    if waiting:
+        return Text(f"waiting for {', '.join(waiting)}…", style="dim")
+    return None
+
+
+# --- Hosts -------------------------------------------------------------------------------------
+
+HOST_COLUMNS = (
+    # Most telling first, so a narrow terminal crops the least useful columns.
+    Column("host", "host"),
+    Column("status", "status"),
+    Column("puppet", "puppet"),
+    Column("cpu", "cpu"),
+    Column("mem", "mem"),
+    Column("node", "node"),
+    Column("uptime", "uptime"),
+)
+
+RUN_STATUS_STYLE = {"running": "", "online": "", "stopped": "yellow", "paused": "yellow", "offline": "bold red"}
+
+
+def run_status(status: str) -> Text:
+    return Text(status, style=RUN_STATUS_STYLE.get(status, "bold magenta"))
+
+
+def puppet_status(node: PuppetNodeStatus | None, now: datetime, stale_after: float) -> Text:
+    """"failed 12m", "unchanged 3m", "stale 2h" (no report for longer than stale_after), or "—"."""
+    if node is None:
+        return Text(NO_VALUE, style="dim")
+    if node.deactivated or node.expired:
+        return Text("deactivated", style="dim")
+    if node.report_timestamp is None or node.latest_report_status is None:
+        return Text("no report", style="yellow")
+    age = now - node.report_timestamp
+    when = humanize_age(age)
+    if node.latest_report_status == "failed":
+        return Text(f"failed {when}", style="bold red")
+    if age.total_seconds() > stale_after:
+        return Text(f"stale {when}", style="yellow")
+    style = "dim" if node.latest_report_status == "unchanged" else ""
+    return Text(f"{node.latest_report_status} {when}" + (" noop" if node.noop else ""), style=style)
+
+
+def puppet_by_host(store: Store, config: AppConfig) -> dict[str, tuple[PuppetNodeStatus, float]]:
+    """Every PuppetDB node by host short name, with the stale threshold of the source it came from."""
+    thresholds = {item.name: item.stale_after for item in config.sources.puppetdb}
+    found: dict[str, tuple[PuppetNodeStatus, float]] = {}
+    for state in store.of_kind("puppetdb"):
+        inventory: PuppetInventory | None = state.data
+        if inventory is None:
+            continue
+        stale_after = thresholds.get(state.name, DEFAULT_STALE_AFTER)
+        for node in inventory.nodes:
+            found.setdefault(short_name(node.certname, config.farm.domains), (node, stale_after))
+    return found
+
+
+def hosts_view(store: Store, config: AppConfig, now: datetime) -> PaneView:
+    """Proxmox nodes then guests (templates left out), natural order, joined with their Puppet status."""
+    nodes: dict[str, HypervisorNode] = {}
+    guests: dict[str, Guest] = {}
+    for inventory in store.data_of_kind("proxmox"):
+        assert isinstance(inventory, ProxmoxInventory)
+        for node in inventory.nodes:
+            nodes.setdefault(node.name, node)
+        for guest in inventory.guests:
+            if not guest.template:
+                guests.setdefault(guest.name, guest)
+    puppet = puppet_by_host(store, config)
+    domains = config.farm.domains
+
+    def puppet_cell(name: str) -> Text:
+        node, stale_after = puppet.get(short_name(name, domains), (None, DEFAULT_STALE_AFTER))
+        return puppet_status(node, now, stale_after)
+
+    rows = [
+        Row(
+            f"node:{node.name}",
+            (
+                Text(node.name, style="bold"),
+                run_status(node.status),
+                puppet_cell(node.name),
+                percent(node.cpu),
+                percent(node.mem, node.maxmem),
+                "hypervisor",
+                humanize_uptime(node.uptime),
+            ),
+        )
+        for node in sorted(nodes.values(), key=lambda n: natural_key(n.name))
+    ]
+    for guest in sorted(guests.values(), key=lambda g: natural_key(g.name)):
+        running = guest.status == "running"
+        rows.append(
+            Row(
+                f"guest:{guest.name}",
+                (
+                    guest.name,
+                    run_status(guest.status),
+                    puppet_cell(guest.name),
+                    percent(guest.cpu) if running else NO_VALUE,
+                    percent(guest.mem, guest.maxmem) if running else NO_VALUE,
+                    guest.node,
+                    humanize_uptime(guest.uptime) if running else NO_VALUE,
+                ),
+            )
+        )
+    return PaneView(HOST_COLUMNS, tuple(rows), feed_note(store, ("proxmox", "puppetdb"), now), str(len(rows)))
+
+
+# --- Services ----------------------------------------------------------------------------------
+
+SERVICE_COLUMNS = (
+    Column("service", "service"),
+    Column("hosts", "hosts"),
+    Column("state", "state"),
+    Column("problems", "problem hosts"),
+)
+MAX_PROBLEM_HOSTS = 4
+
+
+def icinga_checks(store: Store) -> list[ServiceCheck]:
+    checks: list[ServiceCheck] = []
+    for snapshot in store.data_of_kind("icinga"):
+        assert isinstance(snapshot, IcingaSnapshot)
+        checks.extend(snapshot.services)
+    return checks
+
+
+def worst_state_by_host(checks: Iterable[ServiceCheck], hosts_glob: str, names: Sequence[str], domains) -> dict:
+    """host short name -> its worst state among the service's checks (all its checks when none are named)."""
+    worst: dict[str, CheckState] = {}
+    for check in checks:
+        host = short_name(check.host, domains)
+        if not fnmatchcase(host, hosts_glob) or (names and check.service not in names):
+            continue
+        if host not in worst or SEVERITY[check.state] < SEVERITY[worst[host]]:
+            worst[host] = check.state
+    return worst
+
+
+def state_summary(worst: dict[str, CheckState]) -> Text:
+    """"✖ CRITICAL 1  ✔ OK 12": host counts per state, worst state first."""
+    counts: dict[CheckState, int] = {}
+    for state in worst.values():
+        counts[state] = counts.get(state, 0) + 1
+    parts = [
+        Text(f"{STATE_SYMBOL[state]} {state.name} {counts[state]}", style=STATE_STYLE[state])
+        for state in sorted(counts, key=SEVERITY.__getitem__)
+    ]
+    return Text("  ").join(parts)
+
+
+def problem_hosts(worst: dict[str, CheckState]) -> str:
+    names = sorted(
+        (host for host, state in worst.items() if state != CheckState.OK),
+        key=lambda host: (SEVERITY[worst[host]], natural_key(host)),
+    )
+    shown = ", ".join(names[:MAX_PROBLEM_HOSTS])
+    extra = len(names) - MAX_PROBLEM_HOSTS
+    return shown + (f" +{extra}" if extra > 0 else "")
+
+
+def services_view(store: Store, config: AppConfig, now: datetime) -> PaneView:
+    """One row per configured service, in config order: its hosts' worst check states, counted."""
+    has_data = bool(store.data_of_kind("icinga"))
+    checks = icinga_checks(store)
+    rows = []
+    troubled = 0
+    for service in config.services:
+        worst = worst_state_by_host(checks, service.hosts, service.checks, config.farm.domains)
+        if not has_data:
+            cells: tuple[Cell, ...] = (service.name, NO_VALUE, Text("no data", style="dim"), "")
+        elif not worst:
+            cells = (service.name, "0", Text("no matching checks", style="dim"), "")
+        else:
+            problems = problem_hosts(worst)
+            troubled += bool(problems)
+            cells = (service.name, str(len(worst)), state_summary(worst), problems)
+        rows.append(Row(service.name, cells))
+    badge = f"✖ {troubled}" if troubled else ""
+    return PaneView(SERVICE_COLUMNS, tuple(rows), feed_note(store, ("icinga",), now), badge)
+
+
+# --- Alerts ------------------------------------------------------------------------------------
+
+ALERT_COLUMNS = (
+    Column("state", "state"),
+    Column("host", "host"),
+    Column("service", "service"),
+    Column("age", "age"),
+    Column("flags", "flags"),
+    Column("output", "output"),
+)
+
+
+def alert_order(check: ServiceCheck) -> tuple:
+    """Unhandled first, then the most severe, then the oldest (unknown age last)."""
+    since = check.last_state_change
+    return (check.handled, SEVERITY[check.state], since is None, since or datetime.min)
+
+
+def alert_flags(check: ServiceCheck) -> str:
+    flags = [flag for flag, on in (("ACK", check.acknowledged), ("DOWNTIME", check.in_downtime)) if on]
+    if not check.hard:
+        flags.append("soft")
+    return " ".join(flags)
+
+
+def alerts_view(store: Store, config: AppConfig, now: datetime) -> PaneView:
+    problems = sorted((c for c in icinga_checks(store) if c.state != CheckState.OK), key=alert_order)
+    seen: set[str] = set()
+    rows = []
+    for check in problems:
+        if check.key in seen:  # the same check from two Icinga sources
+            continue
+        seen.add(check.key)
+        age = now - check.last_state_change if check.last_state_change else None
+        rows.append(
+            Row(
+                check.key,
+                (
+                    state_label(check.state, dim=check.handled),
+                    short_name(check.host, config.farm.domains),
+                    check.service,
+                    humanize_age(age),
+                    alert_flags(check),
+                    first_line(check.output),
+                ),
+            )
+        )
+    return PaneView(ALERT_COLUMNS, tuple(rows), feed_note(store, ("icinga",), now), str(len(rows)) if rows else "")
+
+
+# --- Commits -----------------------------------------------------------------------------------
+
+COMMIT_COLUMNS = (
+    Column("repo", "repo"),
+    Column("sha", "sha"),
+    Column("author", "author"),
+    Column("age", "age"),
+    Column("subject", "subject"),
+)
+
+
+def commits_view(store: Store, config: AppConfig, now: datetime) -> PaneView:
+    """Commits of every repository merged, newest first."""
+    commits: dict[str, Commit] = {}
+    for log in store.data_of_kind("commits"):
+        assert isinstance(log, CommitLog)
+        for commit in log.commits:
+            commits.setdefault(f"{commit.repo}@{commit.sha}", commit)
+    ordered = sorted(commits.items(), key=lambda item: item[1].date, reverse=True)
+    rows = tuple(
+        Row(
+            key,
+            (
+                commit.repo.rsplit("/", 1)[-1],
+                commit.short_sha,
+                commit.author,
+                humanize_age(now - commit.date),
+                first_line(commit.subject, 72),
+            ),
+        )
+        for key, commit in ordered
+    )
+    return PaneView(COMMIT_COLUMNS, rows, feed_note(store, ("commits",), now), "")
+
+
+# --- Status bar --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SourceHealth:
+    """One source in the status bar: `text` in full, `short` when space is tight (errors stay whole)."""
+
+    name: str
+    kind: str
+    ok: bool | None  # None: no answer yet
+    text: Text
+    short: Text
+
+
+def source_health(state: SourceState, now: datetime) -> SourceHealth:
+    if state.last is None:
+        text = Text(f"… {state.name}", style="dim")
+        return SourceHealth(state.name, state.kind, None, text, text)
+    if not state.ok:
+        text = source_problem(state, now)
+        return SourceHealth(state.name, state.kind, False, text, text)
+    paused = " paused" if state.paused else ""
+    short = Text(f"✔ {state.name}{paused}", style="green")
+    text = short + Text(f" {state.last.latency_ms:.0f}ms {humanize_age(state.age(now))}", style="dim")
+    return SourceHealth(state.name, state.kind, True, text, short)
+
+
+def status_items(store: Store, now: datetime) -> list[SourceHealth]:
+    """Per source, in registration order: name, health, latency and the age of its data."""
+    return [source_health(state, now) for state in store.states()]
+
+
+def status_line(items: Sequence[SourceHealth], width: int) -> Text:
+    """The status bar in `width` cells: everything if it fits, else healthy sources shortened to
+    "✔ pve", else counted ("✔ 6 ok"). Failing sources always keep their message and come first."""
+    gap = Text("  ")
+    full = gap.join(item.text for item in items)
+    if full.cell_len <= width:
+        return full
+    troubled = [item for item in items if item.ok is False]
+    ordered = troubled + [item for item in items if item.ok is not False]
+    short = gap.join(item.short for item in ordered)
+    if short.cell_len <= width:
+        return short
+    healthy = sum(item.ok is True for item in items)
+    waiting = sum(item.ok is None for item in items)
+    counts = [Text(f"✔ {healthy} ok", style="green")] if healthy else []
+    counts += [Text(f"… {waiting} waiting", style="dim")] if waiting else []
+    return gap.join([*(item.text for item in troubled), *counts])
