@@ -170,3 +170,22 @@ def _start_farm_or_exit(factory: Any, state_dir: Path, scenario: str, seed: int)
     except OSError as exc:
         fail(f"opsconsole: cannot start the simulated farm: {exc}")
     return farm
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (console/status.schema.json) instead of a table.")
+@global_options
+@click.pass_context
+def status(ctx: click.Context, as_json: bool) -> None:
+    """Refresh every configured source once and print the farm's state.
+
+    Exit 0 when every source answered, 1 when one failed (the output is printed either way),
+    2 for a broken config.
+    """
+    import json
+
+    from console.status import render_table, run_status
+
+    report, code = run_status(load_or_exit(_global(ctx, "config")))
+    click.echo(json.dumps(report, indent=2) if as_json else render_table(report).rstrip("\n"))
+    sys.exit(code)

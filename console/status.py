@@ -1,0 +1,201 @@
+"""`opsconsole status`: one refresh of every source, as a table or as JSON for scripts and bots.
+
+The JSON follows console/status.schema.json (schema_version 1). No secret ever appears in it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import datetime, timezone
+from importlib import resources
+from typing import Any
+
+from console.clock import Clock, utc_now
+from console.config import AppConfig
+from console.model import CheckState, Guest, HypervisorNode, ProxmoxInventory, PuppetNodeStatus
+from console.state import Poller, Store
+from console.views import (
+    alert_order,
+    icinga_checks,
+    natural_key,
+    puppet_by_host,
+    short_name,
+    worst_state_by_host,
+)
+
+SCHEMA_VERSION = 1
+
+
+def load_schema() -> dict[str, Any]:
+    return json.loads(resources.files("console").joinpath("status.schema.json").read_text())
+
+
+async def collect(config: AppConfig, clock: Clock = utc_now) -> Store:
+    """Fetch every configured source once, concurrently, each bounded by its own timeout."""
+    from console.sources import build_sources
+
+    store = Store(clock)
+    poller = Poller(build_sources(config, clock), store)
+    try:
+        await poller.refresh_all_once()
+    finally:
+        await poller.stop()
+    return store
+
+
+def iso(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def build_report(store: Store, config: AppConfig, now: datetime) -> dict[str, Any]:
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "generated_at": iso(now),
+        "farm": {"name": config.farm.name, "environment": config.farm.environment},
+        "hosts": host_entries(store, config, now),
+        "alerts": alert_entries(store, config),
+        "services": service_entries(store, config),
+        "commits": commit_entries(store),
+        "sources": {
+            state.name: {
+                "kind": state.kind,
+                "ok": state.ok,
+                "error": state.error,
+                "latency_ms": round(state.last.latency_ms, 1) if state.last else None,
+                "fetched_at": iso(state.last.fetched_at) if state.last else None,
+            }
+            for state in store.states()
+        },
+    }
+
+
+def _puppet_entry(found: tuple[PuppetNodeStatus, float] | None, now: datetime) -> dict[str, Any]:
+    if found is None:
+        return {"status": None, "last_report": None, "stale": False}
+    node, stale_after = found
+    stale = node.report_timestamp is None or (now - node.report_timestamp).total_seconds() > stale_after
+    return {"status": node.latest_report_status, "last_report": iso(node.report_timestamp), "stale": stale}
+
+
+def host_entries(store: Store, config: AppConfig, now: datetime) -> list[dict[str, Any]]:
+    """Proxmox nodes and guests, plus Puppet nodes that Proxmox does not know (off-site hosts)."""
+    puppet = puppet_by_host(store, config)
+    machines: dict[str, HypervisorNode | Guest] = {}
+    for inventory in store.data_of_kind("proxmox"):
+        assert isinstance(inventory, ProxmoxInventory)
+        for node in inventory.nodes:
+            machines.setdefault(node.name, node)
+        for guest in inventory.guests:
+            if not guest.template:
+                machines.setdefault(guest.name, guest)
+    entries = []
+    for name, machine in machines.items():
+        is_guest = isinstance(machine, Guest)
+        entries.append(
+            {
+                "name": name,
+                "kind": machine.kind if is_guest else "node",
+                "status": machine.status,
+                "node": machine.node if is_guest else name,
+                "vmid": machine.vmid if is_guest else None,
+                "puppet": _puppet_entry(puppet.get(name), now),
+            }
+        )
+    for name in puppet.keys() - machines.keys():
+        entries.append(
+            {"name": name, "kind": None, "status": None, "node": None, "vmid": None, "puppet": _puppet_entry(puppet[name], now)}
+        )
+    return sorted(entries, key=lambda entry: natural_key(entry["name"]))
+
+
+def alert_entries(store: Store, config: AppConfig) -> list[dict[str, Any]]:
+    problems = sorted((c for c in icinga_checks(store) if c.state != CheckState.OK), key=alert_order)
+    return [
+        {
+            "host": short_name(check.host, config.farm.domains),
+            "service": check.service,
+            "state": check.state.name,
+            "hard": check.hard,
+            "output": check.output,
+            "acknowledged": check.acknowledged,
+            "in_downtime": check.in_downtime,
+            "since": iso(check.last_state_change),
+        }
+        for check in problems
+    ]
+
+
+def service_entries(store: Store, config: AppConfig) -> list[dict[str, Any]]:
+    checks = icinga_checks(store)
+    entries = []
+    for service in config.services:
+        worst = worst_state_by_host(checks, service.hosts, service.checks, config.farm.domains)
+        counts = {state.name: 0 for state in CheckState}
+        for state in worst.values():
+            counts[state.name] += 1
+        entries.append(
+            {
+                "name": service.name,
+                "hosts": sorted(worst, key=natural_key),
+                "states": counts,
+                "problems": [
+                    {"host": host, "state": state.name}
+                    for host, state in sorted(worst.items(), key=lambda item: natural_key(item[0]))
+                    if state != CheckState.OK
+                ],
+            }
+        )
+    return entries
+
+
+def commit_entries(store: Store) -> list[dict[str, Any]]:
+    commits = [commit for log in store.data_of_kind("commits") for commit in log.commits]
+    commits.sort(key=lambda commit: commit.date, reverse=True)
+    return [
+        {
+            "repo": c.repo,
+            "sha": c.sha,
+            "author": c.author,
+            "date": iso(c.date),
+            "subject": c.subject,
+            "url": c.url,
+        }
+        for c in commits
+    ]
+
+
+def render_table(report: dict[str, Any]) -> str:
+    """A plain-text summary for humans at a shell prompt."""
+    lines = [f"{report['farm']['name']} ({report['farm']['environment']}) at {report['generated_at']}", ""]
+    lines.append("SOURCE          KIND       STATE   LATENCY  ERROR")
+    for name, source in report["sources"].items():
+        latency = f"{source['latency_ms']:.0f}ms" if source["latency_ms"] is not None else "-"
+        state = "ok" if source["ok"] else "FAILED"
+        lines.append(f"{name:<15} {source['kind']:<10} {state:<7} {latency:>7}  {source['error'] or ''}".rstrip())
+    lines.append("")
+    alerts = report["alerts"]
+    lines.append(f"ALERTS ({len(alerts)})")
+    for alert in alerts:
+        flags = " ".join(f for f, on in (("ACK", alert["acknowledged"]), ("DOWNTIME", alert["in_downtime"])) if on)
+        output = alert["output"].splitlines()[0] if alert["output"] else ""
+        lines.append(f"  {alert['state']:<8} {alert['host']:<14} {alert['service']:<28} {flags:<12} {output}".rstrip())
+    failed = [h["name"] for h in report["hosts"] if h["puppet"]["status"] == "failed"]
+    stale = [h["name"] for h in report["hosts"] if h["puppet"]["stale"] and h["puppet"]["status"] != "failed"]
+    lines.append("")
+    lines.append(f"HOSTS {len(report['hosts'])}; Puppet failed on {len(failed)}: {', '.join(failed) or '-'}")
+    if stale:
+        lines.append(f"Puppet stale on {len(stale)}: {', '.join(stale)}")
+    if report["commits"]:
+        newest = report["commits"][0]
+        lines.append(f"Newest commit: {newest['repo']} {newest['sha'][:8]} {newest['date']} {newest['subject']}")
+    return "\n".join(lines) + "\n"
+
+
+def run_status(config: AppConfig, clock: Clock = utc_now) -> tuple[dict[str, Any], int]:
+    """The report and the exit code: 0 when every source answered, 1 otherwise."""
+    store = asyncio.run(collect(config, clock))
+    report = build_report(store, config, clock())
+    return report, 0 if all(s["ok"] for s in report["sources"].values()) else 1

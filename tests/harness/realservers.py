@@ -1,0 +1,353 @@
+"""Real servers for the tests: PostgreSQL + PuppetDB, Icinga2 — on loopback, on ports that differ
+from the packages' defaults, each in its own fresh directory, stopped by the pid we started.
+
+Installed from Debian packages by scripts/test. A server that cannot start is an error, never a skip.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from base64 import b64encode
+from dataclasses import dataclass, field
+from pathlib import Path
+
+POSTGRES_PORT = 15433
+PUPPETDB_PORT = 18080
+ICINGA_PORT = 15665
+
+
+class ServerFailed(RuntimeError):
+    """A real server could not be started; the message says which and why (with its log's tail)."""
+
+
+def port_holder(port: int) -> str | None:
+    """Who listens on 127.0.0.1:port (TCP), as 'name (pid N)', or None when the port is free."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            rows = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            cols = row.split()
+            if int(cols[1].rsplit(":", 1)[1], 16) == port and cols[3] == "0A":  # 0A = LISTEN
+                inodes.add(cols[9])
+    if not inodes:
+        return None
+    for pid_dir in Path("/proc").glob("[0-9]*"):
+        try:
+            for fd in (pid_dir / "fd").iterdir():
+                target = os.readlink(fd)
+                if target.startswith("socket:[") and target[8:-1] in inodes:
+                    name = (pid_dir / "comm").read_text().strip()
+                    return f"{name} (pid {pid_dir.name})"
+        except OSError:
+            continue
+    return "an unknown process"
+
+
+def require_free(port: int, server: str) -> None:
+    holder = port_holder(port)
+    if holder:
+        raise ServerFailed(f"{server}: port 127.0.0.1:{port} is already taken by {holder}")
+
+
+def wait_until(check, timeout: float, what: str, log: Path | None = None, process: subprocess.Popen | None = None):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise ServerFailed(f"{what} exited with status {process.returncode}{_tail(log)}")
+        try:
+            if check():
+                return
+        except (OSError, urllib.error.URLError, ssl.SSLError):
+            pass
+        time.sleep(0.25)
+    raise ServerFailed(f"{what} not ready after {timeout:.0f}s{_tail(log)}")
+
+
+def _tail(log: Path | None) -> str:
+    if log is None or not log.exists():
+        return ""
+    lines = log.read_text(errors="replace").splitlines()[-15:]
+    return "\n--- last lines of " + str(log) + " ---\n" + "\n".join(lines)
+
+
+def http(method: str, url: str, body=None, *, auth: str | None = None, context=None, headers=None, timeout=30):
+    """(status, parsed JSON or text) — small stdlib client so the harness does not depend on our code."""
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method, headers={"Accept": "application/json", **(headers or {})})
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    if auth:
+        request.add_header("Authorization", "Basic " + b64encode(auth.encode()).decode())
+    try:
+        with urllib.request.urlopen(request, context=context, timeout=timeout) as response:
+            status, text = response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        status, text = exc.code, exc.read().decode()
+    try:
+        return status, json.loads(text)
+    except ValueError:
+        return status, text
+
+
+def _stop_group(process: subprocess.Popen | None, timeout: float = 20) -> None:
+    """Stop the process group we started (by its pid, never by name)."""
+    if process is None or process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=5)
+    except ProcessLookupError:
+        pass
+
+
+@dataclass
+class PuppetDB:
+    """PostgreSQL 15 on POSTGRES_PORT and PuppetDB 7 (plain HTTP) on PUPPETDB_PORT."""
+
+    base: Path
+    port: int = PUPPETDB_PORT
+    pg_port: int = POSTGRES_PORT
+    process: subprocess.Popen | None = None
+    _pg_data: Path | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        """Start PostgreSQL (waits) and PuppetDB (does not wait: call wait_ready)."""
+        require_free(self.pg_port, "PostgreSQL")
+        require_free(self.port, "PuppetDB")
+        self._start_postgres()
+        root = self.base / "puppetdb"
+        (root / "conf.d").mkdir(parents=True)
+        (root / "var").mkdir()
+        (root / "log").mkdir()
+        etc = Path("/etc/puppetdb")
+        shutil.copy(_package_file(etc / "conf.d/auth.conf"), root / "conf.d/auth.conf")
+        shutil.copy(_package_file(etc / "bootstrap.cfg"), root / "bootstrap.cfg")
+        logback = _package_file(etc / "logback.xml").read_text().replace("/var/log/puppetdb", str(root / "log"))
+        (root / "logback.xml").write_text(logback)
+        (root / "conf.d/config.ini").write_text(
+            f"[global]\nvardir = {root}/var\nlogging-config = {root}/logback.xml\n\n[command-processing]\nthreads = 1\n"
+        )
+        (root / "conf.d/jetty.ini").write_text(f"[jetty]\nhost = 127.0.0.1\nport = {self.port}\n")
+        (root / "conf.d/database.ini").write_text(
+            f"[database]\nsubname = //127.0.0.1:{self.pg_port}/puppetdb\nusername = puppetdb\n"
+            "password = puppetdb\nmaximum-pool-size = 5\n"
+        )
+        self.log = root / "stdout.log"
+        command = [
+            "java", "-Xmx256m", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Djava.security.egd=/dev/urandom",
+            "-cp", "/usr/share/puppetdb/puppetdb.jar", "clojure.main", "-m", "puppetlabs.puppetdb.core", "services",
+            "--config", str(root / "conf.d"), "--bootstrap-config", str(root / "bootstrap.cfg"),
+        ]  # fmt: skip
+        with self.log.open("wb") as out:
+            self.process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def _start_postgres(self) -> None:
+        pg = self.base / "pg"
+        pg.mkdir(parents=True)
+        shutil.chown(pg, "postgres", "postgres")
+        self._pg_data = pg / "data"
+        bindir = _postgres_bindir()
+        as_postgres = ["runuser", "-u", "postgres", "--"]
+        subprocess.run(
+            [*as_postgres, f"{bindir}/initdb", "-D", str(self._pg_data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
+             "--locale=C.UTF-8"],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        subprocess.run(
+            [*as_postgres, f"{bindir}/pg_ctl", "-D", str(self._pg_data), "-l", str(pg / "pg.log"), "-w", "-t", "60",
+             "-o", f"-c listen_addresses=127.0.0.1 -p {self.pg_port} -k {pg}", "start"],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        psql = ["psql", "-q", "-h", "127.0.0.1", "-p", str(self.pg_port), "-U", "postgres"]
+        subprocess.run(
+            [*psql, "-c", "CREATE ROLE puppetdb LOGIN PASSWORD 'puppetdb'", "-c", "CREATE DATABASE puppetdb OWNER puppetdb"],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        subprocess.run([*psql, "-d", "puppetdb", "-c", "CREATE EXTENSION pg_trgm"], check=True, capture_output=True)
+
+    def wait_ready(self, timeout: float = 180) -> None:
+        def ready() -> bool:
+            return http("GET", f"{self.url}/status/v1/services/puppetdb-status", timeout=5)[0] == 200
+
+        wait_until(ready, timeout, "PuppetDB", self.log, self.process)
+
+    def command(self, command: str, version: int, certname: str, payload: dict) -> None:
+        """Submit a PuppetDB command and wait until it is processed."""
+        url = (
+            f"{self.url}/pdb/cmd/v1?command={command}&version={version}&certname={certname}"
+            "&secondsToWaitForCompletion=20"
+        )
+        status, body = http("POST", url, payload)
+        if status != 200 or not (isinstance(body, dict) and body.get("processed")):
+            raise ServerFailed(f"PuppetDB command {command} for {certname}: HTTP {status} {body}")
+
+    def stop(self) -> None:
+        _stop_group(self.process)
+        if self._pg_data and self._pg_data.exists():
+            subprocess.run(
+                ["runuser", "-u", "postgres", "--", f"{_postgres_bindir()}/pg_ctl", "-D", str(self._pg_data), "-m",
+                 "fast", "-w", "stop"],
+                capture_output=True,
+            )  # fmt: skip
+
+
+@dataclass
+class Icinga2:
+    """Icinga2's API on ICINGA_PORT with its own CA; the certificate is for `localhost`."""
+
+    base: Path
+    port: int = ICINGA_PORT
+    username: str = "opsconsole"
+    password: str = field(default_factory=lambda: secrets.token_urlsafe(16))
+    process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"https://localhost:{self.port}"
+
+    @property
+    def ca_path(self) -> Path:
+        return self.base / "icinga2/data/certs/ca.crt"
+
+    def _dirs(self) -> list[str]:
+        root = self.base / "icinga2"
+        return [
+            f"-DConfigDir={root}/etc", f"-DDataDir={root}/data", f"-DLogDir={root}/log", f"-DCacheDir={root}/cache",
+            f"-DSpoolDir={root}/spool", f"-DInitRunDir={root}/run", "-DRunAsUser=root", "-DRunAsGroup=root",
+        ]  # fmt: skip
+
+    def start(self) -> None:
+        require_free(self.port, "Icinga2")
+        root = self.base / "icinga2"
+        for sub in ("etc", "data/certs", "log", "cache", "spool", "run"):
+            (root / sub).mkdir(parents=True, exist_ok=True)
+        certs = root / "data/certs"
+        pki = ["icinga2", "pki"]
+        subprocess.run([*pki, "new-ca", *self._dirs()], check=True, capture_output=True)
+        subprocess.run(
+            [*pki, "new-cert", *self._dirs(), "--cn", "localhost", "--key", str(certs / "localhost.key"), "--csr",
+             str(certs / "localhost.csr")],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        subprocess.run(
+            [*pki, "sign-csr", *self._dirs(), "--csr", str(certs / "localhost.csr"), "--cert",
+             str(certs / "localhost.crt")],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        shutil.copy(root / "data/ca/ca.crt", self.ca_path)
+        (root / "etc/icinga2.conf").write_text(
+            'const NodeName = "localhost"\nconst ZoneName = NodeName\nconst TicketSalt = ""\n'
+            "object Endpoint NodeName { }\nobject Zone ZoneName { endpoints = [ NodeName ] }\n"
+            "include <itl>\n"
+            f'object ApiListener "api" {{ bind_host = "127.0.0.1"; bind_port = {self.port} }}\n'
+            f'object ApiUser "{self.username}" {{ password = "{self.password}"; permissions = [ "*" ] }}\n'
+            'object CheckerComponent "checker" { }\n'
+            f'object FileLogger "main-log" {{ severity = "information"; path = "{root}/log/icinga2.log" }}\n'
+        )
+        self.log = root / "stdout.log"
+        with self.log.open("wb") as out:
+            self.process = subprocess.Popen(
+                ["icinga2", "daemon", *self._dirs(), "-c", str(root / "etc/icinga2.conf")],
+                stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            )  # fmt: skip
+
+    def tls_context(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=str(self.ca_path))
+
+    def api(self, method: str, path: str, body=None, headers=None):
+        return http(
+            method, f"{self.url}/v1/{path}", body, auth=f"{self.username}:{self.password}",
+            context=self.tls_context(), headers=headers,
+        )  # fmt: skip
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        wait_until(lambda: self.api("GET", "status/IcingaApplication")[0] == 200, timeout, "Icinga2", self.log, self.process)
+
+    def stop(self) -> None:
+        _stop_group(self.process)
+
+
+def _package_file(path: Path) -> Path:
+    """A package's config file, or its .dpkg-new twin when the package was unpacked but not configured."""
+    if path.exists():
+        return path
+    twin = path.with_name(path.name + ".dpkg-new")
+    if twin.exists():
+        return twin
+    raise ServerFailed(f"{path} is missing: is the puppetdb package installed? (scripts/test installs it)")
+
+
+def _postgres_bindir() -> str:
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    if not found:
+        raise ServerFailed("PostgreSQL is not installed (scripts/test installs the postgresql package)")
+    return str(found[-1].parent)
+
+
+class RealServers:
+    """Starts the servers once per test session, in the background, and stops what it started."""
+
+    def __init__(self) -> None:
+        self.base = Path(tempfile.mkdtemp(prefix="opsconsole-real-"))
+        self.base.chmod(0o755)  # the postgres user must reach its data directory
+        self.puppetdb = PuppetDB(self.base)
+        self.icinga = Icinga2(self.base)
+        self._errors: dict[str, BaseException] = {}
+        self._threads: dict[str, threading.Thread] = {}
+
+    def start_in_background(self) -> None:
+        for name, server in (("puppetdb", self.puppetdb), ("icinga", self.icinga)):
+            thread = threading.Thread(target=self._start, args=(name, server), daemon=True)
+            self._threads[name] = thread
+            thread.start()
+
+    def _start(self, name: str, server) -> None:
+        try:
+            server.start()
+            server.wait_ready()
+        except BaseException as exc:  # noqa: BLE001 - reported when a test asks for this server
+            self._errors[name] = exc
+
+    def ready(self, name: str):
+        """Block until the named server is ready; raise ServerFailed if it could not start."""
+        self._threads[name].join(timeout=300)
+        if name in self._errors:
+            error = self._errors[name]
+            raise ServerFailed(f"{name} could not start: {error}") from error
+        return getattr(self, name)
+
+    def stop(self) -> None:
+        for server in (self.icinga, self.puppetdb):
+            try:
+                server.stop()
+            except Exception:  # noqa: BLE001 - stop the others anyway
+                pass
+        shutil.rmtree(self.base, ignore_errors=True)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
