@@ -171,6 +171,28 @@ class ProxmoxConfig(HttpSourceConfig):
 
 class PuppetDBConfig(HttpSourceConfig):
     stale_after: float = Field(default=3600.0, gt=0)  # seconds without a report before a node is stale
+    client_cert: str | None = None  # PuppetDB's TLS port (8081) wants a client certificate ...
+    client_key: str | None = None  # ... and its key (owner-only, like any secret file)
+
+    @field_validator("client_cert", "client_key")
+    @classmethod
+    def _exists(cls, value: str | None) -> str | None:
+        if value is not None and not Path(value).expanduser().is_file():
+            raise ValueError(f"{value} does not exist")
+        return value
+
+    @field_validator("client_key")
+    @classmethod
+    def _private(cls, value: str | None) -> str | None:
+        if value is not None and Path(value).expanduser().stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise ValueError(f"{value} is readable by group or others; chmod 600 it")
+        return value
+
+    @model_validator(mode="after")
+    def _cert_and_key(self) -> PuppetDBConfig:
+        if (self.client_cert is None) != (self.client_key is None):
+            raise ValueError("give both client_cert and client_key, or neither")
+        return self
 
 
 class IcingaConfig(HttpSourceConfig):

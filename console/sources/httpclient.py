@@ -8,6 +8,7 @@ import base64
 import dataclasses
 import socket
 import ssl
+from pathlib import Path
 from typing import Any, Awaitable, Generic, TypeVar
 from urllib.parse import urlsplit
 
@@ -25,11 +26,24 @@ R = TypeVar("R")
 REDACTED = "[redacted]"
 
 
-def ssl_verify(verify: bool | str) -> bool | ssl.SSLContext:
-    """httpx's `verify`: True/False as given, a CA bundle path as an SSL context trusting only it."""
-    if isinstance(verify, str):
-        return ssl.create_default_context(cafile=verify)
-    return verify
+def ssl_verify(verify: bool | str, client_cert: tuple[str, str] | None = None) -> bool | ssl.SSLContext:
+    """httpx's `verify`: True/False as given, a CA bundle path as an SSL context trusting only it;
+    with a client certificate (cert, key), always a context that presents it."""
+    if client_cert is None:
+        return ssl.create_default_context(cafile=verify) if isinstance(verify, str) else verify
+    context = ssl.create_default_context(cafile=verify if isinstance(verify, str) else None)
+    if verify is False:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    context.load_cert_chain(*client_cert)
+    return context
+
+
+def transport_timeout(timeout: float) -> float:
+    """The client library's own timeout: a little under the source's, so the library gives up (and
+    closes its socket cleanly) before fetch()'s wait_for cancels it; cancelling asyncio mid TLS
+    handshake leaks the transport on Python 3.11. wait_for stays the backstop for the total."""
+    return max(timeout - 0.25, timeout * 0.8)
 
 
 def redact(text: str, secrets: list[str]) -> str:
@@ -63,6 +77,7 @@ class RedactingSource(Source[T], Generic[T]):
         return []
 
     async def fetch(self) -> SourceResult[T]:
+        """Source.fetch, with this source's secrets scrubbed from the error message."""
         result = await super().fetch()
         if result.error:
             result = dataclasses.replace(result, error=redact(result.error, self._secret_values()))
@@ -96,12 +111,16 @@ class HttpSource(RedactingSource[T], Generic[T]):
     def _headers(self) -> dict[str, str]:
         return {"Accept": "application/json"}
 
+    def _client_cert(self) -> tuple[str, str] | None:
+        cert, key = getattr(self.config, "client_cert", None), getattr(self.config, "client_key", None)
+        return (str(Path(cert).expanduser()), str(Path(key).expanduser())) if cert and key else None
+
     def _client(self) -> httpx.AsyncClient:
         if self._http is None:
             self._http = httpx.AsyncClient(
                 base_url=self.config.url,
-                verify=ssl_verify(self.config.verify),
-                timeout=self.config.timeout,
+                verify=ssl_verify(self.config.verify, self._client_cert()),
+                timeout=transport_timeout(self.config.timeout),
                 auth=self._auth(),
                 headers=self._headers(),
                 follow_redirects=False,  # a redirect would carry credentials elsewhere
@@ -180,9 +199,12 @@ def answer_json(response: httpx.Response, *, auth_hint: str = "check the credent
     if status == 403:
         raise SourceError(f"HTTP 403 Forbidden: the credentials lack permission{_detail(response)}")
     if 300 <= status < 400:
-        raise SourceError(f"HTTP {status} {response.reason_phrase}: redirected (check the url)")
+        raise SourceError(f"HTTP {status} {response.reason_phrase}: unexpected for this request (check the url)")
     if not 200 <= status < 300:
-        raise SourceError(f"HTTP {status} {response.reason_phrase}".rstrip() + _detail(response))
+        detail = _detail(response)
+        if detail.lstrip(": ").lower() == response.reason_phrase.lower():
+            detail = ""  # "HTTP 500 Internal Server Error: Internal Server Error" says it twice
+        raise SourceError(f"HTTP {status} {response.reason_phrase}".rstrip() + detail)
     try:
         return response.json()
     except ValueError as exc:
@@ -190,11 +212,13 @@ def answer_json(response: httpx.Response, *, auth_hint: str = "check the credent
 
 
 def _detail(response: httpx.Response) -> str:
-    """A short reason the server gave in a JSON error body ({"message"|"error"|"status": ...})."""
+    """A short reason the server gave: {"message"|"error"|"status": ...} in JSON, or a text/plain line
+    (PuppetDB answers query errors that way). HTML error pages say nothing useful."""
     try:
         body = response.json()
     except ValueError:
-        return ""
+        text = response.text if response.headers.get("content-type", "").startswith("text/plain") else ""
+        return f": {first_line(text, 160)}" if text.strip() else ""
     if not isinstance(body, dict):
         return ""
     for key in ("message", "error", "status"):

@@ -48,6 +48,9 @@ def test_example_config_loads(tmp_path, monkeypatch):
     secret = home / ".config/opsconsole/icinga.secret"
     secret.write_text("from-a-file\n")
     secret.chmod(0o600)
+    (home / ".config/opsconsole/puppetdb.crt").write_text("certificate")
+    (home / ".config/opsconsole/puppetdb.key").write_text("key")
+    (home / ".config/opsconsole/puppetdb.key").chmod(0o600)
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("OPSCONSOLE_PVE_TOKEN", "pve-secret")
     monkeypatch.setenv("OPSCONSOLE_GRAYLOG_TOKEN", "graylog-secret")
@@ -186,6 +189,20 @@ def test_duplicate_yaml_key(tmp_path):
 def test_commits_source_needs_exactly_one_origin(tmp_path):
     text = "farm: {name: x}\nsources:\n  commits:\n    - name: c\n      github: a/b\n      git: /tmp\n"
     assert errors_of(tmp_path, text) == ["4: sources.commits[0]: give exactly one of github: OWNER/REPO or git: PATH"]
+
+
+def test_puppetdb_client_key_must_be_private_and_paired(tmp_path):
+    cert, key = tmp_path / "c.crt", tmp_path / "c.key"
+    cert.write_text("c")
+    key.write_text("k")
+    key.chmod(0o640)
+    base = "farm: {name: x}\nsources:\n  puppetdb:\n    - name: p\n      url: https://puppet181:8081\n"
+    assert errors_of(tmp_path, base + f"      client_cert: {cert}\n      client_key: {key}\n") == [
+        f"7: sources.puppetdb[0].client_key: {key} is readable by group or others; chmod 600 it"
+    ]
+    assert errors_of(tmp_path, base + f"      client_cert: {cert}\n") == [
+        "4: sources.puppetdb[0]: give both client_cert and client_key, or neither"
+    ]
 
 
 def test_missing_ca_bundle(tmp_path):

@@ -176,6 +176,14 @@ def silent_url():
     sock.close()
 
 
+async def fetch_once(source: Any) -> Any:
+    """One fetch, then the source's connections are closed (no socket outlives its test)."""
+    try:
+        return await source.fetch()
+    finally:
+        await source.aclose()
+
+
 def json_reply(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> Handler:
     return lambda request: (status, headers or {}, payload)
 
@@ -251,14 +259,14 @@ async def test_proxmox_one_call_over_tls_with_ca_bundle(serve, tls, ca_path):
 
 async def test_proxmox_unknown_ca_is_a_tls_error(serve, tls):
     server = serve(json_reply(RESOURCES), tls=tls)
-    result = await ProxmoxSource(proxmox_config(server.url, verify=True)).fetch()
+    result = await fetch_once(ProxmoxSource(proxmox_config(server.url, verify=True)))
     assert result.error.startswith("TLS error talking to 127.0.0.1:"), result.error
     assert "certificate verify failed" in result.error
 
 
 async def test_proxmox_401_says_authentication_failed(serve, tls):
     server = serve(json_reply({"data": None}, status=401), tls=tls)
-    result = await ProxmoxSource(proxmox_config(server.url)).fetch()
+    result = await fetch_once(ProxmoxSource(proxmox_config(server.url)))
     assert result.error == "authentication failed (HTTP 401): check token_id and token_secret"
 
 
@@ -273,16 +281,16 @@ async def test_proxmox_401_says_authentication_failed(serve, tls):
 )
 async def test_proxmox_failures(serve, tls, reply, expected):
     server = serve(lambda request: reply, tls=tls)
-    result = await ProxmoxSource(proxmox_config(server.url)).fetch()
+    result = await fetch_once(ProxmoxSource(proxmox_config(server.url)))
     assert result.data is None and expected in result.error, result.error
     assert_no_secret(result.error)
 
 
 async def test_proxmox_refused_and_silent(refused_url, silent_url):
-    result = await ProxmoxSource(proxmox_config(refused_url)).fetch()
+    result = await fetch_once(ProxmoxSource(proxmox_config(refused_url)))
     assert result.error == f"cannot connect to {refused_url.removeprefix('https://')}: connection refused"
     started = time.monotonic()
-    result = await ProxmoxSource(proxmox_config(silent_url, timeout=0.5)).fetch()
+    result = await fetch_once(ProxmoxSource(proxmox_config(silent_url, timeout=0.5)))
     assert result.error == "timed out after 0.5s"
     assert time.monotonic() - started < 2.0
 
@@ -308,8 +316,10 @@ async def test_proxmox_helpers(serve, tls):
 
 async def test_proxmox_helper_failure_is_source_error(serve, tls):
     server = serve(json_reply({"data": None}, status=401), tls=tls)
+    source = ProxmoxSource(proxmox_config(server.url))
     with pytest.raises(SourceError, match="authentication failed"):
-        await ProxmoxSource(proxmox_config(server.url)).node_status("cloud15")
+        await source.node_status("cloud15")
+    await source.aclose()
 
 
 # --- PuppetDB ----------------------------------------------------------------------------------
@@ -332,7 +342,28 @@ async def test_puppetdb_nodes_over_tls(serve, tls, ca_path):
     assert result.data.nodes[0].latest_report_status == "failed"
     request = server.seen[0]
     assert (request.method, request.path) == ("POST", "/pdb/query/v4/nodes")
-    assert request.json() == {"query": ["=", ["node", "active"], True]}
+    assert request.json() == {"query": ["null?", "deactivated", True]}
+
+
+async def test_puppetdb_client_certificate_is_presented(serve, ca, ca_path, tmp_path):
+    server_tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ca.issue_cert("127.0.0.1").configure_cert(server_tls)
+    ca.configure_trust(server_tls)
+    server_tls.verify_mode = ssl.CERT_REQUIRED  # like PuppetDB's TLS port: no client certificate, no answer
+    server = serve(json_reply(PUPPET_NODES), tls=server_tls)
+    without = await fetch_once(PuppetDBSource(puppetdb_config(server.url, verify=ca_path)))
+    assert not without.ok
+    client = ca.issue_cert("bast161.fsslc.wtnet")
+    cert, key = tmp_path / "client.crt", tmp_path / "client.key"
+    client.cert_chain_pems[0].write_to_path(str(cert))
+    client.private_key_pem.write_to_path(str(key))
+    key.chmod(0o600)
+    config = PuppetDBConfig(
+        name="puppetdb", url=server.url, verify=ca_path, timeout=2.0, client_cert=str(cert), client_key=str(key)
+    )
+    with_cert = await fetch_once(PuppetDBSource(config))
+    assert with_cert.ok, with_cert.error
+    assert with_cert.data.nodes[0].certname == "mw151.fsslc.wtnet"
 
 
 async def test_puppetdb_reports_and_events_helpers(serve):
@@ -362,26 +393,28 @@ async def test_puppetdb_reports_and_events_helpers(serve):
         ((200, {}, {"certname": "x"}), "malformed answer: nodes should be a list, got object"),
         ((200, {}, [{"certname": None}]), "malformed answer: nodes[0].certname"),
         ((400, {}, {"error": "Unrecognized field 'x'"}), "HTTP 400 Bad Request: Unrecognized field 'x'"),
+        ((400, {"Content-Type": "text/plain"}, b"'x' is not a queryable object\nmore"), "HTTP 400 Bad Request: 'x' is not"),
+        ((502, {"Content-Type": "text/html"}, b"<html><h1>Bad Gateway</h1></html>"), "HTTP 502 Bad Gateway"),
     ],
 )
 async def test_puppetdb_failures(serve, reply, expected):
     server = serve(lambda request: reply)
-    result = await PuppetDBSource(puppetdb_config(server.url)).fetch()
+    result = await fetch_once(PuppetDBSource(puppetdb_config(server.url)))
     assert result.data is None and result.error.startswith(expected), result.error
 
 
 async def test_http_source_refused_and_silent(refused_url, silent_url):
-    result = await PuppetDBSource(puppetdb_config(refused_url)).fetch()
+    result = await fetch_once(PuppetDBSource(puppetdb_config(refused_url)))
     assert result.error == f"cannot connect to {refused_url.removeprefix('https://')}: connection refused"
     started = time.monotonic()
-    result = await PuppetDBSource(puppetdb_config(silent_url, timeout=0.4)).fetch()
+    result = await fetch_once(PuppetDBSource(puppetdb_config(silent_url, timeout=0.4)))
     assert result.error == "timed out after 0.4s"
     assert time.monotonic() - started < 1.5
 
 
 async def test_http_source_unknown_ca(serve, tls):
     server = serve(json_reply(PUPPET_NODES), tls=tls)
-    result = await PuppetDBSource(puppetdb_config(server.url, verify=True)).fetch()
+    result = await fetch_once(PuppetDBSource(puppetdb_config(server.url, verify=True)))
     assert result.error.startswith("TLS error talking to 127.0.0.1:") and "certificate verify failed" in result.error
 
 
@@ -425,10 +458,10 @@ async def test_icinga_services_and_hosts(serve):
 
 async def test_icinga_401_and_no_objects(serve):
     server = serve(json_reply({"error": 401, "status": "Unauthorized"}, status=401))
-    result = await IcingaSource(icinga_config(server.url)).fetch()
+    result = await fetch_once(IcingaSource(icinga_config(server.url)))
     assert result.error == "authentication failed (HTTP 401): check the Icinga API user's username and password"
     empty = serve(json_reply({"error": 404.0, "status": "No objects found."}, status=404))
-    result = await IcingaSource(icinga_config(empty.url)).fetch()
+    result = await fetch_once(IcingaSource(icinga_config(empty.url)))
     assert result.ok and result.data == IcingaSnapshot(hosts=(), services=())
 
 
@@ -440,7 +473,7 @@ async def test_icinga_wrong_shape(serve):
         return 200, {}, {"results": []}
 
     server = serve(handler)
-    result = await IcingaSource(icinga_config(server.url)).fetch()
+    result = await fetch_once(IcingaSource(icinga_config(server.url)))
     assert result.error.startswith("malformed answer: services[0].attrs.state"), result.error
 
 
@@ -478,7 +511,7 @@ async def test_graylog_search(serve):
 async def test_graylog_error_echoing_the_secret_is_redacted(serve):
     echo = f"bad credentials {GRAYLOG_TOKEN} / {base64.b64encode(f'{GRAYLOG_TOKEN}:token'.encode()).decode()}"
     server = serve(json_reply({"message": echo}, status=500))
-    result = await GraylogSource(graylog_config(server.url)).fetch()
+    result = await fetch_once(GraylogSource(graylog_config(server.url)))
     assert result.error.startswith("HTTP 500 Internal Server Error: bad credentials [redacted]")
     assert_no_secret(result.error)
     assert result.error.endswith("[redacted] / [redacted]")  # the Basic header value too
@@ -486,7 +519,7 @@ async def test_graylog_error_echoing_the_secret_is_redacted(serve):
 
 async def test_graylog_401(serve):
     server = serve(json_reply({"type": "ApiError", "message": "not authorized"}, status=401))
-    result = await GraylogSource(graylog_config(server.url)).fetch()
+    result = await fetch_once(GraylogSource(graylog_config(server.url)))
     assert result.error == "authentication failed (HTTP 401): check the Graylog access token"
 
 
@@ -535,10 +568,10 @@ async def test_github_rate_limit_names_the_reset_time(serve):
     reset = int(datetime(2026, 8, 20, 12, 30, tzinfo=timezone.utc).timestamp())
     headers = {"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(reset)}
     server = serve(json_reply({"message": "API rate limit exceeded for user"}, status=403, headers=headers))
-    result = await GitHubCommitsSource(github_config(server.url), lambda: FIXED_NOW).fetch()
+    result = await fetch_once(GitHubCommitsSource(github_config(server.url), lambda: FIXED_NOW))
     assert result.error == "GitHub rate limit exhausted; resets at 12:30:00 UTC (in 30 min)"
     throttled = serve(json_reply({"message": "slow down"}, status=429, headers={"retry-after": "120"}))
-    result = await GitHubCommitsSource(github_config(throttled.url), lambda: FIXED_NOW).fetch()
+    result = await fetch_once(GitHubCommitsSource(github_config(throttled.url), lambda: FIXED_NOW))
     assert result.error == "GitHub rate limit exhausted; resets at 12:02:00 UTC (in 2 min)"
 
 
@@ -549,7 +582,7 @@ async def test_github_rate_limit_names_the_reset_time(serve):
 )  # fmt: skip
 async def test_github_errors(serve, status, expected):
     server = serve(json_reply({"message": "Resource not accessible"}, status=status, headers={"x-ratelimit-remaining": "10"}))
-    result = await GitHubCommitsSource(github_config(server.url)).fetch()
+    result = await fetch_once(GitHubCommitsSource(github_config(server.url)))
     assert result.error.startswith(expected), result.error
     assert_no_secret(result.error)
 
@@ -594,28 +627,28 @@ async def test_local_git_commits(repo: Path):
     git(repo, "checkout", "-q", "-b", "feature")
     commit(repo, "on feature", "2026-08-20T13:00:00+00:00")
     config = CommitsConfig(name="puppet", git=str(repo), limit=2, branch="main")
-    result = await LocalGitCommitsSource(config).fetch()
+    result = await fetch_once(LocalGitCommitsSource(config))
     assert result.ok, result.error
     assert [c.subject for c in result.data.commits] == ["third", 'second: tabs\tand "quotes"']
     newest = result.data.commits[0]
     assert (newest.repo, newest.author, len(newest.sha)) == ("puppet", "Test Operator", 40)
     assert newest.date == datetime(2026, 8, 20, 12, 0, tzinfo=timezone.utc)
     assert result.data.commits[1].date == datetime(2026, 8, 20, 9, 0, tzinfo=timezone.utc)
-    current = await LocalGitCommitsSource(CommitsConfig(name="puppet", git=str(repo))).fetch()
+    current = await fetch_once(LocalGitCommitsSource(CommitsConfig(name="puppet", git=str(repo))))
     assert current.data.commits[0].subject == "on feature" and len(current.data.commits) == 4
 
 
 async def test_local_git_failures(repo: Path, tmp_path: Path):
-    empty = await LocalGitCommitsSource(CommitsConfig(name="puppet", git=str(repo))).fetch()
+    empty = await fetch_once(LocalGitCommitsSource(CommitsConfig(name="puppet", git=str(repo))))
     assert empty.ok and empty.data.commits == ()  # a fresh repository has no commits yet
     plain = tmp_path / "not-a-repo"
     plain.mkdir()
-    result = await LocalGitCommitsSource(CommitsConfig(name="x", git=str(plain))).fetch()
+    result = await fetch_once(LocalGitCommitsSource(CommitsConfig(name="x", git=str(plain))))
     assert result.error.startswith("git log failed: fatal: not a git repository"), result.error
     commit(repo, "first", "2026-08-20T10:00:00+00:00")
-    missing = await LocalGitCommitsSource(CommitsConfig(name="x", git=str(repo), branch="nope")).fetch()
+    missing = await fetch_once(LocalGitCommitsSource(CommitsConfig(name="x", git=str(repo), branch="nope")))
     assert missing.error.startswith("git log failed:"), missing.error
-    option = await LocalGitCommitsSource(CommitsConfig(name="x", git=str(repo), branch="--output=/tmp/x")).fetch()
+    option = await fetch_once(LocalGitCommitsSource(CommitsConfig(name="x", git=str(repo), branch="--output=/tmp/x")))
     assert option.error.startswith("bad branch name")
 
 

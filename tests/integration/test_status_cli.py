@@ -1,0 +1,84 @@
+"""`opsconsole status` over the simulated farm, as a script or a bot would run it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import jsonschema
+import pytest
+
+from console.config import parse_config, secret_values
+from console.status import load_schema
+
+pytestmark = pytest.mark.sim
+
+
+def run_status(config_path, *args) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "console", "status", *args, "--config", str(config_path)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+
+
+@pytest.fixture
+def farm_config(sim_farm_factory, tmp_path):
+    farm = sim_farm_factory(scenario="php-fpm-down")
+    path = tmp_path / "farm.yaml"
+    path.write_text(farm.config_yaml())
+    yield farm, path
+    farm.stop()
+
+
+def test_status_json_validates_and_shows_the_incident(farm_config):
+    farm, path = farm_config
+    done = run_status(path, "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    jsonschema.validate(report, load_schema())
+    assert all(source["ok"] for source in report["sources"].values())
+    assert set(report["sources"]) >= {"pve", "puppetdb", "icinga", "graylog"}
+    names = {host["name"] for host in report["hosts"]}
+    assert {"cloud15", "mw151", "mw152", "db171", "cp161"} <= names
+    php = [a for a in report["alerts"] if (a["host"], a["service"]) == ("mw152", "PHP-FPM")]
+    assert php and php[0]["state"] == "CRITICAL"
+    php_fpm = next(s for s in report["services"] if s["name"] == "php-fpm")
+    assert {"host": "mw152", "state": "CRITICAL"} in php_fpm["problems"]
+    assert report["commits"] and report["commits"][0]["date"] >= report["commits"][-1]["date"]
+    config = parse_config(path.read_text())
+    for secret in secret_values(config):
+        assert secret not in done.stdout and secret not in done.stderr
+
+
+def test_a_failed_source_exits_1_and_is_the_only_one_marked(farm_config):
+    farm, path = farm_config
+    farm.set_fault("icinga", "down")
+    done = run_status(path, "--json")
+    assert done.returncode == 1
+    report = json.loads(done.stdout)
+    jsonschema.validate(report, load_schema())
+    failed = {name for name, source in report["sources"].items() if not source["ok"]}
+    assert failed == {"icinga"}
+    assert report["sources"]["icinga"]["error"]
+    assert report["alerts"] == []
+
+
+def test_a_hanging_source_is_bounded_by_its_timeout(farm_config, tmp_path):
+    farm, path = farm_config
+    farm.set_fault("graylog", "hang")
+    short = tmp_path / "short.yaml"
+    short.write_text(path.read_text().replace("name: graylog\n", "name: graylog\n    timeout: 1\n", 1))
+    done = run_status(short, "--json")
+    report = json.loads(done.stdout)
+    assert done.returncode == 1
+    assert report["sources"]["graylog"]["error"] == "timed out after 1s"
+    assert report["sources"]["graylog"]["latency_ms"] < 3000
+
+
+def test_status_table_for_humans(farm_config):
+    farm, path = farm_config
+    done = run_status(path)
+    assert done.returncode == 0, done.stderr
+    assert "CRITICAL mw152" in done.stdout
+    assert "SOURCE" in done.stdout and "icinga" in done.stdout
