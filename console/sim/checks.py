@@ -139,7 +139,7 @@ def _host_state(farm: Farm, spec: HostSpec, slot: Slot, now: datetime):
     guest = farm.guests.get(spec.name)
     if guest is not None and guest.status_at(now) != "running":
         since = guest.status_since or now
-        return 1, f"PING CRITICAL - Packet loss = 100%", ("rta=0.000000ms;3000.000000;5000.000000;0.000000", "pl=100%;80;100;0"), since, True
+        return 1, "PING CRITICAL - Packet loss = 100%", ("rta=0.000000ms;3000.000000;5000.000000;0.000000", "pl=100%;80;100;0"), since, True
     rta = 0.2 + 0.3 * unit(farm.seed, spec.name, "rta") + 0.05 * wave(now.timestamp(), farm.seed, spec.name, "rta")
     perf = (f"rta={rta:.6f}ms;3000.000000;5000.000000;0.000000", "pl=0%;80;100;0")
     return 0, f"PING OK - Packet loss = 0%, RTA = {rta:.2f} ms", perf, slot.calm_since, True

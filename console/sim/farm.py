@@ -89,6 +89,8 @@ class Farm:
         reset = self.anchor.replace(microsecond=0) + timedelta(seconds=3600 - int(3600 * unit(seed, "quota")))
         self.github_quota = Quota(5000, 5000 - int(400 * unit(seed, "quota-used")), reset)
         self.github_anonymous_quota = Quota(60, 60, reset)
+        # Icinga numbers: 2.0 as APIS.md documents; False writes 2 like Icinga 2.13.6 does (clients must take both)
+        self.icinga_float_numbers = True
         apply_scenario(self, scenario)
 
     # --- time ----------------------------------------------------------------------------------

@@ -102,7 +102,7 @@ def _ip(r: random.Random) -> str:
     return f"10.0.{r.choice((15, 16, 17, 18, 19, 20))}.{r.randint(101, 130)}"
 
 
-def _reqid(r: random.Random) -> str:
+def request_id(r: random.Random) -> str:
     return "".join(r.choice("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") for _ in range(24))
 
 
@@ -129,13 +129,13 @@ def _puppet_applied(r, spec, ts) -> Line:
 
 def _mw_warning(r, spec, ts) -> Line:
     wiki = r.choice(WIKIS)
-    return (f"[{_reqid(r)}] /w/index.php?title=Special:RecentChanges   PHP Warning: Undefined array key \"title\"",
+    return (f"[{request_id(r)}] /w/index.php?title=Special:RecentChanges   PHP Warning: Undefined array key \"title\"",
             4, "mediawiki", "local0", {"mediawiki_level": "WARNING", "wiki": wiki, "channel": "error"})
 
 
 def _mw_db_error(r, spec, ts) -> Line:
     wiki = r.choice(WIKIS)
-    return (f"[{_reqid(r)}] /w/api.php   Wikimedia\\Rdbms\\DBQueryError: Error 1205: Lock wait timeout exceeded; try restarting transaction",
+    return (f"[{request_id(r)}] /w/api.php   Wikimedia\\Rdbms\\DBQueryError: Error 1205: Lock wait timeout exceeded; try restarting transaction",
             3, "mediawiki", "local0", {"mediawiki_level": "ERROR", "wiki": wiki, "channel": "exception"})
 
 
@@ -160,7 +160,7 @@ def _nginx_timeout(r, spec, ts) -> Line:
 
 def _job(r, spec, ts) -> Line:
     job = r.choice(("refreshLinks", "htmlCacheUpdate", "cirrusSearchLinksUpdate", "ThumbnailRender", "recentChangesUpdate"))
-    return (f"{job} Special:Badtitle/{job} requestId={_reqid(r)} (id={r.randint(10**6, 10**7)},timestamp={ts:%Y%m%d%H%M%S}) t={r.randint(3, 900)} good",
+    return (f"{job} Special:Badtitle/{job} requestId={request_id(r)} (id={r.randint(10**6, 10**7)},timestamp={ts:%Y%m%d%H%M%S}) t={r.randint(3, 900)} good",
             6, "mediawiki", "local0", {"mediawiki_level": "INFO", "wiki": r.choice(WIKIS), "channel": "runJobs"})
 
 
@@ -189,7 +189,7 @@ def _opensearch(r, spec, ts) -> Line:
 def _swift(r, spec, ts) -> Line:
     wiki = r.choice(WIKIS)
     return (f"{_ip(r)} {_ip(r)} {ts:%d/%b/%Y/%H/%M/%S} GET /v1/AUTH_mw/miraheze-{wiki}-local-public/{r.randint(0, 9)}/{r.randint(10, 99)}/Logo.png "
-            f"HTTP/1.0 200 - - - - {r.randint(2000, 900000)} - tx{_reqid(r)[:21]} - {r.uniform(0.002, 0.09):.4f} - - ",
+            f"HTTP/1.0 200 - - - - {r.randint(2000, 900000)} - tx{request_id(r)[:21]} - {r.uniform(0.002, 0.09):.4f} - - ",
             6, "proxy-server", "local0", {})
 
 

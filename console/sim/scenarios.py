@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Callable
 
 from console.sim.checks import CRITICAL, WARNING
 from console.sim.commits import Trigger, build_repos
-from console.sim.logs import USERS, WIKIS, EventDefinition, EventStream, LogStream, _reqid, make_line
+from console.sim.logs import USERS, WIKIS, EventDefinition, EventStream, LogStream, make_line, request_id
 from console.sim.puppet import RUN_INTERVAL, Window, failure_after_file_move
 from console.sim.seeded import rng, unit
 
@@ -182,7 +182,7 @@ def db_disk_full(farm: Farm) -> None:
 
     def query_failed(r, spec, ts):
         wiki = r.choice(("metawiki", "communitywiki", "testwiki", "allthetropeswiki"))
-        return (f"[{_reqid(r)}] /w/index.php?title=Special:RecentChanges   Wikimedia\\Rdbms\\DBQueryError: Error 1021: "
+        return (f"[{request_id(r)}] /w/index.php?title=Special:RecentChanges   Wikimedia\\Rdbms\\DBQueryError: Error 1021: "
                 f"Disk full (/srv/mariadb/tmp/#sql-temptable-{r.randint(1000, 9999):x}-{r.randint(1, 99)}-0.MAI); waiting for someone "
                 f"to free some space... (errno: 28 \"No space left on device\") Server: {host}",
                 3, "mediawiki", "local0", {"mediawiki_level": "ERROR", "wiki": wiki, "channel": "exception"})

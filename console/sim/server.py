@@ -6,6 +6,7 @@ Also where faults are injected ("down", "hang", "slow", "http500", "http503", "m
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 import ssl
 import threading
@@ -14,6 +15,7 @@ from typing import Any, Awaitable, Callable
 
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
+from starlette.requests import ClientDisconnect
 from uvicorn.server import ServerState
 
 FAULTS = (None, "down", "hang", "slow", "http500", "http503", "malformed")
@@ -21,6 +23,7 @@ SLOW_SECONDS = 2.0
 REASON_HEADER = b"x-sim-reason"
 _MARK = b"\r\n" + REASON_HEADER + b": "
 
+log = logging.getLogger("console.sim")
 ASGIApp = Callable[[dict, Callable, Callable], Awaitable[None]]
 
 
@@ -69,7 +72,7 @@ class ApiServer:
         self._released: asyncio.Event | None = None
         self._ssl: ssl.SSLContext | None = None
         self._config = uvicorn.Config(
-            app=self._gate, log_config=None, lifespan="off", http=SimH11Protocol, ws="none", access_log=False,
+            app=self._gate, interface="asgi3", log_config=None, lifespan="off", http=SimH11Protocol, ws="none", access_log=False,
             server_header=False, date_header=False, proxy_headers=False, timeout_keep_alive=5,
         )
         self._config.load()
@@ -152,14 +155,26 @@ class ApiServer:
             await _send(send, 200, [(b"content-type", b"application/json")], b'{"data": [{"id": "qemu/1501", "status": "runn')
             return
 
+        started = False
+
         async def dated(message: dict) -> None:
-            if message["type"] == "http.response.start" and self.clock is not None:
-                headers = list(message.get("headers", []))
-                headers.append((b"date", format_datetime(self.clock(), usegmt=True).encode()))
-                message = {**message, "headers": headers}
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                if self.clock is not None:
+                    headers = list(message.get("headers", []))
+                    headers.append((b"date", format_datetime(self.clock(), usegmt=True).encode()))
+                    message = {**message, "headers": headers}
             await send(message)
 
-        await self.app(scope, receive, dated)
+        try:
+            await self.app(scope, receive, dated)
+        except ClientDisconnect:
+            return  # the client gave up (after a hang, say): nobody to answer
+        except Exception:  # noqa: BLE001 - a sim bug must not take the listener down
+            log.exception("simulated %s API failed on %s", self.name, scope.get("path"))
+            if not started:
+                await _send(send, 500, [(b"content-type", b"text/plain; charset=utf-8")], b"simulated farm error\n")
 
 
 async def _send(send: Callable, status: int, headers: list, body: bytes) -> None:

@@ -14,7 +14,13 @@ from console.clock import Clock, utc_now
 from console.config import CommitsConfig
 from console.model import Commit, CommitLog
 from console.sources.base import MalformedAnswer, SourceError
-from console.sources.httpclient import RedactingSource, answer_json, ssl_verify, transport_failure
+from console.sources.httpclient import (
+    RedactingSource,
+    answer_json,
+    ssl_verify,
+    transport_failure,
+    transport_timeout,
+)
 from console.sources.parsing import as_dict, as_list, first_line, iso_time, opt_dict, opt_int, opt_str, req_str
 
 
@@ -44,7 +50,7 @@ class GitHubCommitsSource(RedactingSource[CommitLog]):
             self._http = httpx.AsyncClient(
                 base_url=self.config.api_url,
                 verify=ssl_verify(self.config.verify),
-                timeout=self.config.timeout,
+                timeout=transport_timeout(self.config.timeout),
                 headers=headers,
                 follow_redirects=False,  # a redirect would carry the token elsewhere
             )

@@ -20,7 +20,7 @@ from console.clock import Clock, utc_now
 from console.config import ProxmoxConfig
 from console.model import Guest, HypervisorNode, ProxmoxInventory
 from console.sources.base import MalformedAnswer, SourceError
-from console.sources.httpclient import RedactingSource, transport_failure
+from console.sources.httpclient import RedactingSource, transport_failure, transport_timeout
 from console.sources.parsing import (
     as_dict,
     as_list,
@@ -120,7 +120,7 @@ def build_api(config: ProxmoxConfig) -> ProxmoxAPI:
         token_name=token_name,
         token_value=config.token_secret.reveal(),
         verify_ssl=config.verify,  # requests takes True/False or a CA bundle path as is
-        timeout=config.timeout,
+        timeout=transport_timeout(config.timeout),  # the worker thread ends as fetch() gives up
         service="PVE",
         **extra,
     )

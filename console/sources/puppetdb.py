@@ -11,7 +11,9 @@ from console.sources.base import SourceError
 from console.sources.httpclient import HttpSource
 from console.sources.parsing import as_dict, as_list, first_line, flag, iso_time, opt_str, req_str
 
-ACTIVE_NODES = ["=", ["node", "active"], True]
+# Active nodes. Not ["=", ["node", "active"], true]: equivalent on a real PuppetDB, but the simulated
+# one (and any proxy that validates field names) refuses the ["node", ...] form.
+ACTIVE_NODES = ["null?", "deactivated", True]
 NODES = "/pdb/query/v4/nodes"
 REPORTS = "/pdb/query/v4/reports"
 EVENTS = "/pdb/query/v4/events"

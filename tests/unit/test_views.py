@@ -94,7 +94,7 @@ def test_humanize_age_takes_timedeltas():
 
 
 @pytest.mark.parametrize(
-    ("seconds", "text"), [(None, "—"), (0, "—"), (30, "30s"), (720, "12m"), (5 * 3600 + 60, "5h 1m"), (41 * 86400 + 3 * 3600, "41d 3h")]
+    ("seconds", "text"), [(None, "—"), (0, "—"), (30, "30s"), (720, "12m"), (5 * 3600 + 60, "5h"), (41 * 86400 + 3 * 3600, "41d")]
 )
 def test_humanize_uptime(seconds, text):
     assert humanize_uptime(seconds) == text
@@ -124,9 +124,18 @@ def test_short_name_strips_a_configured_domain_else_keeps_the_first_label(name, 
     assert short_name(name, ["fsslc.wtnet", "wikitide.net"]) == short
 
 
-def test_short_error_cuts_long_messages_at_the_first_clause():
-    assert short_error("connection failed: [Errno 111] Connection refused") == "connection failed …"
-    assert short_error("HTTP 503 Service Unavailable") == "HTTP 503 Service Unavailable"
+@pytest.mark.parametrize(
+    ("message", "short"),
+    [
+        ("connection failed: [Errno 111] Connection refused", "connection failed …"),
+        ("HTTP 503 Service Unavailable", "HTTP 503 Service Unavailable"),
+        ("cannot connect to 127.0.0.1:37791: connection refused", "cannot connect: connection refused"),
+        ("TLS error: https://mon181.fsslc.wtnet:5665/v1 certificate verify failed", "TLS error: certificate verify failed"),
+        ("timed out after 5s", "timed out after 5s"),
+    ],
+)
+def test_short_error_drops_addresses_and_cuts_long_messages_at_the_first_clause(message, short):
+    assert short_error(message) == short
 
 
 # --- hosts ---------------------------------------------------------------------------------------
@@ -155,8 +164,8 @@ def test_hosts_cells_show_percentages_uptime_and_node():
         guests=(guest("mw151"), guest("mw152", status="stopped", uptime=0)),
     )
     rows = {row.key: plain(row.cells) for row in hosts_view(store_with(proxmox=inventory), CONFIG, NOW).rows}
-    assert rows["node:cloud15"] == ["cloud15", "online", "—", "50%", "25%", "hypervisor", "90d 0h"]
-    assert rows["guest:mw151"] == ["mw151", "running", "—", "12%", "25%", "cloud15", "3d 4h"]
+    assert rows["node:cloud15"] == ["cloud15", "online", "—", "50%", "25%", "—", "90d"]
+    assert rows["guest:mw151"] == ["mw151", "running", "—", "12%", "25%", "cloud15", "3d"]
     assert rows["guest:mw152"] == ["mw152", "stopped", "—", "—", "—", "cloud15", "—"]
 
 
@@ -200,6 +209,7 @@ def test_hosts_keep_last_data_and_name_the_failing_source():
     view = hosts_view(store, CONFIG, NOW + timedelta(minutes=2))
     assert [row.key for row in view.rows] == ["guest:mw151"]
     assert view.note is not None and view.note.plain == "✖ proxmox: timed out after 5s (data 2m old)"
+    assert view.detail == "proxmox: timed out after 5s"
 
 
 # --- services ------------------------------------------------------------------------------------
@@ -268,8 +278,8 @@ def test_alert_cells_carry_word_symbol_age_flags_and_first_output_line():
     )
     rows = alerts_view(store_with(icinga=IcingaSnapshot((), checks)), CONFIG, NOW).rows
     assert rows[0].key == "mw152.fsslc.wtnet!PHP-FPM"
-    assert plain(rows[0].cells) == ["✖ CRITICAL", "mw152", "PHP-FPM", "12m", "", "CRITICAL: down"]
-    assert plain(rows[1].cells) == ["▲ WARNING", "cp161", "HTTPS", "2h", "ACK DOWNTIME soft", "x"]
+    assert plain(rows[0].cells) == ["✖ CRITICAL", "12m", "mw152", "PHP-FPM", "", "CRITICAL: down"]
+    assert plain(rows[1].cells) == ["▲ WARNING", "2h", "cp161", "HTTPS", "ACK DOWNTIME soft", "x"]
     assert rows[1].cells[0].style == "dim"  # handled problems recede; the word stays
 
 

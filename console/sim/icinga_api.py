@@ -1,0 +1,466 @@
+"""Icinga 2's REST API: /v1/objects/{hosts,services,comments,downtimes} with filter/attrs/joins; Basic auth.
+
+Answers are what Icinga's JSON encoder writes: keys sorted, every number a float.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import json
+from datetime import datetime
+from typing import Any
+from urllib.parse import unquote
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from console.sim.checks import CHECK_SOURCE, MAX_ATTEMPTS, RETRY_INTERVAL, Slot, Status, evaluate
+from console.sim.farm import Farm
+from console.sim.icinga_filter import FilterError, IcingaObject, compile_filter, matches
+from console.sim.seeded import stable_int, stable_uuid
+
+USERNAME = "opsconsole"
+VERSION = "r2.14.6-1"
+SERVER = f"Icinga/{VERSION}"
+TYPES = {"hosts": "Host", "services": "Service", "comments": "Comment", "downtimes": "Downtime"}
+JOINABLE = {"Host": (), "Service": ("host",), "Comment": ("host", "service"), "Downtime": ("host", "service")}
+PLUGINS = "/usr/lib/nagios/plugins"
+
+
+def _floats(value: Any) -> Any:
+    """Icinga's Value has no integers: 2 is a double, written 2.0 (APIS.md)."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, dict):
+        return {k: _floats(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_floats(v) for v in value]
+    return value
+
+
+def _integral(value: Any) -> Any:
+    """How Icinga 2.13 writes the same doubles: 2, not 2.0 (seen on 2.13.6)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _integral(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_integral(v) for v in value]
+    return value
+
+
+def _json(data: Any, status: int = 200, pretty: bool = False, headers: dict | None = None, floats: bool = True) -> Response:
+    data = _floats(data) if floats else _integral(_floats(data))
+    body = json.dumps(data, sort_keys=True, indent=4 if pretty else None, separators=None if pretty else (",", ":"))
+    return Response(body, status, headers={"server": SERVER, **(headers or {})}, media_type="application/json")
+
+
+def _error(code: int, status: str, params: dict | None = None, diagnostic: str = "", floats: bool = True) -> Response:
+    body: dict[str, Any] = {"error": code, "status": status}
+    if params and _last(params.get("verbose")) and diagnostic:
+        body["diagnostic_information"] = diagnostic
+    return _json(body, code, pretty=bool(params and _last(params.get("pretty"))), floats=floats)
+
+
+def _html(code: int, text: str, extra: dict | None = None) -> Response:
+    headers = {"server": SERVER, "connection": "close", **(extra or {})}
+    return Response(text, code, headers=headers, media_type="text/html")
+
+
+def _last(value: Any) -> Any:
+    if isinstance(value, list):
+        return value[-1] if value else None
+    return value
+
+
+def _truthy_param(value: Any) -> bool:
+    value = _last(value)
+    if isinstance(value, str):
+        return value.lower() in ("1", "true", "yes")
+    return bool(value)
+
+
+class IcingaApi:
+    def __init__(self, farm: Farm, password: str) -> None:
+        self.farm = farm
+        self.password = password
+
+    async def __call__(self, scope: dict, receive, send) -> None:
+        request = Request(scope, receive)
+        body = await request.body()
+        with self.farm.lock:
+            response = self.handle(request, body)
+        await response(scope, receive, send)
+
+    def _authorized(self, request: Request) -> bool:
+        header = request.headers.get("authorization", "")
+        if not header.lower().startswith("basic "):
+            return False
+        try:
+            user, _, password = base64.b64decode(header[6:].strip(), validate=True).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            return False
+        return user == USERNAME and hmac.compare_digest(password.encode(), self.password.encode())
+
+    def handle(self, request: Request, body: bytes) -> Response:
+        method = request.method
+        override = request.headers.get("x-http-method-override", "").upper()
+        if override in ("GET", "POST", "PUT", "DELETE", "HEAD", "PATCH", "OPTIONS"):
+            method = override
+        wants_json = request.headers.get("accept") == "application/json"
+        if method != "GET" and not wants_json:
+            return _html(400, "<h1>Accept header is missing or not set to 'application/json'.</h1>")
+        if not self._authorized(request):
+            headers = {"www-authenticate": 'Basic realm="Icinga 2"', "connection": "close"}
+            if wants_json:
+                return _json({"error": 401, "status": "Unauthorized. Please check your user credentials."}, 401, headers=headers,
+                             floats=self.farm.icinga_float_numbers)
+            return _html(401, "<h1>Unauthorized. Please check your user credentials.</h1>", headers)
+        # split the raw path: a service name may contain "/" ("HTTP 4xx/5xx ERROR Rate" is sent as %2F)
+        raw = request.scope.get("raw_path") or request.url.path.encode()
+        path = [unquote(p) for p in raw.decode("latin-1").split("?")[0].split("/") if p]
+        params: dict[str, Any] = {}
+        if body.strip():
+            try:
+                params = json.loads(body)
+            except ValueError as exc:
+                return _error(400, f"Invalid request body: Error: {exc}")
+            if not isinstance(params, dict):
+                params = {}
+        for key in request.query_params.keys():
+            params[key.removesuffix("[]")] = request.query_params.getlist(key)
+        floats = self.farm.icinga_float_numbers
+        not_found = _error(404, f"The requested path '{'/'.join(path)}' could not be found or the request method "
+                                "is not valid for this path.", params, floats=floats)
+        if method == "POST" and path[:2] == ["v1", "objects"] and len(path) in (3, 4):
+            # Icinga's ModifyObjectHandler takes it: a query sent without the override header lands here
+            if not isinstance(params.get("attrs"), dict):
+                return _error(400, "Invalid type for 'attrs' attribute specified. Dictionary type is required."
+                                   "Or is this a POST query and you missed adding a 'X-HTTP-Method-Override: GET' header?",
+                              params, floats=floats)
+            return _error(400, "The simulated farm does not modify objects", params, floats=floats)
+        if method != "GET":
+            return not_found
+        match path:
+            case ["v1", "objects", plural] | ["v1", "objects", plural, _]:
+                return self.objects(path, plural, params)
+            case ["v1", "status"] | ["v1", "status", "IcingaApplication"]:
+                return _json({"results": [self.application_status()]}, pretty=_truthy_param(params.get("pretty")),
+                             floats=floats)
+        return not_found
+
+    # --- /v1/objects -------------------------------------------------------------------------------
+
+    def objects(self, path: list[str], plural: str, params: dict) -> Response:
+        floats = self.farm.icinga_float_numbers
+        type_name = TYPES.get(plural.lower())
+        if type_name is None:
+            return _error(400, "Invalid type specified.", params, floats=floats)
+        lists = {}
+        for key in ("attrs", "joins", "meta"):
+            value = params.get(key)
+            if value is not None and not isinstance(value, list):
+                return _error(400, f"Invalid type for '{key}' attribute specified. Array type is required.", params,
+                              floats=floats)
+            lists[key] = value
+        now = self.farm.now()
+        records = self.records(type_name, now)
+        try:
+            chosen = self._select(type_name, records, path, params)
+        except FilterError as exc:
+            return _error(404, "No objects found.", params, f"Error: {exc}", floats=floats)
+        results = []
+        for record in chosen:
+            try:
+                results.append(self._result(type_name, record, lists, _truthy_param(params.get("all_joins"))))
+            except FilterError as exc:
+                return _error(400, str(exc), params, floats=floats)
+        return _json({"results": results}, pretty=_truthy_param(params.get("pretty")), floats=floats)
+
+    def _select(self, type_name: str, records: list[dict], path: list[str], params: dict) -> list[dict]:
+        by_name = {r["attrs"]["__name"]: r for r in records}
+        chosen: list[dict] = []
+        singular = type_name.lower()
+        names: list[str] = []
+        if len(path) == 4:
+            names.append(path[3])
+        if singular in params:
+            names.append(_last(params[singular]))
+        plural_key = {"Host": "hosts", "Service": "services", "Comment": "comments", "Downtime": "downtimes"}[type_name]
+        if isinstance(params.get(plural_key), list):
+            names += [str(n) for n in params[plural_key]]
+        for name in names:
+            if name not in by_name:
+                raise FilterError("Object does not exist.")
+            chosen.append(by_name[name])
+        if "filter" in params or not chosen:
+            text = _last(params.get("filter")) if "filter" in params else "true"
+            if not isinstance(text, str):
+                raise FilterError("Invalid filter")
+            if not text.strip():
+                return chosen
+            node = compile_filter(text)
+            variables = params.get("filter_vars") if isinstance(params.get("filter_vars"), dict) else {}
+            for record in records:
+                env = {**_floats(variables), **record["env"]}
+                if matches(node, env):
+                    chosen.append(record)
+        return chosen
+
+    def _result(self, type_name: str, record: dict, lists: dict, all_joins: bool) -> dict:
+        attrs = record["attrs"]
+        wanted = lists["attrs"]
+        if wanted:
+            for name in wanted:
+                if name not in attrs:
+                    raise FilterError(f"Invalid field specified: {name}")
+            shown = {name: attrs[name] for name in wanted}
+        else:
+            shown = attrs
+        joins: dict[str, Any] = {}
+        requested = lists["joins"] or []
+        for prefix in JOINABLE[type_name]:
+            target = record["joins"].get(prefix)
+            if target is None:
+                continue
+            fields = [j.split(".", 1)[1] for j in requested if "." in j and j.split(".", 1)[0] == prefix]
+            if all_joins or prefix in requested:
+                joins[prefix] = target
+            elif fields:
+                for name in fields:
+                    if name not in target:
+                        raise FilterError(f"Invalid field specified: {name}")
+                joins[prefix] = {name: target[name] for name in fields}
+        meta = {}
+        for item in lists["meta"] or []:
+            if item == "used_by":
+                meta["used_by"] = []
+            elif item == "location":
+                meta["location"] = attrs.get("source_location")
+            else:
+                raise FilterError(f"Invalid field specified for meta: {item}")
+        return {"attrs": shown, "joins": joins, "meta": meta, "name": attrs["__name"], "type": type_name}
+
+    # --- the objects ---------------------------------------------------------------------------
+
+    def records(self, type_name: str, now: datetime) -> list[dict]:
+        hosts = {}
+        for (host, service), slot in self.farm.slots.items():
+            if not service:
+                hosts[host] = host_attrs(self.farm, slot, evaluate(self.farm, slot, now))
+        if type_name == "Host":
+            return [{"attrs": a, "env": {"host": IcingaObject("Host", a)}, "joins": {}} for a in hosts.values()]
+        services = {}
+        for (host, service), slot in self.farm.slots.items():
+            if service:
+                services[(host, service)] = service_attrs(self.farm, slot, evaluate(self.farm, slot, now), hosts[host])
+        if type_name == "Service":
+            return [{"attrs": a, "joins": {"host": hosts[key[0]]},
+                     "env": {"service": IcingaObject("Service", a), "host": IcingaObject("Host", hosts[key[0]])}}
+                    for key, a in services.items()]
+        out = []
+        for (host, service), slot in self.farm.slots.items():
+            item = comment_attrs(self.farm, slot, now) if type_name == "Comment" else downtime_attrs(self.farm, slot, now)
+            if item is None:
+                continue
+            joins = {"host": hosts[host]}
+            env = {type_name.lower(): IcingaObject(type_name, item), "host": IcingaObject("Host", hosts[host])}
+            if service:
+                joins["service"] = services[(host, service)]
+                env["service"] = IcingaObject("Service", services[(host, service)])
+            out.append({"attrs": item, "joins": joins, "env": env})
+        return out
+
+    def application_status(self) -> dict:
+        started = self.farm.anchor.timestamp() - 3 * 86400 - 4242
+        return {"name": "IcingaApplication", "perfdata": [], "status": {"icingaapplication": {"app": {
+            "enable_event_handlers": True, "enable_flapping": True, "enable_host_checks": True,
+            "enable_notifications": True, "enable_perfdata": True, "enable_service_checks": True,
+            "environment": "", "node_name": CHECK_SOURCE, "pid": 1187, "program_start": started, "version": VERSION}}}}
+
+
+def _ts(value: datetime | None) -> float:
+    return round(value.timestamp(), 6) if value else 0.0
+
+
+def _common(farm: Farm, slot: Slot, status: Status, state: int) -> dict:
+    """Attributes hosts and services share (Checkable)."""
+    ack = status.ack
+    handled_by_ack = ack is not None and status.problem
+    acknowledgement = (2 if ack.sticky else 1) if handled_by_ack else 0
+    last_check = _ts(status.last_check)
+    exit_status = 2 if (not slot.service and state == 1) else state
+    spec = farm.hosts[slot.host]
+    command = [f"{PLUGINS}/check_ping", "-H", spec.address] if not slot.service else \
+        [f"{PLUGINS}/check_nrpe", "-H", spec.address, "-c", f"check_{slot.service.lower().replace(' ', '_')}"]
+    result = {
+        "active": True, "check_source": CHECK_SOURCE, "command": command,
+        "execution_start": round(last_check + 0.001, 6), "execution_end": round(last_check + 0.05, 6),
+        "schedule_start": last_check, "schedule_end": round(last_check + 0.051, 6),
+        "exit_status": exit_status, "output": status.output, "performance_data": list(status.perf),
+        "previous_hard_state": 99, "scheduling_source": CHECK_SOURCE, "state": state if slot.service else exit_status,
+        "ttl": 0, "type": "CheckResult",
+        "vars_after": {"attempt": status.check_attempt, "reachable": True, "state": state, "state_type": 1 if status.hard else 0},
+        "vars_before": {"attempt": status.check_attempt, "reachable": True, "state": state, "state_type": 1 if status.hard else 0},
+    }
+    line = 10 + stable_int("line", slot.host, slot.service) % 900
+    return {
+        "acknowledgement": acknowledgement,
+        "acknowledgement_expiry": 0,
+        "acknowledgement_last_change": _ts(ack.at) if handled_by_ack else 0,
+        "action_url": "",
+        "active": True,
+        "check_attempt": status.check_attempt,
+        "check_command": status.command,
+        "check_interval": slot.interval,
+        "check_period": "",
+        "check_timeout": None,
+        "command_endpoint": "",
+        "downtime_depth": 1 if status.in_downtime else 0,
+        "enable_active_checks": True,
+        "enable_event_handler": True,
+        "enable_flapping": False,
+        "enable_notifications": True,
+        "enable_passive_checks": True,
+        "enable_perfdata": True,
+        "event_command": "",
+        "executions": None,
+        "flapping": False,
+        "flapping_current": 0,
+        "flapping_ignore_states": None,
+        "flapping_last_change": 0,
+        "flapping_threshold": 0,
+        "flapping_threshold_high": 30,
+        "flapping_threshold_low": 25,
+        "force_next_check": False,
+        "force_next_notification": False,
+        "ha_mode": 0,
+        "handled": bool(status.problem and (handled_by_ack or status.in_downtime)),
+        "icon_image": "",
+        "icon_image_alt": "",
+        "last_check": last_check,
+        "last_check_result": result,
+        "last_hard_state_change": _ts(status.last_hard_state_change),
+        "last_reachable": True,
+        "last_state_change": _ts(status.last_state_change),
+        "last_state_type": 1 if status.hard else 0,
+        "max_check_attempts": MAX_ATTEMPTS,
+        "next_check": _ts(status.next_check),
+        "next_update": round(_ts(status.next_check) + slot.interval, 6),
+        "notes": "",
+        "notes_url": "",
+        "original_attributes": None,
+        "package": "_etc",
+        "paused": False,
+        "previous_state_change": _ts(status.last_state_change),
+        "problem": status.problem,
+        "retry_interval": RETRY_INTERVAL,
+        "source_location": {"first_column": 1, "first_line": line, "last_column": 1, "last_line": line + 5,
+                            "path": "/etc/icinga2/zones.d/master/" + ("hosts.conf" if not slot.service else "services.conf")},
+        "state_type": 1 if status.hard else 0,
+        "templates": [slot.service or slot.host, "generic-service" if slot.service else "generic-host"],
+        "version": 0,
+        "volatile": False,
+        "zone": "master",
+    }
+
+
+def _severity(state: int, status: Status, host_up: bool, is_host: bool) -> int:
+    if state == 0:
+        return 0
+    base = (64 if is_host else {1: 32, 3: 64, 2: 128}.get(state, 256))
+    if not host_up and not is_host:
+        return base + 1024
+    if status.ack is not None:
+        return base + 512
+    if status.in_downtime:
+        return base + 256
+    return base + 2048
+
+
+def host_attrs(farm: Farm, slot: Slot, status: Status) -> dict:
+    spec = farm.hosts[slot.host]
+    state = 1 if status.state else 0
+    attrs = _common(farm, slot, status, state)
+    attrs.update({
+        "__name": spec.name,
+        "address": spec.address,
+        "address6": "",
+        "display_name": spec.name,
+        "groups": [spec.role, "linux-servers"],
+        "last_hard_state": state if status.hard else 0,
+        "last_state": state,
+        "last_state_down": _ts(status.last_state_change) if state else _ts(status.last_state_change) - 3600 * 24 * 30,
+        "last_state_unreachable": 0,
+        "last_state_up": _ts(status.last_check) if not state else _ts(status.last_state_change) - 1,
+        "name": spec.name,
+        "severity": _severity(state, status, True, True),
+        "state": state,
+        "type": "Host",
+        "vars": {"fqdn": spec.fqdn, "os": "Linux", "role": spec.role, "hypervisor": spec.node},
+    })
+    return attrs
+
+
+def service_attrs(farm: Farm, slot: Slot, status: Status, host: dict) -> dict:
+    state = status.state
+    attrs = _common(farm, slot, status, state)
+    last_ok = _ts(status.last_check) if state == 0 else _ts(status.last_state_change) - 1
+    attrs.update({
+        "__name": f"{slot.host}!{slot.service}",
+        "display_name": slot.service,
+        "groups": [],
+        "host_name": slot.host,
+        "last_hard_state": state if status.hard else 0,
+        "last_state": state,
+        "last_state_critical": _ts(status.last_check) if state == 2 else 0,
+        "last_state_ok": last_ok,
+        "last_state_unknown": _ts(status.last_check) if state == 3 else 0,
+        "last_state_unreachable": 0,
+        "last_state_warning": _ts(status.last_check) if state == 1 else 0,
+        "name": slot.service,
+        "severity": _severity(state, status, host["state"] == 0, False),
+        "state": state,
+        "type": "Service",
+        "vars": {},
+    })
+    return attrs
+
+
+def _object_name(farm: Farm, slot: Slot, kind: str, at: datetime) -> tuple[str, str]:
+    short = stable_uuid(farm.seed, kind, slot.host, slot.service, at.isoformat())
+    prefix = f"{slot.host}!{slot.service}" if slot.service else slot.host
+    return f"{prefix}!{short}", short
+
+
+def comment_attrs(farm: Farm, slot: Slot, now: datetime) -> dict | None:
+    ack = slot.ack
+    if ack is None:
+        return None
+    full, short = _object_name(farm, slot, "comment", ack.at)
+    return {
+        "__name": full, "name": short, "type": "Comment", "author": ack.author, "text": ack.comment,
+        "entry_type": 4, "entry_time": _ts(ack.at), "expire_time": 0, "persistent": False, "sticky": ack.sticky,
+        "host_name": slot.host, "service_name": slot.service, "legacy_id": 1 + stable_int(full) % 500,
+        "package": "_api", "zone": "master", "active": True, "paused": False, "version": _ts(ack.at),
+    }
+
+
+def downtime_attrs(farm: Farm, slot: Slot, now: datetime) -> dict | None:
+    downtime = slot.downtime
+    if downtime is None or downtime.end <= now:
+        return None
+    full = downtime.name
+    return {
+        "__name": full, "name": full.rsplit("!", 1)[-1], "type": "Downtime", "author": downtime.author,
+        "comment": downtime.comment, "entry_time": _ts(downtime.entry), "start_time": _ts(downtime.start),
+        "end_time": _ts(downtime.end), "trigger_time": _ts(downtime.start) if downtime.start <= now else 0,
+        "fixed": downtime.fixed, "duration": 0, "host_name": slot.host, "service_name": slot.service,
+        "triggered_by": "", "triggers": [], "scheduled_by": "", "parent": "", "was_cancelled": False,
+        "remove_time": 0, "legacy_id": 1 + stable_int(full) % 500, "config_owner": "", "authoritative_zone": "",
+        "package": "_api", "zone": "master", "active": True, "paused": False, "version": _ts(downtime.entry),
+    }

@@ -1,0 +1,225 @@
+"""SimFarm: the whole simulated farm — model, TLS, secrets and one HTTPS server per API."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shlex
+import string
+import uuid
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from console.clock import Clock
+from console.sim.farm import Farm
+from console.sim.github_api import GitHubApi
+from console.sim.graylog_api import GraylogApi
+from console.sim.icinga_api import USERNAME as ICINGA_USER, IcingaApi
+from console.sim.proxmox_api import TOKEN_ID, ProxmoxApi
+from console.sim.puppetdb_api import PuppetDbApi
+from console.sim.scenarios import DEFAULT_SCENARIO
+from console.sim.server import FAULTS, ApiServer, LoopThread
+from console.sim.tls import FarmTLS, make_tls, write_private
+
+APIS = ("proxmox", "icinga", "puppetdb", "graylog", "github")
+REPOS = ("miraheze/mw-config", "miraheze/puppet", "miraheze/dns")
+SERVICES = (
+    ("php-fpm", "mw*", ("PHP-FPM",)),
+    ("mediawiki", "mw*", ("MediaWiki Rendering", "HTTPS")),
+    ("jobrunner", "mwtask*", ("JobRunner Service", "JobChron Service")),
+    ("varnish", "cp*", ("Varnish Backends", "HTTP 4xx/5xx ERROR Rate", "HTTPS")),
+    ("varnish-depool", "cp*", ("varnish-depool service",)),
+    ("mariadb", "db*", ("MariaDB", "MariaDB Connections")),
+    ("memcached", "mem*", ("memcached",)),
+    ("swift", "swift*", ("Swift Proxy", "Swift Object Service")),
+    ("gdnsd", "dns*", ("Auth DNS", "GDNSD Datacenters")),
+    ("ldap", "ldap*", ("LDAP",)),
+    ("ircecho", "bots*", ("IRCEcho", "IRC Log Bot")),
+    ("puppet", "*", ("Puppet",)),
+)
+LINKS = {
+    "proxmox": "https://{node}.fsslc.wtnet:8006/#v1:0:=qemu%2F{vmid}:4:::::::",
+    "graylog": "https://logging.wikitide.net/search?q=source%3A{host}&rangetype=relative&relative=3600",
+    "icinga": "https://icinga.wikitide.net/icingaweb2/monitoring/host/show?host={host}",
+    "grafana": "https://grafana.wikitide.net/d/rYdddlPWk/node-exporter-full?var-instance={fqdn}:9100",
+}
+
+
+def _new_secrets() -> dict[str, str]:
+    alnum = string.ascii_letters + string.digits
+    return {
+        "proxmox": str(uuid.UUID(bytes=secrets.token_bytes(16), version=4)),  # PVE token secrets are UUIDs
+        "icinga": secrets.token_urlsafe(24),
+        "graylog": "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(52)),
+        "github": "ghp_" + "".join(secrets.choice(alnum) for _ in range(36)),
+    }
+
+
+class SimFarm:
+    """The simulated farm. `start()` serves it; `model` is the state tests mutate (console/sim/README.md)."""
+
+    def __init__(self, state_dir: str | os.PathLike[str], scenario: str = DEFAULT_SCENARIO, seed: int = 1,
+                 clock: Clock | None = None, ports: dict[str, int] | None = None) -> None:
+        unknown = set(ports or {}) - set(APIS)
+        if unknown:
+            raise ValueError(f"unknown API in ports: {', '.join(sorted(unknown))}; APIs are {', '.join(APIS)}")
+        self.state_dir = Path(state_dir)
+        self.scenario = scenario
+        self.seed = seed
+        self.model = Farm(scenario=scenario, seed=seed, clock=clock)
+        self._ports = dict(ports or {})
+        self._faults: dict[str, str | None] = {api: None for api in APIS}
+        self._servers: dict[str, ApiServer] = {}
+        self._loop: LoopThread | None = None
+        self._secrets: dict[str, str] = {}
+        self.tls: FarmTLS | None = None
+
+    # --- life cycle ----------------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        return self._loop is not None
+
+    def start(self) -> SimFarm:
+        if self.running:
+            return self
+        self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(self.state_dir, 0o700)
+        self._secrets = _new_secrets()
+        for api, value in self._secrets.items():
+            write_private(self.secret_path(api), value + "\n", 0o600)
+        self.tls = make_tls(self.state_dir)
+        apps = {
+            "proxmox": ProxmoxApi(self.model, self._secrets["proxmox"]),
+            "icinga": IcingaApi(self.model, self._secrets["icinga"]),
+            "puppetdb": PuppetDbApi(self.model),
+            "graylog": GraylogApi(self.model, self._secrets["graylog"]),
+            "github": GitHubApi(self.model, self._secrets["github"]),
+        }
+        servers: dict[str, ApiServer] = {}
+        try:
+            for api in APIS:
+                server = ApiServer(api, apps[api], self._ports.get(api, 0), clock=self.model.now)
+                server.fault = self._faults[api]
+                servers[api] = server
+        except OSError:
+            for server in servers.values():
+                server._sock and server._sock.close()  # noqa: SLF001 - not started yet
+            raise
+        self._servers = servers
+        self._loop = LoopThread(f"opsconsole-sim-{servers['proxmox'].port}")
+        try:
+            for server in servers.values():
+                self._loop.call(server.open(self.tls.context))
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        loop, self._loop = self._loop, None
+        if loop is None:
+            return
+        for server in self._servers.values():
+            try:
+                loop.call(server.close(), timeout=5)
+            except Exception:  # noqa: BLE001 - stop the rest anyway
+                pass
+        loop.stop()
+
+    def __enter__(self) -> SimFarm:
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    # --- what clients need ---------------------------------------------------------------------
+
+    @property
+    def urls(self) -> dict[str, str]:
+        self._require_started()
+        return {api: server.url for api, server in self._servers.items()}
+
+    @property
+    def ports(self) -> dict[str, int]:
+        self._require_started()
+        return {api: server.port for api, server in self._servers.items()}
+
+    @property
+    def ca_path(self) -> Path:
+        return self.state_dir / "ca.pem"
+
+    def secret_path(self, api: str) -> Path:
+        if api == "puppetdb" or api not in APIS:
+            raise KeyError(f"no secret for {api!r}")
+        return self.state_dir / f"{api}.secret"
+
+    def config_yaml(self) -> str:
+        """The opsconsole config for this farm (secrets by file, TLS verified with the farm's CA)."""
+        self._require_started()
+        urls, ca = self.urls, str(self.ca_path)
+        config = {
+            "farm": {"name": self.model.inventory.farm_name, "environment": "demo", "domains": list(self.model.inventory.domains)},
+            "sources": {
+                "proxmox": [{"name": "pve", "url": urls["proxmox"], "token_id": TOKEN_ID,
+                             "token_secret": {"file": str(self.secret_path("proxmox"))}, "verify": ca}],
+                "puppetdb": [{"name": "puppetdb", "url": urls["puppetdb"], "verify": ca}],
+                "icinga": [{"name": "icinga", "url": urls["icinga"], "username": ICINGA_USER,
+                            "password": {"file": str(self.secret_path("icinga"))}, "verify": ca}],
+                "graylog": [{"name": "graylog", "url": urls["graylog"], "token": {"file": str(self.secret_path("graylog"))},
+                             "verify": ca, "query": "level:<=3", "range": 300}],
+                "commits": [{"name": repo.split("/")[1], "github": repo, "api_url": urls["github"],
+                             "token": {"file": str(self.secret_path("github"))}, "verify": ca} for repo in REPOS],
+            },
+            "services": [{"name": name, "hosts": hosts, "checks": list(checks)} for name, hosts, checks in SERVICES],
+            "links": dict(LINKS),
+        }
+        header = (f"# opsconsole config for the simulated farm (scenario {self.scenario}, seed {self.seed}).\n"
+                  f"# Secrets and the CA live in {self.state_dir}; they change every time the farm starts.\n")
+        return header + yaml.safe_dump(config, sort_keys=False, default_flow_style=False, width=200)
+
+    def curl_examples(self) -> list[str]:
+        """One curl command per API (in APIS order); secrets are read from their files, never written out."""
+        self._require_started()
+        urls = self.urls
+        ca = shlex.quote(str(self.ca_path))
+
+        def cat(api: str) -> str:
+            return f'"$(cat {shlex.quote(str(self.secret_path(api)))})"'
+
+        examples = {
+            "proxmox": (f"curl --cacert {ca} -H 'Authorization: PVEAPIToken={TOKEN_ID}='{cat('proxmox')} "
+                        f"{urls['proxmox']}/api2/json/cluster/resources?type=vm"),
+            "icinga": (f"curl --cacert {ca} -u {ICINGA_USER}:{cat('icinga')} -H 'Accept: application/json' "
+                       f"-H 'X-HTTP-Method-Override: GET' -X POST "
+                       "-d '{\"filter\": \"service.state != ServiceOK\", \"attrs\": [\"name\", \"state\", \"last_check_result\"], "
+                       f"\"joins\": [\"host.name\"]}}' {urls['icinga']}/v1/objects/services"),
+            "puppetdb": (f"curl --cacert {ca} -G {urls['puppetdb']}/pdb/query/v4/nodes "
+                         "--data-urlencode 'query=[\"=\", \"latest_report_status\", \"failed\"]'"),
+            "graylog": (f"curl --cacert {ca} -u {cat('graylog')}:token -H 'X-Requested-By: curl' "
+                        "-H 'Content-Type: application/json' -X POST "
+                        "-d '{\"query\": \"level:<=3\", \"timerange\": {\"type\": \"relative\", \"range\": 300}, "
+                        f"\"fields\": [\"timestamp\", \"source\", \"message\"], \"size\": 20}}' {urls['graylog']}/api/search/messages"),
+            "github": (f"curl -i --cacert {ca} -H \"Authorization: Bearer $(cat {shlex.quote(str(self.secret_path('github')))})\" "
+                       f"'{urls['github']}/repos/miraheze/mw-config/commits?per_page=5'"),
+        }
+        return [examples[api] for api in APIS]
+
+    def set_fault(self, api: str, fault: str | None) -> None:
+        """None | "down" | "hang" | "slow" | "http500" | "http503" | "malformed" for one API."""
+        if api not in APIS:
+            raise ValueError(f"unknown API {api!r}; APIs are {', '.join(APIS)}")
+        if fault not in FAULTS:
+            raise ValueError(f"unknown fault {fault!r}; faults are {', '.join(str(f) for f in FAULTS)}")
+        self._faults[api] = fault
+        if self._loop is not None:
+            self._loop.call(self._servers[api].set_fault(fault))
+
+    def faults(self) -> dict[str, str | None]:
+        return dict(self._faults)
+
+    def _require_started(self) -> None:
+        if not self.running:
+            raise RuntimeError("the simulated farm is not running; call start() first")
