@@ -49,12 +49,14 @@ class Row:
 @dataclass(frozen=True, slots=True)
 class PaneView:
     """Everything one pane shows: its columns, its rows, a note when its data is missing or failing
-    (None when all is well) and a short badge for the tab bar (e.g. the number of alerts)."""
+    (None when all is well), a short badge for the tab bar (e.g. the number of alerts) and the
+    failing sources' messages in full (`detail`, for a tooltip)."""
 
     columns: tuple[Column, ...]
     rows: tuple[Row, ...]
     note: Text | None = None
     badge: str = ""
+    detail: str = ""
 
 
 # --- small formatting helpers ------------------------------------------------------------------
@@ -76,19 +78,8 @@ def humanize_age(delta: timedelta | float | None) -> str:
 
 
 def humanize_uptime(seconds: int | None) -> str:
-    """Two units at most: "41d 3h", "5h 12m", "12m", "30s"; "—" when not running."""
-    if not seconds:
-        return NO_VALUE
-    days, rest = divmod(int(seconds), 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days}d {hours}h"
-    if hours:
-        return f"{hours}h {minutes}m"
-    if minutes:
-        return f"{minutes}m"
-    return f"{secs}s"
+    """"41d", "5h", "12m" (a recent reboot is what matters); "—" when not running."""
+    return humanize_age(seconds) if seconds else NO_VALUE
 
 
 def natural_key(name: str) -> tuple[str | int, ...]:
@@ -147,12 +138,24 @@ def source_problem(state: SourceState, now: datetime) -> Text:
     return Text(f"✖ {state.name}: {short_error(state.error or '')} ({data})", style="bold red")
 
 
-def short_error(message: str, limit: int = 32) -> str:
-    """Keep short messages whole; cut long ones at their first clause: "connection failed …"."""
-    if len(message) <= limit:
-        return message
-    head = message.split(": ", 1)[0]
+ADDRESS = re.compile(r"\s*\b(?:to |at |from )?(?:https?://)?[\w.-]+:\d+(?:/\S*)?(?=[:\s,]|$)")
+
+
+def short_error(message: str, limit: int = 40) -> str:
+    """The failure in a few words: addresses dropped (the source's name says where), long messages
+    cut at their first clause: "connection failed …"."""
+    text = ADDRESS.sub("", message).strip()
+    if len(text) <= limit:
+        return text
+    head = text.split(": ", 1)[0]
     return (head if len(head) <= limit else head[: limit - 1]) + " …"
+
+
+def feed_detail(store: Store, kinds: Sequence[str]) -> str:
+    """Every failing source's message in full, one a line."""
+    return "\n".join(
+        f"{s.name}: {s.error}" for kind in kinds for s in store.of_kind(kind) if s.last is not None and not s.ok
+    )
 
 
 def feed_note(store: Store, kinds: Sequence[str], now: datetime) -> Text | None:
@@ -250,7 +253,7 @@ def hosts_view(store: Store, config: AppConfig, now: datetime) -> PaneView:
                 puppet_cell(node.name),
                 percent(node.cpu),
                 percent(node.mem, node.maxmem),
-                "hypervisor",
+                NO_VALUE,  # a hypervisor runs on no node; its bold name and "online" set it apart
                 humanize_uptime(node.uptime),
             ),
         )
@@ -272,7 +275,8 @@ def hosts_view(store: Store, config: AppConfig, now: datetime) -> PaneView:
                 ),
             )
         )
-    return PaneView(HOST_COLUMNS, tuple(rows), feed_note(store, ("proxmox", "puppetdb"), now), str(len(rows)))
+    kinds = ("proxmox", "puppetdb")
+    return PaneView(HOST_COLUMNS, tuple(rows), feed_note(store, kinds, now), str(len(rows)), feed_detail(store, kinds))
 
 
 # --- Services ----------------------------------------------------------------------------------
@@ -294,7 +298,9 @@ def icinga_checks(store: Store) -> list[ServiceCheck]:
     return checks
 
 
-def worst_state_by_host(checks: Iterable[ServiceCheck], hosts_glob: str, names: Sequence[str], domains) -> dict:
+def worst_state_by_host(
+    checks: Iterable[ServiceCheck], hosts_glob: str, names: Sequence[str], domains: Sequence[str]
+) -> dict[str, CheckState]:
     """host short name -> its worst state among the service's checks (all its checks when none are named)."""
     worst: dict[str, CheckState] = {}
     for check in checks:
@@ -346,16 +352,17 @@ def services_view(store: Store, config: AppConfig, now: datetime) -> PaneView:
             cells = (service.name, str(len(worst)), state_summary(worst), problems)
         rows.append(Row(service.name, cells))
     badge = f"✖ {troubled}" if troubled else ""
-    return PaneView(SERVICE_COLUMNS, tuple(rows), feed_note(store, ("icinga",), now), badge)
+    return PaneView(SERVICE_COLUMNS, tuple(rows), feed_note(store, ("icinga",), now), badge, feed_detail(store, ("icinga",)))
 
 
 # --- Alerts ------------------------------------------------------------------------------------
 
 ALERT_COLUMNS = (
+    # Read like a log line, "✖ CRITICAL 11m mw152 PHP-FPM"; a narrow pane crops flags and output first.
     Column("state", "state"),
+    Column("age", "age"),
     Column("host", "host"),
     Column("service", "service"),
-    Column("age", "age"),
     Column("flags", "flags"),
     Column("output", "output"),
 )
@@ -388,15 +395,16 @@ def alerts_view(store: Store, config: AppConfig, now: datetime) -> PaneView:
                 check.key,
                 (
                     state_label(check.state, dim=check.handled),
+                    humanize_age(age),
                     short_name(check.host, config.farm.domains),
                     check.service,
-                    humanize_age(age),
                     alert_flags(check),
                     first_line(check.output),
                 ),
             )
         )
-    return PaneView(ALERT_COLUMNS, tuple(rows), feed_note(store, ("icinga",), now), str(len(rows)) if rows else "")
+    note, detail = feed_note(store, ("icinga",), now), feed_detail(store, ("icinga",))
+    return PaneView(ALERT_COLUMNS, tuple(rows), note, str(len(rows)) if rows else "", detail)
 
 
 # --- Commits -----------------------------------------------------------------------------------
@@ -431,7 +439,7 @@ def commits_view(store: Store, config: AppConfig, now: datetime) -> PaneView:
         )
         for key, commit in ordered
     )
-    return PaneView(COMMIT_COLUMNS, rows, feed_note(store, ("commits",), now), "")
+    return PaneView(COMMIT_COLUMNS, rows, feed_note(store, ("commits",), now), "", feed_detail(store, ("commits",)))
 
 
 # --- Status bar --------------------------------------------------------------------------------

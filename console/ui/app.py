@@ -76,6 +76,12 @@ class OpsConsoleApp(App[None]):
             sources = build_sources(config, clock)
         self.store = Store(clock=clock)
         self.poller = Poller(sources, self.store)
+        farm = config.farm
+        # Held rather than queried: the poller may report while the app tears its screen down.
+        self.header = FarmHeader(farm.name, farm.environment, is_production(config), self.identity, clock)
+        self.tab_bar = TabBar()
+        self.panes: list[Pane] = [pane() for pane in PANES]
+        self.status_bar = StatusBar()
         self.active_pane = 1
         self._changed: set[str] = set()
         self._ticks = 0
@@ -83,18 +89,12 @@ class OpsConsoleApp(App[None]):
     # --- layout --------------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        farm = self.config.farm
-        yield FarmHeader(farm.name, farm.environment, is_production(self.config), self.identity, self.clock)
-        yield TabBar()
+        yield self.header
+        yield self.tab_bar
         with Container(id="panes"):
-            for pane in PANES:
-                yield pane()
-        yield StatusBar()
+            yield from self.panes
+        yield self.status_bar
         yield Footer()
-
-    @property
-    def panes(self) -> list[Pane]:
-        return list(self.query(Pane))
 
     def pane(self, number: int) -> Pane:
         return next(p for p in self.panes if p.number == number)
@@ -122,11 +122,11 @@ class OpsConsoleApp(App[None]):
 
     def _tick(self) -> None:
         self._ticks += 1
-        self.query_one(FarmHeader).tick()
+        self.header.tick()
         if self._ticks % PANE_REFRESH_TICKS == 0:
             self.refresh_panes()
         else:
-            self.query_one(StatusBar).show(status_items(self.store, self.clock()))
+            self.status_bar.show(status_items(self.store, self.clock()))
 
     def refresh_panes(self, kinds: set[str] | None = None) -> None:
         """Redraw the panes fed by `kinds` (all when None), the tab bar and the status bar."""
@@ -136,11 +136,11 @@ class OpsConsoleApp(App[None]):
                 if kinds is None or pane.kinds & kinds:
                     pane.show(pane.derive(self.store, self.config, now))
             self._show_tabs()
-            self.query_one(StatusBar).show(status_items(self.store, now))
+            self.status_bar.show(status_items(self.store, now))
 
     def _show_tabs(self) -> None:
         tabs = [(pane.number, pane.title, pane.badge) for pane in self.panes]
-        self.query_one(TabBar).show(tabs, self.active_pane)
+        self.tab_bar.show(tabs, self.active_pane)
 
     # --- keys ----------------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("tab / shift+tab", "next / previous pane"),
     ("1 2 3 4", "show Hosts, Alerts, Services, Commits"),
     ("↑ ↓  j k", "move the cursor"),
+    ("← →", "scroll sideways (wide columns)"),
     ("g  G", "first / last row"),
     ("pgup pgdn", "page up / down"),
     ("r", "refresh every source now"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import App, ComposeResult
 
 from console.ui.widgets import KeyedTable
@@ -44,6 +45,18 @@ async def test_reconcile_adds_updates_and_removes_by_key():
         assert table.get_row("mw151") == ["mw151", "CRITICAL"]
 
 
+async def test_a_style_change_alone_updates_the_cell():
+    async with TableApp().run_test() as pilot:
+        table = pilot.app.query_one(KeyedTable)
+        table.reconcile(COLUMNS, [Row("mw151", ("mw151", Text("✖ CRITICAL", style="bold red")))])
+        updates = CallCounter(table, "update_cell")
+        table.reconcile(COLUMNS, [Row("mw151", ("mw151", Text("✖ CRITICAL", style="bold red")))])
+        assert updates.calls == []
+        table.reconcile(COLUMNS, [Row("mw151", ("mw151", Text("✖ CRITICAL", style="dim")))])
+        assert [call[:2] for call in updates.calls] == [("mw151", "state")]
+        assert table.get_row("mw151")[1].style == "dim"
+
+
 async def test_reconcile_follows_the_order_given():
     async with TableApp().run_test() as pilot:
         table = pilot.app.query_one(KeyedTable)
@@ -55,7 +68,7 @@ async def test_reconcile_follows_the_order_given():
         assert table.cursor_key == "c"
 
 
-async def test_cursor_keeps_its_row_and_screen_line_when_rows_above_vanish():
+async def test_cursor_keeps_its_row_and_the_scroll_stays_when_rows_above_vanish():
     async with TableApp().run_test(size=(40, 12)) as pilot:
         table = pilot.app.query_one(KeyedTable)
         names = [f"mw{n}" for n in range(100, 160)]
@@ -63,12 +76,29 @@ async def test_cursor_keeps_its_row_and_screen_line_when_rows_above_vanish():
         await pilot.pause()
         table.move_cursor(row=30)
         await pilot.pause()
-        line_before = table.cursor_row - table.scroll_y
+        scroll_before = table.scroll_y
+        assert scroll_before > 0
         table.reconcile(COLUMNS, rows(*[n for n in names if n not in ("mw101", "mw102", "mw103")]))
         await pilot.pause()
         assert table.cursor_key == "mw130"
         assert table.cursor_row == 27
-        assert table.cursor_row - table.scroll_y == line_before
+        assert table.scroll_y == scroll_before
+
+
+async def test_new_rows_above_keep_the_view_unless_the_cursor_would_leave_it():
+    async with TableApp().run_test(size=(40, 12)) as pilot:
+        table = pilot.app.query_one(KeyedTable)
+        table.reconcile(COLUMNS, rows("mw5", "mw6"))
+        await pilot.pause()
+        table.reconcile(COLUMNS, rows("mw1", "mw2", "mw3", "mw4", "mw5", "mw6"))
+        await pilot.pause()
+        assert (table.cursor_key, table.scroll_y) == ("mw5", 0)  # the newest rows on top are in view
+        table.reconcile(COLUMNS, rows(*[f"mw0{i}" for i in range(20)], "mw1", "mw2", "mw3", "mw4", "mw5", "mw6"))
+        await pilot.pause()
+        assert table.cursor_key == "mw5"
+        visible_rows = table.scrollable_content_region.height - 1  # the header row stays on top
+        assert table.scroll_y > 0
+        assert table.scroll_y <= table.cursor_row < table.scroll_y + visible_rows
 
 
 async def test_value_changes_leave_cursor_and_scroll_alone():

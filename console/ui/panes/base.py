@@ -38,21 +38,21 @@ class Pane(Vertical):
         super().__init__(id=self.title.lower(), classes="pane")
         self.badge = ""
         self.border_title = f"{self.number} {self.title}"
+        # Held rather than queried: a redraw may come while the app is tearing the screen down.
+        self.note = Static("", classes="pane-note")
+        self.table = KeyedTable(id=f"{self.title.lower()}-table")
 
     def compose(self) -> ComposeResult:
-        yield Static("", classes="pane-note")
-        yield KeyedTable(id=f"{self.title.lower()}-table")
-
-    @property
-    def table(self) -> KeyedTable:
-        return self.query_one(KeyedTable)
+        yield self.note
+        yield self.table
 
     def show(self, view: PaneView) -> None:
         """Reconcile the table with the view and update the note and the row count."""
         self.table.reconcile(view.columns, view.rows)
-        note = self.query_one(".pane-note", Static)
+        note = self.note
         note.update(view.note or "")
         note.display = view.note is not None
+        note.tooltip = view.detail or None
         self.border_subtitle = f"{len(view.rows)} {self.noun}"
         self.badge = view.badge
 

@@ -16,7 +16,8 @@ class FarmHeader(Horizontal):
         super().__init__(id="header")
         self._farm, self._environment, self._production = farm, environment, production
         self._identity, self._clock = identity, clock
-        self._shown = ""
+        self._shown = self._clock_text()
+        self._clock_label = Static(self._shown, id="clock")
 
     def compose(self) -> ComposeResult:
         yield Static(self._farm, id="farm-name")
@@ -24,8 +25,7 @@ class FarmHeader(Horizontal):
         yield Static(f" {self._environment.upper()} ", id="environment", classes=env_class)
         yield Static(self._identity, id="identity")
         yield Static(" READ-ONLY ", id="read-only")
-        self._shown = self._clock_text()
-        yield Static(self._shown, id="clock")
+        yield self._clock_label
 
     def _clock_text(self) -> str:
         return self._clock().strftime("%Y-%m-%d %H:%M:%S UTC")
@@ -35,4 +35,4 @@ class FarmHeader(Horizontal):
         text = self._clock_text()
         if text != self._shown:
             self._shown = text
-            self.query_one("#clock", Static).update(text)
+            self._clock_label.update(text)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from rich.text import Text
 from textual.binding import Binding
 from textual.coordinate import Coordinate
 from textual.widgets import DataTable
@@ -12,10 +13,17 @@ from textual.widgets.data_table import RowKey
 from console.views import Cell, Column, Row
 
 
+def same_cell(old: Cell, new: Cell) -> bool:
+    """Equal text AND style: rich's Text.__eq__ ignores the base style (a handled alert only dims)."""
+    if isinstance(old, Text) and isinstance(new, Text):
+        return old.plain == new.plain and old.style == new.style and old.spans == new.spans
+    return type(old) is type(new) and old == new
+
+
 class KeyedTable(DataTable[Cell]):
     """`reconcile(columns, rows)` makes the table show `rows`, in that order, with the fewest changes:
     rows whose keys vanished are removed, changed cells are updated one by one, new rows are added,
-    and the cursor follows its row's KEY (it is a position in DataTable) at the same screen line."""
+    the cursor follows its row's KEY (it is a position in DataTable) and the scroll position stays."""
 
     BINDINGS = [
         Binding("j", "cursor_down", "Down", show=False),
@@ -68,7 +76,7 @@ class KeyedTable(DataTable[Cell]):
             self.add_row(*cells, key=row.key)
             return
         for column, old, new in zip(self._column_spec, self.get_row(row.key), cells):
-            if old != new:
+            if not same_cell(old, new):
                 self.update_cell(row.key, column.key, new, update_width=True)
 
     def _reorder(self, order: list[str]) -> None:
@@ -80,12 +88,16 @@ class KeyedTable(DataTable[Cell]):
         self._update_count += 1
         self.refresh()
 
-    def _follow_cursor(self, key: str | None, old_index: int, old_scroll_y: float) -> None:
-        """Put the cursor back on its row and keep that row on the same screen line."""
-        if key is None or RowKey(key) not in self.rows:
-            self.move_cursor(row=min(old_index, max(self.row_count - 1, 0)), scroll=False)
-            self.call_after_refresh(self.scroll_to, y=old_scroll_y, animate=False)
-            return
-        index = self.get_row_index(key)
+    def _follow_cursor(self, key: str | None, old_index: int, scroll_y: float) -> None:
+        """Put the cursor back on its row (or its old place if the row is gone); keep the scroll
+        position unless the cursor would leave the screen."""
+        if key is not None and RowKey(key) in self.rows:
+            index = self.get_row_index(key)
+        else:
+            index = min(old_index, max(self.row_count - 1, 0))
         self.move_cursor(row=index, scroll=False)
-        self.call_after_refresh(self.scroll_to, y=max(old_scroll_y + index - old_index, 0), animate=False)
+        self.call_after_refresh(self._restore_scroll, scroll_y)
+
+    def _restore_scroll(self, scroll_y: float) -> None:
+        self.scroll_to(y=scroll_y, animate=False, immediate=True)
+        self.move_cursor(row=self.cursor_row, scroll=True)
