@@ -1,4 +1,4 @@
-"""The `opsconsole` command. Global options (--config, --theme) work before or after a subcommand."""
+"""The `opsconsole` command. Global options (--config, --theme, --write) work before or after a subcommand."""
 
 from __future__ import annotations
 
@@ -23,8 +23,18 @@ def _remember(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
     return value
 
 
+def _remember_flag(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    if value:
+        ctx.meta.setdefault("opsconsole.globals", {})[param.name] = True
+    return value
+
+
 def global_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """Accept the global options at this level too; the value given last wins."""
+    command = click.option(
+        "--write", is_flag=True, expose_value=False, callback=_remember_flag,
+        help="Make this session read-write (recorded in the audit log); without it every action is refused.",
+    )(command)  # fmt: skip
     command = click.option(
         "--theme", metavar="NAME", expose_value=False, callback=_remember, help="Textual theme to start with."
     )(command)
@@ -189,3 +199,6 @@ def status(ctx: click.Context, as_json: bool) -> None:
     report, code = run_status(load_or_exit(_global(ctx, "config")))
     click.echo(json.dumps(report, indent=2) if as_json else render_table(report).rstrip("\n"))
     sys.exit(code)
+
+
+import console.cli_actions  # noqa: E402,F401 - registers purge, ban, ack, ... on `main` (defined above)

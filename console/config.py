@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import stat
+import string
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -173,6 +174,9 @@ class PuppetDBConfig(HttpSourceConfig):
     stale_after: float = Field(default=3600.0, gt=0)  # seconds without a report before a node is stale
     client_cert: str | None = None  # PuppetDB's TLS port (8081) wants a client certificate ...
     client_key: str | None = None  # ... and its key (owner-only, like any secret file)
+    # A fact whose value, when set (a message, or true), says the agent is disabled and why,
+    # e.g. a custom fact reading the agent's disable lock: `puppet_agent_disabled_message`.
+    disabled_fact: str | None = Field(default=None, min_length=1)
 
     @field_validator("client_cert", "client_key")
     @classmethod
@@ -257,17 +261,113 @@ class ServiceConfig(Section):
     checks: list[str] = Field(default_factory=list)  # Icinga service names that tell its state
 
 
+HOST_PLACEHOLDERS = ("host", "fqdn", "node", "vmid")
+
+
+def template_fields(template: str) -> list[str]:
+    """The placeholders a template uses ("{fqdn}:9100" -> ["fqdn"]); ValueError when braces are unbalanced."""
+    return [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
+
+
+def _check_host_template(value: str | None) -> str | None:
+    """A template naming only {host} {fqdn} {node} {vmid} (a typo would make every link fail)."""
+    if value is None:
+        return value
+    try:
+        names = template_fields(value)
+    except ValueError:
+        raise ValueError("unbalanced { or } (write {{ or }} for a literal brace)") from None
+    unknown = [name for name in names if name not in HOST_PLACEHOLDERS]
+    if unknown:
+        raise ValueError(f"unknown placeholder {{{unknown[0]}}}; use {{host}} {{fqdn}} {{node}} {{vmid}}")
+    return value
+
+
+HostTemplate = Annotated[str, AfterValidator(_check_host_template)]
+
+
 class LinksConfig(Section):
     """URL templates; placeholders: {host} {fqdn} {node} {vmid}."""
 
-    proxmox: str | None = None
-    graylog: str | None = None
-    icinga: str | None = None
-    grafana: str | None = None
+    proxmox: HostTemplate | None = None
+    graylog: HostTemplate | None = None
+    icinga: HostTemplate | None = None
+    grafana: HostTemplate | None = None
+
+
+class SshConfig(Section):
+    """`s` on a host: the console suspends and runs `command` + the filled `target` (no shell), with
+    the user's own ssh-agent and ~/.ssh/config."""
+
+    command: list[Annotated[str, Field(min_length=1)]] = Field(default_factory=lambda: ["ssh"], min_length=1)
+    target: HostTemplate = Field(default="{fqdn}", min_length=1)
+
+
+class CacheConfig(Section):
+    """One Varnish cache that purges and bans go to (e.g. cp161 on :81, behind HAProxy's TLS)."""
+
+    name: SourceName
+    url: str  # the cache's own address: requests go here, with the purged URL's Host header
+    verify: Verify = True
+    timeout: float = Field(default=5.0, gt=0, le=300)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        value = _check_url(value, ("http", "https"))
+        if urlsplit(value).path not in ("", "/") or urlsplit(value).query:
+            raise ValueError("give the cache's address only (scheme://host:port), without a path")
+        return value
+
+
+def _default_audit_path() -> str:
+    state = os.environ.get("XDG_STATE_HOME") or "~/.local/state"
+    return str(Path(state) / "opsconsole" / "audit.jsonl")
+
+
+class AuditConfig(Section):
+    path: str = Field(default_factory=_default_audit_path, min_length=1)  # append-only JSONL, created 0600
+
+
+def _parse_udp_address(value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise ValueError("must be HOST:PORT")
+    host, sep, port = value.rpartition(":")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host  # [::1]:5071
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536 or any(c.isspace() for c in host):
+        raise ValueError("must be HOST:PORT (a port between 1 and 65535)")
+    return value
+
+
+class SalConfig(Section):
+    """The Server Admin Log relay: one `!log [user@host] ...` line per action, over UDP."""
+
+    udp: Annotated[str, PlainValidator(_parse_udp_address)]
+
+
+class GelfConfig(Section):
+    """A Graylog GELF HTTP input (e.g. https://graylog161:12201/gelf): one JSON message per action."""
+
+    url: str
+    verify: Verify = True
+    timeout: float = Field(default=5.0, gt=0, le=300)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return _check_url(value, ("https", "http"))
 
 
 class ActionsConfig(Section):
-    """Filled by the safe-actions work; empty for now, and unknown keys are still errors."""
+    """The safe actions: only what is configured here can run (purge/ban need caches; Icinga
+    actions need an icinga source). Unknown keys are errors."""
+
+    caches: list[CacheConfig] = Field(default_factory=list)
+    audit: AuditConfig = Field(default_factory=AuditConfig)
+    sal: SalConfig | None = None
+    gelf: GelfConfig | None = None
+    icinga: SourceName | None = None  # the icinga source to act through; default: the first one
+    timeout: float = Field(default=10.0, gt=0, le=300)  # seconds one Icinga action request may take
 
 
 class UiConfig(Section):
@@ -280,6 +380,7 @@ class AppConfig(Section):
     services: list[ServiceConfig] = Field(default_factory=list)
     actions: ActionsConfig = Field(default_factory=ActionsConfig)
     links: LinksConfig = Field(default_factory=LinksConfig)
+    ssh: SshConfig = Field(default_factory=SshConfig)
     ui: UiConfig = Field(default_factory=UiConfig)
 
 
@@ -347,10 +448,27 @@ def parse_config(text: str, label: str = "<config>") -> AppConfig:
         config = AppConfig.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_issues_from(exc, root, label)) from None
-    duplicates = _duplicate_source_names(config, root, label)
+    duplicates = _duplicate_source_names(config, root, label) + _action_issues(config, root, label)
     if duplicates:
         raise ConfigError(duplicates)
     return config
+
+
+def _action_issues(config: AppConfig, root: yaml.Node, label: str) -> list[ConfigIssue]:
+    """Cache names are unique; `actions.icinga` names a configured icinga source."""
+    issues = []
+    seen: set[str] = set()
+    for index, cache in enumerate(config.actions.caches):
+        if cache.name in seen:
+            loc = ("actions", "caches", index, "name")
+            issues.append(ConfigIssue(label, _line_of(root, loc), _dotted(loc), f"duplicate cache name {cache.name!r}"))
+        seen.add(cache.name)
+    wanted = config.actions.icinga
+    if wanted is not None and wanted not in {item.name for item in config.sources.icinga}:
+        loc = ("actions", "icinga")
+        known = ", ".join(item.name for item in config.sources.icinga) or "none is configured"
+        issues.append(ConfigIssue(label, _line_of(root, loc), _dotted(loc), f"no icinga source named {wanted!r} ({known})"))
+    return issues
 
 
 def _issues_from(exc: ValidationError, root: yaml.Node, label: str) -> list[ConfigIssue]:
@@ -455,7 +573,9 @@ def is_production(config: AppConfig) -> bool:
 
 
 __all__ = [
+    "ActionsConfig",
     "AppConfig",
+    "CacheConfig",
     "CommitsConfig",
     "ConfigError",
     "ConfigIssue",
@@ -465,6 +585,7 @@ __all__ = [
     "PuppetDBConfig",
     "Secret",
     "ServiceConfig",
+    "SshConfig",
     "find_config_path",
     "load_config",
     "parse_config",

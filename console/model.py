@@ -136,6 +136,7 @@ class LogMessage:
     message: str
     level: int | None = None  # syslog level 0..7
     message_id: str | None = None
+    application: str | None = None  # application_name: "nginx", "php-fpm", "kernel" ...
 
 
 @dataclass(frozen=True, slots=True)

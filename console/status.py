@@ -15,12 +15,12 @@ from console.clock import Clock, utc_now
 from console.config import AppConfig
 from console.model import CheckState, Guest, HypervisorNode, ProxmoxInventory, PuppetNodeStatus
 from console.state import Poller, Store
+from console.hosts import short_name
 from console.views import (
     alert_order,
     icinga_checks,
     natural_key,
     puppet_by_host,
-    short_name,
     worst_state_by_host,
 )
 

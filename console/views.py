@@ -15,6 +15,7 @@ from typing import Iterable, Sequence
 from rich.text import Text
 
 from console.config import AppConfig
+from console.hosts import DEFAULT_STALE_AFTER, puppet_nodes_by_host, short_name
 from console.model import (
     CheckState,
     Commit,
@@ -23,7 +24,6 @@ from console.model import (
     HypervisorNode,
     IcingaSnapshot,
     ProxmoxInventory,
-    PuppetInventory,
     PuppetNodeStatus,
     ServiceCheck,
 )
@@ -31,7 +31,6 @@ from console.state import SourceState, Store
 
 Cell = str | Text
 NO_VALUE = "—"
-DEFAULT_STALE_AFTER = 3600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +56,7 @@ class PaneView:
     note: Text | None = None
     badge: str = ""
     detail: str = ""
+    legend: str = ""  # a word on what a mark in the rows means, after the row count
 
 
 # --- small formatting helpers ------------------------------------------------------------------
@@ -87,15 +87,6 @@ def natural_key(name: str) -> tuple[str | int, ...]:
     parts = re.split(r"(\d+)", name.lower())
     # re.split with a group alternates text and digits, so position i always holds the same type.
     return tuple(int(part) if index % 2 else part for index, part in enumerate(parts))
-
-
-def short_name(name: str, domains: Iterable[str]) -> str:
-    """mw151.fsslc.wtnet -> mw151: strip a configured domain, else keep the first label."""
-    for domain in domains:
-        suffix = "." + domain.strip(".")
-        if name.endswith(suffix) and len(name) > len(suffix):
-            return name[: -len(suffix)]
-    return name.split(".", 1)[0]
 
 
 def first_line(text: str, limit: int = 100) -> str:
@@ -213,17 +204,9 @@ def puppet_status(node: PuppetNodeStatus | None, now: datetime, stale_after: flo
 
 
 def puppet_by_host(store: Store, config: AppConfig) -> dict[str, tuple[PuppetNodeStatus, float]]:
-    """Every PuppetDB node by host short name, with the stale threshold of the source it came from."""
-    thresholds = {item.name: item.stale_after for item in config.sources.puppetdb}
-    found: dict[str, tuple[PuppetNodeStatus, float]] = {}
-    for state in store.of_kind("puppetdb"):
-        inventory: PuppetInventory | None = state.data
-        if inventory is None:
-            continue
-        stale_after = thresholds.get(state.name, DEFAULT_STALE_AFTER)
-        for node in inventory.nodes:
-            found.setdefault(short_name(node.certname, config.farm.domains), (node, stale_after))
-    return found
+    """Every PuppetDB node by host short name, with the stale threshold of the source it came from.
+    A short name two certnames share is left out: which one is meant is not known (console.hosts)."""
+    return {key: found[0] for key, found in puppet_nodes_by_host(store, config).items() if len(found) == 1}
 
 
 def hosts_view(store: Store, config: AppConfig, now: datetime) -> PaneView:
@@ -237,11 +220,14 @@ def hosts_view(store: Store, config: AppConfig, now: datetime) -> PaneView:
         for guest in inventory.guests:
             if not guest.template:
                 guests.setdefault(guest.name, guest)
-    puppet = puppet_by_host(store, config)
+    puppet = puppet_nodes_by_host(store, config)
     domains = config.farm.domains
 
     def puppet_cell(name: str) -> Text:
-        node, stale_after = puppet.get(short_name(name, domains), (None, DEFAULT_STALE_AFTER))
+        found = puppet.get(short_name(name, domains), [])
+        if len(found) > 1:  # never pick one silently
+            return Text(f"? {len(found)} certnames", style="bold yellow")
+        node, stale_after = found[0] if found else (None, DEFAULT_STALE_AFTER)
         return puppet_status(node, now, stale_after)
 
     rows = [
@@ -334,6 +320,15 @@ def problem_hosts(worst: dict[str, CheckState]) -> str:
     return shown + (f" +{extra}" if extra > 0 else "")
 
 
+def service_hosts(store: Store, config: AppConfig, name: str) -> list[tuple[str, CheckState]]:
+    """The hosts of one configured service with their worst check state, worst first (then by name)."""
+    service = next((s for s in config.services if s.name == name), None)
+    if service is None:
+        return []
+    worst = worst_state_by_host(icinga_checks(store), service.hosts, service.checks, config.farm.domains)
+    return sorted(worst.items(), key=lambda item: (SEVERITY[item[1]], natural_key(item[0])))
+
+
 def services_view(store: Store, config: AppConfig, now: datetime) -> PaneView:
     """One row per configured service, in config order: its hosts' worst check states, counted."""
     has_data = bool(store.data_of_kind("icinga"))
@@ -358,12 +353,13 @@ def services_view(store: Store, config: AppConfig, now: datetime) -> PaneView:
 # --- Alerts ------------------------------------------------------------------------------------
 
 ALERT_COLUMNS = (
-    # Read like a log line, "✖ CRITICAL 11m mw152 PHP-FPM"; a narrow pane crops flags and output first.
+    # Read like a log line, "✖ CRITICAL ACK 11m mw152 PHP-FPM"; a narrow pane crops the output first,
+    # never the flags: a handled problem must say so in words, not only by being dim.
     Column("state", "state"),
+    Column("flags", "flags"),
     Column("age", "age"),
     Column("host", "host"),
     Column("service", "service"),
-    Column("flags", "flags"),
     Column("output", "output"),
 )
 
@@ -395,10 +391,10 @@ def alerts_view(store: Store, config: AppConfig, now: datetime) -> PaneView:
                 check.key,
                 (
                     state_label(check.state, dim=check.handled),
+                    alert_flags(check),
                     humanize_age(age),
                     short_name(check.host, config.farm.domains),
                     check.service,
-                    alert_flags(check),
                     first_line(check.output),
                 ),
             )
@@ -418,28 +414,78 @@ COMMIT_COLUMNS = (
 )
 
 
-def commits_view(store: Store, config: AppConfig, now: datetime) -> PaneView:
-    """Commits of every repository merged, newest first."""
+# A commit that landed in the SUSPECT_WINDOW before the top alert began is marked: the usual suspect.
+SUSPECT_WINDOW = timedelta(hours=2)
+SUSPECT_MARK = "◆"
+SUSPECT_STYLE = "bold yellow"
+
+
+def top_alert(store: Store) -> ServiceCheck | None:
+    """The Alerts pane's first row among unhandled problems: the worst state, then the oldest."""
+    problems = [c for c in icinga_checks(store) if c.state != CheckState.OK and not c.handled]
+    return min(problems, key=alert_order) if problems else None
+
+
+def incident_start(store: Store) -> datetime | None:
+    """When the top alert's problem began (its last state change); None without one."""
+    alert = top_alert(store)
+    return alert.last_state_change if alert else None
+
+
+def is_suspect(commit: Commit, start: datetime | None) -> bool:
+    """Landed in the SUSPECT_WINDOW before `start` (the incident's start)."""
+    return start is not None and start - SUSPECT_WINDOW <= commit.date <= start
+
+
+def merged_commits(store: Store) -> list[Commit]:
+    """Commits of every repository (each once), newest first."""
     commits: dict[str, Commit] = {}
     for log in store.data_of_kind("commits"):
         assert isinstance(log, CommitLog)
         for commit in log.commits:
-            commits.setdefault(f"{commit.repo}@{commit.sha}", commit)
-    ordered = sorted(commits.items(), key=lambda item: item[1].date, reverse=True)
-    rows = tuple(
-        Row(
-            key,
-            (
-                commit.repo.rsplit("/", 1)[-1],
-                commit.short_sha,
-                commit.author,
-                humanize_age(now - commit.date),
-                first_line(commit.subject, 72),
-            ),
+            commits.setdefault(commit_key(commit), commit)
+    return sorted(commits.values(), key=lambda commit: commit.date, reverse=True)
+
+
+def commit_key(commit: Commit) -> str:
+    return f"{commit.repo}@{commit.sha}"
+
+
+def commit_repo_cell(commit: Commit, suspect: bool) -> Cell:
+    """The repository's short name; a suspect commit carries the mark and the style (never colour alone)."""
+    repo = commit.repo.rsplit("/", 1)[-1]
+    return Text(f"{SUSPECT_MARK} {repo}", style=SUSPECT_STYLE) if suspect else repo
+
+
+def suspect_legend(store: Store, count: int, domains: Sequence[str]) -> str:
+    """"◆ 2 in the 2h before mw152 PHP-FPM", for the pane's border."""
+    alert = top_alert(store)
+    if not count or alert is None:
+        return ""
+    hours = round(SUSPECT_WINDOW.total_seconds() / 3600)
+    return f"{SUSPECT_MARK} {count} in the {hours}h before {short_name(alert.host, domains)} {alert.service}"
+
+
+def commits_view(store: Store, config: AppConfig, now: datetime) -> PaneView:
+    """Commits of every repository merged, newest first; those that landed shortly before the top
+    alert began are marked."""
+    start = incident_start(store)
+    rows = []
+    suspects = 0
+    for commit in merged_commits(store):
+        suspect = is_suspect(commit, start)
+        suspects += suspect
+        subject = first_line(commit.subject, 72)
+        cells = (
+            commit_repo_cell(commit, suspect),
+            commit.short_sha,
+            commit.author,
+            humanize_age(now - commit.date),
+            Text(subject, style=SUSPECT_STYLE) if suspect else subject,
         )
-        for key, commit in ordered
-    )
-    return PaneView(COMMIT_COLUMNS, rows, feed_note(store, ("commits",), now), "", feed_detail(store, ("commits",)))
+        rows.append(Row(commit_key(commit), cells))
+    note, detail = feed_note(store, ("commits",), now), feed_detail(store, ("commits",))
+    return PaneView(COMMIT_COLUMNS, tuple(rows), note, "", detail, suspect_legend(store, suspects, config.farm.domains))
 
 
 # --- Status bar --------------------------------------------------------------------------------
@@ -474,20 +520,57 @@ def status_items(store: Store, now: datetime) -> list[SourceHealth]:
     return [source_health(state, now) for state in store.states()]
 
 
-def status_line(items: Sequence[SourceHealth], width: int) -> Text:
+QUOTA_LOW = 100  # GitHub requests left below which the quota is a warning
+
+
+@dataclass(frozen=True, slots=True)
+class Quota:
+    """What the status bar says of the GitHub rate limit; `low` keeps it on screen before anything else."""
+
+    text: Text
+    low: bool
+
+
+def github_quota(store: Store) -> Quota | None:
+    """"GitHub 4870 left": the lowest remaining rate limit among the GitHub sources' last answers
+    (a 304 answer costs none); a warning when it runs low. None without GitHub sources."""
+    left = [
+        log.rate_limit_remaining
+        for log in store.data_of_kind("commits")
+        if isinstance(log, CommitLog) and log.rate_limit_remaining is not None
+    ]
+    if not left:
+        return None
+    lowest = min(left)
+    if lowest < QUOTA_LOW:
+        return Quota(Text(f"▲ GitHub {lowest} left", style="bold yellow"), low=True)
+    return Quota(Text(f"GitHub {lowest} left", style="dim"), low=False)
+
+
+def status_line(items: Sequence[SourceHealth], width: int, quota: Quota | None = None) -> Text:
     """The status bar in `width` cells: everything if it fits, else healthy sources shortened to
-    "✔ pve", else counted ("✔ 6 ok"). Failing sources always keep their message and come first."""
+    "✔ pve", else counted ("✔ 6 ok"). Failing sources always keep their message and come first.
+    The GitHub quota ends the line when it fits; a low quota stays before the healthy sources' details."""
     gap = Text("  ")
-    full = gap.join(item.text for item in items)
-    if full.cell_len <= width:
-        return full
     troubled = [item for item in items if item.ok is False]
     ordered = troubled + [item for item in items if item.ok is not False]
-    short = gap.join(item.short for item in ordered)
-    if short.cell_len <= width:
-        return short
     healthy = sum(item.ok is True for item in items)
     waiting = sum(item.ok is None for item in items)
     counts = [Text(f"✔ {healthy} ok", style="green")] if healthy else []
     counts += [Text(f"… {waiting} waiting", style="dim")] if waiting else []
-    return gap.join([*(item.text for item in troubled), *counts])
+    tiers = [
+        [item.text for item in items],
+        [item.short for item in ordered],
+        [*(item.text for item in troubled), *counts],
+    ]
+    if quota is None:
+        attempts = tiers
+    elif quota.low:
+        attempts = [*([*parts, quota.text] for parts in tiers), tiers[-1]]
+    else:
+        attempts = [attempt for parts in tiers for attempt in ([*parts, quota.text], parts)]
+    for parts in attempts:
+        line = gap.join(parts)
+        if line.cell_len <= width:
+            return line
+    return gap.join(tiers[-1])

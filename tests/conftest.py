@@ -3,13 +3,26 @@ them is collected, and tests marked `real` run last so the slow starts overlap t
 
 from __future__ import annotations
 
-import pytest
+import os
+import ssl
+from datetime import datetime, timezone
 
+import httpx
+import pytest
+from hypothesis import settings
+
+from console.clock import fixed_clock
+from console.sim import SimFarm
 from tests.harness.realservers import RealServers
 
 _servers: RealServers | None = None
 
+# loopback servers make timings noisy: no per-example deadline (HYPOTHESIS_PROFILE=default restores it)
+settings.register_profile("ci", deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
+
+@pytest.hookimpl(trylast=True)  # after `-m "not real"` has deselected: the fast loop starts no server
 def pytest_collection_modifyitems(session, config, items):
     global _servers
     real = [item for item in items if item.get_closest_marker("real")]
@@ -40,3 +53,48 @@ def real_puppetdb(real_servers):
 def real_icinga(real_servers):
     """A running Icinga2 API with its own CA (fails, never skips, when it cannot start)."""
     return real_servers.ready("icinga")
+
+
+# --- the simulated farm (console.sim): tests/integration, and tests/real's conformance tests ---
+
+SIM_NOW = datetime(2026, 8, 22, 12, 0, tzinfo=timezone.utc)  # just after the newest recorded commit
+
+
+@pytest.fixture(scope="session")
+def sim_farm_factory(tmp_path_factory):
+    """make(scenario="php-fpm-down", seed=1, clock=fixed SIM_NOW, ports=None, start=True) -> SimFarm.
+
+    Every farm made is stopped at the end of the session; stop one earlier if the test wants.
+    """
+    farms: list[SimFarm] = []
+
+    def make(scenario: str = "php-fpm-down", seed: int = 1, clock=None, ports=None, start: bool = True) -> SimFarm:
+        farm = SimFarm(tmp_path_factory.mktemp("simfarm") / "state", scenario=scenario, seed=seed,
+                       clock=clock or fixed_clock(SIM_NOW), ports=ports)
+        farms.append(farm)
+        return farm.start() if start else farm
+
+    yield make
+    for farm in farms:
+        farm.stop()
+
+
+@pytest.fixture(scope="session")
+def sim_client_factory():
+    """client(farm, timeout=5) -> httpx.Client verifying TLS with the farm's CA (closed at session end)."""
+    clients: list[httpx.Client] = []
+
+    def make(farm: SimFarm, timeout: float = 5.0) -> httpx.Client:
+        client = httpx.Client(verify=ssl.create_default_context(cafile=str(farm.ca_path)), timeout=timeout)
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.close()
+
+
+@pytest.fixture(scope="session")
+def real_varnish(real_servers):
+    """Three real varnishd (two allow PURGE/BAN from 127.0.0.1, one refuses) in front of one backend."""
+    return real_servers.ready("varnish")

@@ -48,6 +48,7 @@ class Ack:
     comment: str
     at: datetime
     sticky: bool = False
+    expiry: datetime | None = None  # the acknowledgement goes away by itself then
 
 
 @dataclass
@@ -59,6 +60,7 @@ class Downtime:
     start: datetime
     end: datetime
     fixed: bool = True
+    parent: str = ""  # a host downtime's name, for the service downtimes `all_services` made with it
 
 
 @dataclass
@@ -73,6 +75,7 @@ class Slot:
     override: Override | None = None
     ack: Ack | None = None
     downtime: Downtime | None = None
+    rechecked_at: datetime | None = None  # a forced check (reschedule-check) ran then
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,8 @@ def _last_check(slot: Slot, now: datetime) -> datetime:
 def evaluate(farm: Farm, slot: Slot, now: datetime) -> Status:
     spec = farm.hosts[slot.host]
     last_check = _last_check(slot, now)
+    if slot.rechecked_at is not None and last_check < slot.rechecked_at <= now:
+        last_check = slot.rechecked_at
     command = COMMANDS.get(slot.service, "nrpe") if slot.service else "hostalive"
     if slot.override is not None:
         state, output, perf, since, hard = (slot.override.state, slot.override.output, slot.override.perf,
@@ -119,6 +124,8 @@ def evaluate(farm: Farm, slot: Slot, now: datetime) -> Status:
     hard_since = min(since + timedelta(seconds=2 * RETRY_INTERVAL), now) if state != OK else since
     in_downtime = slot.downtime is not None and slot.downtime.start <= now < slot.downtime.end
     ack = slot.ack if state != OK or (slot.ack and slot.ack.sticky) else None
+    if ack is not None and ack.expiry is not None and ack.expiry <= now:
+        ack = None
     return Status(
         state=state,
         hard=hard,

@@ -18,6 +18,7 @@ from console.sim.logs import AlertEvent, EventDefinition, LogBook, LogLine, ulid
 from console.sim.metrics import Usage, natural_usage
 from console.sim.puppet import RUN_INTERVAL, Agent, ResourceEvent, Window
 from console.sim.seeded import stable_uuid, unit
+from console.sim.varnish import CacheState, new_caches
 
 When = datetime | timedelta | None  # an instant, how long ago, or now
 
@@ -91,6 +92,9 @@ class Farm:
         self.github_anonymous_quota = Quota(60, 60, reset)
         # Icinga numbers: 2.0 as APIS.md documents; False writes 2 like Icinga 2.13.6 does (clients must take both)
         self.icinga_float_numbers = True
+        # one Varnish per cache host (console/sim/varnish.py), and the SAL relay's lines
+        self.caches: dict[str, CacheState] = new_caches([h.name for h in self.inventory.hosts if h.role == "cache"])
+        self.sal_log: list[str] = []
         apply_scenario(self, scenario)
 
     # --- time ----------------------------------------------------------------------------------
@@ -212,26 +216,41 @@ class Farm:
             self.slot(host).override = None
 
     def acknowledge(self, host: str, service: str = "", author: str = "alice", comment: str = "looking into it",
-                    sticky: bool = False, since: When = None) -> None:
+                    sticky: bool = False, since: When = None, expiry: datetime | None = None) -> None:
         with self.lock:
-            self.slot(host, service).ack = Ack(author, comment, self.when(since), sticky)
+            self.slot(host, service).ack = Ack(author, comment, self.when(since), sticky, expiry)
 
     def clear_acknowledgement(self, host: str, service: str = "") -> None:
         with self.lock:
             self.slot(host, service).ack = None
 
     def set_downtime(self, host: str, service: str = "", author: str = "alice", comment: str = "maintenance",
-                     duration: timedelta = timedelta(hours=2), start: When = None) -> None:
+                     duration: timedelta = timedelta(hours=2), start: When = None, fixed: bool = True,
+                     parent: str = "") -> str:
+        """A downtime from `start` for `duration`; returns its name (`host[!service]!uuid`)."""
         with self.lock:
             slot = self.slot(host, service)
             begin = self.when(start)
             name = f"{host}!{service}!{stable_uuid(self.seed, 'downtime', host, service, begin.isoformat())}" if service \
                 else f"{host}!{stable_uuid(self.seed, 'downtime', host, begin.isoformat())}"
-            slot.downtime = Downtime(name, author, comment, begin, begin, begin + duration)
+            slot.downtime = Downtime(name, author, comment, begin, begin, begin + duration, fixed, parent)
+            return name
 
-    def clear_downtime(self, host: str, service: str = "") -> None:
+    def clear_downtime(self, host: str, service: str = "") -> int:
+        """Remove the downtime and its children (the service downtimes scheduled with it); return how many children."""
         with self.lock:
-            self.slot(host, service).downtime = None
+            slot = self.slot(host, service)
+            name = slot.downtime.name if slot.downtime else None
+            slot.downtime = None
+            children = [s for s in self.slots.values() if name and s.downtime and s.downtime.parent == name]
+            for child in children:
+                child.downtime = None
+            return len(children)
+
+    def recheck(self, host: str, service: str = "", at: When = None) -> None:
+        """A forced check ran (reschedule-check): last_check moves to `at` (now)."""
+        with self.lock:
+            self.slot(host, service).rechecked_at = self.when(at)
 
     def set_puppet_status(self, host: str, status: str, events: tuple[ResourceEvent, ...] | None = None,
                           since: When = None) -> None:

@@ -77,6 +77,17 @@ def _last(value: Any) -> Any:
     return value
 
 
+def _query(raw: bytes) -> dict[str, list[str]]:
+    """The query string as Icinga's Url reads it: %XX decoded, but a '+' stays a '+', not a space (seen on
+    2.13.6: `filter=host.name+==+"h1"` matches nothing, `"a+b"=="a%2Bb"` is true)."""
+    out: dict[str, list[str]] = {}
+    for pair in raw.decode("latin-1").split("&"):
+        if pair:
+            key, _, value = pair.partition("=")
+            out.setdefault(unquote(key), []).append(unquote(value))
+    return out
+
+
 def _truthy_param(value: Any) -> bool:
     value = _last(value)
     if isinstance(value, str):
@@ -131,8 +142,8 @@ class IcingaApi:
                 return _error(400, f"Invalid request body: Error: {exc}")
             if not isinstance(params, dict):
                 params = {}
-        for key in request.query_params.keys():
-            params[key.removesuffix("[]")] = request.query_params.getlist(key)
+        for key, values in _query(request.scope.get("query_string", b"")).items():
+            params[key.removesuffix("[]")] = values
         floats = self.farm.icinga_float_numbers
         not_found = _error(404, f"The requested path '{'/'.join(path)}' could not be found or the request method "
                                 "is not valid for this path.", params, floats=floats)
@@ -143,6 +154,8 @@ class IcingaApi:
                                    "Or is this a POST query and you missed adding a 'X-HTTP-Method-Override: GET' header?",
                               params, floats=floats)
             return _error(400, "The simulated farm does not modify objects", params, floats=floats)
+        if method == "POST" and len(path) == 3 and path[:2] == ["v1", "actions"]:
+            return self.action(path[2], params)
         if method != "GET":
             return not_found
         match path:
@@ -275,12 +288,133 @@ class IcingaApi:
             out.append({"attrs": item, "joins": joins, "env": env})
         return out
 
+    # --- /v1/actions -------------------------------------------------------------------------------
+
+    def action(self, name: str, params: dict) -> Response:
+        """POST /v1/actions/<name>: `type` + `filter` (+ `filter_vars`) or the object's name select the
+        objects; one result per object, HTTP status from the results' codes (as ActionsHandler does)."""
+        floats = self.farm.icinga_float_numbers
+        handler = ACTIONS.get(name)
+        if handler is None:
+            return _error(404, f"Action '{name}' does not exist.", params, floats=floats)
+        type_name = _last(params.get("type"))
+        allowed = ("Host", "Service", "Downtime") if name == "remove-downtime" else ("Host", "Service")
+        if type_name not in allowed:
+            return _error(404, "No objects found.", params, f"Error: Invalid type specified for this action.", floats=floats)
+        now = self.farm.now()
+        try:
+            chosen = self._select(type_name, self.records(type_name, now), ["v1", "actions", name], params)
+        except FilterError as exc:
+            return _error(404, "No objects found.", params, f"Error: {exc}", floats=floats)
+        if not chosen:
+            return _error(404, "No objects found.", params, floats=floats)
+        results = [handler(self, type_name, record["attrs"], params, now) for record in chosen]
+        codes = {int(r["code"]) for r in results}
+        ok, bad = {c for c in codes if 200 <= c < 300}, {c for c in codes if not 200 <= c < 300}
+        status = 500
+        if len(ok) == 1 and not bad:
+            status = next(iter(ok))
+        elif len(bad) == 1:
+            status = next(iter(bad))
+        elif len(ok) >= 2 and not bad:
+            status = 200
+        return _json({"results": results}, status, pretty=_truthy_param(params.get("pretty")), floats=floats)
+
+    def _acknowledge(self, type_name: str, attrs: dict, params: dict, now: datetime) -> dict:
+        host, service, label = _slot_of(type_name, attrs)
+        author, comment = _last(params.get("author")), _last(params.get("comment"))
+        if not author or not comment:
+            return _result(403, "Acknowledgements require author and comment.")
+        status = evaluate(self.farm, self.farm.slot(host, service), now)
+        if not status.problem:
+            return _result(409, f"{'Service' if service else 'Host'} {label} is {'OK' if service else 'UP'}.")
+        if status.ack is not None:
+            return _result(409, f"{'Service' if service else 'Host'} {label} is already acknowledged.")
+        expiry = None
+        if params.get("expiry") is not None:
+            try:
+                expiry = datetime.fromtimestamp(float(_last(params["expiry"])), now.tzinfo)
+            except (TypeError, ValueError):
+                return _result(400, "Invalid 'expiry' timestamp.")
+            if expiry <= now:
+                return _result(409, f"Acknowledgement 'expiry' timestamp must be in the future for object {label}")
+        self.farm.acknowledge(host, service, author=str(author), comment=str(comment),
+                              sticky=_truthy_param(params.get("sticky")), since=now, expiry=expiry)
+        return _result(200, f"Successfully acknowledged problem for object '{label}'.")
+
+    def _remove_acknowledgement(self, type_name: str, attrs: dict, params: dict, now: datetime) -> dict:
+        host, service, label = _slot_of(type_name, attrs)
+        self.farm.clear_acknowledgement(host, service)
+        return _result(200, f"Successfully removed acknowledgement for object '{label}'.")
+
+    def _schedule_downtime(self, type_name: str, attrs: dict, params: dict, now: datetime) -> dict:
+        host, service, label = _slot_of(type_name, attrs)
+        required = [params.get(k) for k in ("start_time", "end_time", "author", "comment")]
+        if any(v is None or v == "" for v in required):
+            return _result(400, "Options 'start_time', 'end_time', 'author' and 'comment' are required")
+        fixed = params.get("fixed") is None or _truthy_param(params.get("fixed"))
+        if not fixed and params.get("duration") is None:
+            return _result(400, "Option 'duration' is required for flexible downtime")
+        try:
+            start = datetime.fromtimestamp(float(_last(params["start_time"])), now.tzinfo)
+            end = datetime.fromtimestamp(float(_last(params["end_time"])), now.tzinfo)
+        except (TypeError, ValueError):
+            return _result(400, "Invalid 'start_time' or 'end_time'.")
+        if end <= start:
+            return _result(400, "End time must be after start time.")
+        author, comment = str(_last(params["author"])), str(_last(params["comment"]))
+        name = self.farm.set_downtime(host, service, author, comment, end - start, start, fixed)
+        result = _result(200, f"Successfully scheduled downtime '{name}' for object '{label}'.", name=name,
+                         legacy_id=1 + stable_int(name) % 500)
+        if not service and _truthy_param(params.get("all_services")):
+            names = [self.farm.set_downtime(h, s, author, comment, end - start, start, fixed, parent=name)
+                     for (h, s) in list(self.farm.slots) if h == host and s]
+            result["service_downtimes"] = [{"legacy_id": 1 + stable_int(n) % 500, "name": n} for n in names]
+        return result
+
+    def _remove_downtime(self, type_name: str, attrs: dict, params: dict, now: datetime) -> dict:
+        if type_name == "Downtime":
+            host, service, name = attrs["host_name"], attrs["service_name"], attrs["__name"]
+            slot = self.farm.slot(host, service)
+            if slot.downtime is None or slot.downtime.name != name:  # went with its parent already
+                return _result(200, f"Successfully removed downtime '{name}' and 0 child downtimes.")
+            children = self.farm.clear_downtime(host, service)
+            return _result(200, f"Successfully removed downtime '{name}' and {children} child downtimes.")
+        host, service, label = _slot_of(type_name, attrs)
+        children = self.farm.clear_downtime(host, service)
+        return _result(200, f"Successfully removed all downtimes for object '{label}' and {children} child downtimes.")
+
+    def _reschedule_check(self, type_name: str, attrs: dict, params: dict, now: datetime) -> dict:
+        host, service, label = _slot_of(type_name, attrs)
+        self.farm.recheck(host, service, now)
+        return _result(200, f"Successfully rescheduled check for object '{label}'.")
+
     def application_status(self) -> dict:
         started = self.farm.anchor.timestamp() - 3 * 86400 - 4242
         return {"name": "IcingaApplication", "perfdata": [], "status": {"icingaapplication": {"app": {
             "enable_event_handlers": True, "enable_flapping": True, "enable_host_checks": True,
             "enable_notifications": True, "enable_perfdata": True, "enable_service_checks": True,
             "environment": "", "node_name": CHECK_SOURCE, "pid": 1187, "program_start": started, "version": VERSION}}}}
+
+
+ACTIONS = {
+    "acknowledge-problem": IcingaApi._acknowledge,
+    "remove-acknowledgement": IcingaApi._remove_acknowledgement,
+    "schedule-downtime": IcingaApi._schedule_downtime,
+    "remove-downtime": IcingaApi._remove_downtime,
+    "reschedule-check": IcingaApi._reschedule_check,
+}
+
+
+def _slot_of(type_name: str, attrs: dict) -> tuple[str, str, str]:
+    """(host, service, the object's full name) of a Host or Service record."""
+    if type_name == "Host":
+        return attrs["name"], "", attrs["name"]
+    return attrs["host_name"], attrs["name"], f"{attrs['host_name']}!{attrs['name']}"
+
+
+def _result(code: int, status: str, **extra: object) -> dict:
+    return {"code": code, "status": status, **extra}
 
 
 def _ts(value: datetime | None) -> float:
@@ -310,7 +444,7 @@ def _common(farm: Farm, slot: Slot, status: Status, state: int) -> dict:
     line = 10 + stable_int("line", slot.host, slot.service) % 900
     return {
         "acknowledgement": acknowledgement,
-        "acknowledgement_expiry": 0,
+        "acknowledgement_expiry": _ts(ack.expiry) if handled_by_ack and ack.expiry else 0,
         "acknowledgement_last_change": _ts(ack.at) if handled_by_ack else 0,
         "action_url": "",
         "active": True,
@@ -444,7 +578,7 @@ def comment_attrs(farm: Farm, slot: Slot, now: datetime) -> dict | None:
     full, short = _object_name(farm, slot, "comment", ack.at)
     return {
         "__name": full, "name": short, "type": "Comment", "author": ack.author, "text": ack.comment,
-        "entry_type": 4, "entry_time": _ts(ack.at), "expire_time": 0, "persistent": False, "sticky": ack.sticky,
+        "entry_type": 4, "entry_time": _ts(ack.at), "expire_time": _ts(ack.expiry) if ack.expiry else 0, "persistent": False, "sticky": ack.sticky,
         "host_name": slot.host, "service_name": slot.service, "legacy_id": 1 + stable_int(full) % 500,
         "package": "_api", "zone": "master", "active": True, "paused": False, "version": _ts(ack.at),
     }
@@ -460,7 +594,7 @@ def downtime_attrs(farm: Farm, slot: Slot, now: datetime) -> dict | None:
         "comment": downtime.comment, "entry_time": _ts(downtime.entry), "start_time": _ts(downtime.start),
         "end_time": _ts(downtime.end), "trigger_time": _ts(downtime.start) if downtime.start <= now else 0,
         "fixed": downtime.fixed, "duration": 0, "host_name": slot.host, "service_name": slot.service,
-        "triggered_by": "", "triggers": [], "scheduled_by": "", "parent": "", "was_cancelled": False,
+        "triggered_by": "", "triggers": [], "scheduled_by": "", "parent": downtime.parent, "was_cancelled": False,
         "remove_time": 0, "legacy_id": 1 + stable_int(full) % 500, "config_owner": "", "authoritative_zone": "",
         "package": "_api", "zone": "master", "active": True, "paused": False, "version": _ts(downtime.entry),
     }

@@ -20,6 +20,9 @@ VERSION = {"version": "9.1.3", "release": "9.1", "repoid": "7c5c8a4e1f0b9d22"}
 PVEVERSION = "pve-manager/9.1.3/7c5c8a4e1f0b9d22"
 KERNEL = "6.14.11-4-pve"
 TIMEFRAMES = {"hour": 60, "day": 1800, "week": 10800, "month": 43200, "year": 604800, "decade": 6048000}
+# the schema's enumerations (apidata-v9.json): a node's RRD goes back a decade, a guest's a year
+NODE_TIMEFRAMES = ("hour", "day", "week", "month", "year", "decade")
+GUEST_TIMEFRAMES = ("hour", "day", "week", "month", "year")
 RRD_POINTS = 70
 # a template VM: real clusters have some, and clients must not list them as stopped guests
 TEMPLATE = {"vmid": 9000, "name": "debian-bookworm-template", "node": "cloud15", "maxcpu": 2, "maxmem": 2 * GIB, "maxdisk": 32 * GIB}
@@ -113,7 +116,7 @@ class ProxmoxApi:
             case ["status"]:
                 return self.node_status(spec, now) if spec else unknown_host
             case ["rrddata"]:
-                problem = _check_rrd_params(params)
+                problem = _check_rrd_params(params, NODE_TIMEFRAMES)
                 if problem:
                     return problem
                 if spec is None:
@@ -122,13 +125,15 @@ class ProxmoxApi:
             case ["qemu"]:
                 if spec is None:
                     return unknown_host
-                items = [self.guest_current(g, now) for g in self.farm.guests_on(node)]
+                # the index is qemu-server's vmstatus: `ha` and `agent` are added by status/current only
+                items = [{k: v for k, v in self.guest_current(g, now).items() if k not in ("ha", "agent")}
+                         for g in self.farm.guests_on(node)]
                 return _json({"data": sorted(items, key=lambda i: i["vmid"])})
             case ["qemu", vmid, *tail] if tail in (["status", "current"], ["rrddata"]):
                 if not vmid.isdigit() or int(vmid) < 100:
                     return _param_error({"vmid": "value must have a minimum value of 100" if vmid.isdigit() else "type check ('integer') failed - got '" + vmid + "'"})
                 if tail == ["rrddata"]:
-                    problem = _check_rrd_params(params)
+                    problem = _check_rrd_params(params, GUEST_TIMEFRAMES)
                     if problem:
                         return problem
                 elif spec is None:
@@ -325,12 +330,12 @@ def _template_item() -> dict:
             "diskread": 0, "diskwrite": 0, "netin": 0, "netout": 0, "uptime": 0}
 
 
-def _check_rrd_params(params) -> Response | None:
+def _check_rrd_params(params, timeframes: tuple[str, ...]) -> Response | None:
     timeframe = params.get("timeframe")
     if timeframe is None:
         return _param_error({"timeframe": "property is missing and it is not optional"})
-    if timeframe not in TIMEFRAMES:
-        return _param_error({"timeframe": f"value '{timeframe}' does not have a value in the enumeration 'hour, day, week, month, year, decade'"})
+    if timeframe not in timeframes:
+        return _param_error({"timeframe": f"value '{timeframe}' does not have a value in the enumeration '{', '.join(timeframes)}'"})
     cf = params.get("cf")
     if cf is not None and cf not in ("AVERAGE", "MAX"):
         return _param_error({"cf": f"value '{cf}' does not have a value in the enumeration 'AVERAGE, MAX'"})

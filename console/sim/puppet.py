@@ -15,6 +15,9 @@ PUPPET_VERSION = "8.10.0"
 PUPPETSERVER = "puppet181.fsslc.wtnet"
 ENVIRONMENT = "production"
 CODE_DIR = "/etc/puppetlabs/code/environments/production"
+# A custom fact the farm's Puppet ships: the message of `puppet agent --disable`, present only while
+# the agent is disabled (uploaded by a cron `puppet facts upload`, since a disabled agent never runs).
+DISABLED_FACT = "puppet_agent_disabled_message"
 
 
 @dataclass(frozen=True)
@@ -208,9 +211,10 @@ def failure_after_file_move(path: str, source: str, klass: str, manifest: str, l
     )
 
 
-def facts(seed: int, host: HostSpec, now: datetime, boot_at: datetime | None) -> dict[str, object]:
+def facts(seed: int, host: HostSpec, now: datetime, boot_at: datetime | None, disabled_reason: str | None = None) -> dict[str, object]:
     r = rng(seed, "facts", host.name)
     uptime = int((now - boot_at).total_seconds()) if boot_at else r.randint(86400 * 20, 86400 * 200)
+    disabled = {DISABLED_FACT: disabled_reason} if disabled_reason is not None else {}
     return {
         "hostname": host.name,
         "fqdn": host.fqdn,
@@ -226,4 +230,5 @@ def facts(seed: int, host: HostSpec, now: datetime, boot_at: datetime | None) ->
         "uptime_seconds": uptime,
         "puppetversion": PUPPET_VERSION,
         "role": host.role,
+        **disabled,
     }

@@ -62,7 +62,7 @@ class PuppetDbApi:
         try:
             options = self._options(request, body)
         except QueryError as exc:
-            return _text(400, str(exc))
+            return _text(exc.status, str(exc))
         now = self.farm.now()
         rest = parts[3:]
         match rest:
@@ -105,7 +105,7 @@ class PuppetDbApi:
             offset = parse_count(options.get("offset"), "offset", allow_zero=True)
             selected = [r for r in records if query.predicate(r)]
         except QueryError as exc:
-            return _text(400, str(exc))
+            return _text(exc.status, str(exc))
         total = len(selected)
         rows = page(selected, order_by, limit, offset)
         if query.columns is not None:
@@ -142,7 +142,7 @@ class PuppetDbApi:
                 "latest_report_noop_pending": False,
                 "latest_report_hash": latest.hash,
                 "latest_report_job_id": None,
-                "latest_report_corrective_change": False,
+                "latest_report_corrective_change": None,  # PE only: open-source PuppetDB 7 stores null (seen)
                 "cached_catalog_status": "not_used",
             })
         return out
@@ -178,7 +178,7 @@ class PuppetDbApi:
             "cached_catalog_status": "not_used",
             "noop": False,
             "noop_pending": False,
-            "corrective_change": False,
+            "corrective_change": None,  # PE only, null in open-source PuppetDB
             "environment": ENVIRONMENT,
             "status": run.status,
             "type": "agent",
@@ -211,7 +211,9 @@ class PuppetDbApi:
         for name in sorted(self.farm.agents, key=lambda n: self.farm.hosts[n].fqdn):
             spec = self.farm.hosts[name]
             guest = self.farm.guests.get(name)
-            for fact, value in facts(self.farm.seed, spec, now, guest.boot_at if guest else None).items():
+            agent = self.farm.agents[name]
+            disabled = agent.disabled_reason if agent.disabled_since is not None and agent.disabled_since <= now else None
+            for fact, value in facts(self.farm.seed, spec, now, guest.boot_at if guest else None, disabled).items():
                 out.append({"certname": spec.fqdn, "environment": ENVIRONMENT, "name": fact, "value": value})
         return out
 
@@ -226,12 +228,13 @@ def _event_body(run: Run, index: int, event) -> dict:
         "name": event.prop,
         "new_value": event.new_value,
         "old_value": event.old_value,
-        "message": event.message,
+        # a skipped resource's event is PuppetDB's own: no message, whatever the agent logged (seen on 7.12)
+        "message": None if event.status == "skipped" else event.message,
         "file": event.file,
         "line": event.line,
         "containment_path": ["Stage[main]", event.containing_class, event.resource] if event.containing_class else None,
         "containing_class": event.containing_class,
-        "corrective_change": False,
+        "corrective_change": None,
     }
 
 

@@ -46,7 +46,19 @@ ALIAS = {"nodes": "nodes", "reports": "reports", "events": "events", "facts": "f
 
 
 class QueryError(Exception):
-    """A query PuppetDB would refuse with 400."""
+    """A query PuppetDB refuses: 400 text/plain (or 500 where PuppetDB 7.12 fails internally)."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+# What PuppetDB 7.12 answers for an operator it does not know (seen): its query engine finds no SQL
+# for the clause, except at the top of an events or reports query, where a later check catches it.
+UNKNOWN_OPERATOR = ("No implementation of method: :-plan->sql of protocol: "
+                    "#'puppetlabs.puppetdb.query-eng.engine/SQLGen found for class: nil")
+UNKNOWN_TOP_CLAUSE = ("AST validation failed, but was successfully converted to SQL. Please file a PuppetDB ticket at "
+                      "https://tickets.puppetlabs.com \nUnrecognized ast clause {clause} in ast query {query}")
 
 
 Predicate = Callable[[dict], bool]
@@ -71,6 +83,21 @@ def _term(ast: Any) -> str:
     return json.dumps(ast)
 
 
+def _edn(value: Any) -> str:
+    """A parsed JSON value as Clojure prints it in PuppetDB's messages: ["=" "certname" nil], {:a 1, :b "x"}."""
+    if value is None:
+        return "nil"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, list):
+        return "[" + " ".join(_edn(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f":{k} {_edn(v)}" for k, v in value.items()) + "}"
+    return json.dumps(value)
+
+
 def _listing(names) -> str:
     """'a', 'b', and 'c' — how PuppetDB 7 lists field names in its errors."""
     quoted = [f"'{n}'" for n in sorted(names)]
@@ -85,9 +112,16 @@ def parse_query(text_or_ast: Any, entity: str) -> Query:
         try:
             ast = json.loads(text_or_ast)
         except json.JSONDecodeError as exc:
-            raise QueryError(f"Json parse error at line {exc.lineno}, column {exc.colno}:\n\n{text_or_ast}\n\n{exc.msg}") from None
-    if not isinstance(ast, list):
-        raise QueryError(f"{_term(ast)} is not well-formed: queries must be an array")
+            # Jackson's report: the line at fault, a caret under it, then the parser's own words
+            lines = text_or_ast.split("\n")
+            line = lines[exc.lineno - 1] if exc.lineno <= len(lines) else ""
+            caret = " " * max(exc.colno - 2, 0) + "^"
+            raise QueryError(f"Json parse error at line {exc.lineno}, column {exc.colno}:\n\n{line}\n{caret}\n\n{exc.msg}") from None
+    if ast is None:  # query=null: no query (as PuppetDB)
+        return Query(lambda r: True, None)
+    if not isinstance(ast, list):  # PuppetDB 7.12 fails its parameter schema: 500 (seen)
+        raise QueryError("Output of convert-query-params does not match schema: \n\n\t \x1b[0;33m  "
+                         f"{{:query (not (sequential? {_edn(ast)}))}} \x1b[0m \n\n", 500)
     if ast and ast[0] == "extract":
         if len(ast) not in (2, 3):
             raise QueryError(f"{_term(ast)} is not well-formed: extract takes a list of columns and an optional query")
@@ -98,7 +132,7 @@ def parse_query(text_or_ast: Any, entity: str) -> Query:
                                  f"{_listing(f for f in FIELDS[entity] if f not in PSEUDO)}")
         inner = _compile(ast[2], entity) if len(ast) == 3 else (lambda r: True)
         return Query(inner, tuple(columns))
-    return Query(_compile(ast, entity), None)
+    return Query(_compile(ast, entity, top=True), None)
 
 
 def _field(name: Any, entity: str, ast: Any) -> str:
@@ -108,7 +142,7 @@ def _field(name: Any, entity: str, ast: Any) -> str:
     return name
 
 
-def _compile(ast: Any, entity: str) -> Predicate:
+def _compile(ast: Any, entity: str, top: bool = False) -> Predicate:
     if not isinstance(ast, list):
         raise QueryError(f"{_term(ast)} is not well-formed: queries must be an array")
     if not ast:
@@ -154,7 +188,9 @@ def _compile(ast: Any, entity: str) -> Predicate:
         return lambda r: any(o(r) for o in options)
     if op in ("extract", "subquery", "select_nodes", "select_facts", "select_reports", "from", "group_by"):
         raise QueryError(f"{_term(ast)} is not well-formed: '{op}' is not supported here by the simulated PuppetDB")
-    raise QueryError(f"{_term(ast)} is not well-formed: query operator '{op}' is unknown")
+    if top and entity in ("events", "reports"):
+        raise QueryError(UNKNOWN_TOP_CLAUSE.format(clause=_edn(ast), query=_edn(ast)), 500)
+    raise QueryError(UNKNOWN_OPERATOR)
 
 
 def _equals(field: str, kind: str, value: Any) -> Predicate:

@@ -60,8 +60,10 @@ class SimH11Protocol(H11Protocol):
 class ApiServer:
     """One API on one loopback port with TLS; `fault` changes how it answers."""
 
-    def __init__(self, name: str, app: ASGIApp, port: int = 0, clock: Callable | None = None) -> None:
+    def __init__(self, name: str, app: ASGIApp, port: int = 0, clock: Callable | None = None,
+                 scheme: str = "https") -> None:
         self.name = name
+        self.scheme = scheme  # "http" for the caches (plain HTTP, like Varnish behind HAProxy's TLS)
         self.app = app
         self.fault: str | None = None
         self.clock = clock
@@ -90,12 +92,12 @@ class ApiServer:
 
     @property
     def url(self) -> str:
-        return f"https://127.0.0.1:{self.port}"
+        return f"{self.scheme}://127.0.0.1:{self.port}"
 
     def _protocol(self) -> asyncio.Protocol:
         return SimH11Protocol(config=self._config, server_state=self._state, app_state={})
 
-    async def open(self, context: ssl.SSLContext) -> None:
+    async def open(self, context: ssl.SSLContext | None) -> None:
         self._ssl = context
         self._released = asyncio.Event()
         if self.fault != "down":

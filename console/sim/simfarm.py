@@ -18,10 +18,13 @@ from console.sim.github_api import GitHubApi
 from console.sim.graylog_api import GraylogApi
 from console.sim.icinga_api import USERNAME as ICINGA_USER, IcingaApi
 from console.sim.proxmox_api import TOKEN_ID, ProxmoxApi
+from console.sim.puppet import DISABLED_FACT
 from console.sim.puppetdb_api import PuppetDbApi
 from console.sim.scenarios import DEFAULT_SCENARIO
+from console.sim.sal import close_relay, open_relay
 from console.sim.server import FAULTS, ApiServer, LoopThread
 from console.sim.tls import FarmTLS, make_tls, write_private
+from console.sim.varnish import CacheApi
 
 APIS = ("proxmox", "icinga", "puppetdb", "graylog", "github")
 REPOS = ("miraheze/mw-config", "miraheze/puppet", "miraheze/dns")
@@ -62,16 +65,21 @@ class SimFarm:
 
     def __init__(self, state_dir: str | os.PathLike[str], scenario: str = DEFAULT_SCENARIO, seed: int = 1,
                  clock: Clock | None = None, ports: dict[str, int] | None = None) -> None:
-        unknown = set(ports or {}) - set(APIS)
+        unknown = set(ports or {}) - set(APIS) - {"sal"} - {h for h in (ports or {}) if h.startswith("cp")}
         if unknown:
             raise ValueError(f"unknown API in ports: {', '.join(sorted(unknown))}; APIs are {', '.join(APIS)}")
         self.state_dir = Path(state_dir)
         self.scenario = scenario
         self.seed = seed
         self.model = Farm(scenario=scenario, seed=seed, clock=clock)
+        unknown = {h for h in (ports or {}) if h.startswith("cp")} - set(self.model.caches)
+        if unknown:
+            raise ValueError(f"unknown cache in ports: {', '.join(sorted(unknown))}; caches are {', '.join(self.cache_names)}")
         self._ports = dict(ports or {})
-        self._faults: dict[str, str | None] = {api: None for api in APIS}
+        self._faults: dict[str, str | None] = {name: None for name in (*APIS, *self.cache_names)}
         self._servers: dict[str, ApiServer] = {}
+        self._sal: Any = None
+        self._sal_port: int | None = None
         self._loop: LoopThread | None = None
         self._secrets: dict[str, str] = {}
         self.tls: FarmTLS | None = None
@@ -104,6 +112,10 @@ class SimFarm:
                 server = ApiServer(api, apps[api], self._ports.get(api, 0), clock=self.model.now)
                 server.fault = self._faults[api]
                 servers[api] = server
+            for name in self.cache_names:  # plain HTTP, like Varnish behind HAProxy's TLS
+                server = ApiServer(name, CacheApi(self.model.caches[name]), self._ports.get(name, 0), scheme="http")
+                server.fault = self._faults[name]
+                servers[name] = server
         except OSError:
             for server in servers.values():
                 server._sock and server._sock.close()  # noqa: SLF001 - not started yet
@@ -111,8 +123,9 @@ class SimFarm:
         self._servers = servers
         self._loop = LoopThread(f"opsconsole-sim-{servers['proxmox'].port}")
         try:
-            for server in servers.values():
-                self._loop.call(server.open(self.tls.context))
+            for name, server in servers.items():
+                self._loop.call(server.open(self.tls.context if server.scheme == "https" else None))
+            self._sal, self._sal_port = self._loop.call(open_relay(self.model, self._ports.get("sal", 0)))
         except BaseException:
             self.stop()
             raise
@@ -127,6 +140,12 @@ class SimFarm:
                 loop.call(server.close(), timeout=5)
             except Exception:  # noqa: BLE001 - stop the rest anyway
                 pass
+        if self._sal is not None:
+            try:
+                loop.call(close_relay(self._sal), timeout=5)
+            except Exception:  # noqa: BLE001 - stopping anyway
+                pass
+            self._sal = None
         loop.stop()
 
     def __enter__(self) -> SimFarm:
@@ -140,12 +159,35 @@ class SimFarm:
     @property
     def urls(self) -> dict[str, str]:
         self._require_started()
-        return {api: server.url for api, server in self._servers.items()}
+        return {api: self._servers[api].url for api in APIS}
 
     @property
     def ports(self) -> dict[str, int]:
         self._require_started()
-        return {api: server.port for api, server in self._servers.items()}
+        return {api: self._servers[api].port for api in APIS}
+
+    @property
+    def cache_names(self) -> list[str]:
+        """The cache hosts (cp161, cp171, cp191, cp201), each with its own simulated Varnish."""
+        return list(self.model.caches)
+
+    @property
+    def cache_urls(self) -> dict[str, str]:
+        """{"cp161": "http://127.0.0.1:PORT", ...}: each cache's own address (plain HTTP)."""
+        self._require_started()
+        return {name: self._servers[name].url for name in self.cache_names}
+
+    @property
+    def sal_address(self) -> str:
+        """HOST:PORT of the server admin log relay (UDP); its lines land in `model.sal_log`."""
+        self._require_started()
+        return f"127.0.0.1:{self._sal_port}"
+
+    def set_cache_refusing(self, name: str, refusing: bool = True) -> None:
+        """Make one cache answer PURGE and BAN with 405, as if its ACL did not list us."""
+        state = self.model.caches[name]
+        with state.lock:
+            state.refusing = refusing
 
     @property
     def ca_path(self) -> Path:
@@ -165,7 +207,7 @@ class SimFarm:
             "sources": {
                 "proxmox": [{"name": "pve", "url": urls["proxmox"], "token_id": TOKEN_ID,
                              "token_secret": {"file": str(self.secret_path("proxmox"))}, "verify": ca}],
-                "puppetdb": [{"name": "puppetdb", "url": urls["puppetdb"], "verify": ca}],
+                "puppetdb": [{"name": "puppetdb", "url": urls["puppetdb"], "verify": ca, "disabled_fact": DISABLED_FACT}],
                 "icinga": [{"name": "icinga", "url": urls["icinga"], "username": ICINGA_USER,
                             "password": {"file": str(self.secret_path("icinga"))}, "verify": ca}],
                 "graylog": [{"name": "graylog", "url": urls["graylog"], "token": {"file": str(self.secret_path("graylog"))},
@@ -174,6 +216,12 @@ class SimFarm:
                              "token": {"file": str(self.secret_path("github"))}, "verify": ca} for repo in REPOS],
             },
             "services": [{"name": name, "hosts": hosts, "checks": list(checks)} for name, hosts, checks in SERVICES],
+            "actions": {
+                "caches": [{"name": name, "url": url} for name, url in self.cache_urls.items()],
+                "icinga": "icinga",
+                "audit": {"path": str(self.state_dir / "audit.jsonl")},
+                "sal": {"udp": self.sal_address},
+            },
             "links": dict(LINKS),
         }
         header = (f"# opsconsole config for the simulated farm (scenario {self.scenario}, seed {self.seed}).\n"
@@ -208,9 +256,9 @@ class SimFarm:
         return [examples[api] for api in APIS]
 
     def set_fault(self, api: str, fault: str | None) -> None:
-        """None | "down" | "hang" | "slow" | "http500" | "http503" | "malformed" for one API."""
-        if api not in APIS:
-            raise ValueError(f"unknown API {api!r}; APIs are {', '.join(APIS)}")
+        """None | "down" | "hang" | "slow" | "http500" | "http503" | "malformed" for one API or one cache (cp161...)."""
+        if api not in self._faults:
+            raise ValueError(f"unknown API {api!r}; APIs are {', '.join(APIS)}; caches are {', '.join(self.cache_names)}")
         if fault not in FAULTS:
             raise ValueError(f"unknown fault {fault!r}; faults are {', '.join(str(f) for f in FAULTS)}")
         self._faults[api] = fault

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from typing import Any, Sequence
 
 import httpx
 
 from console.clock import Clock, utc_now
 from console.config import GraylogConfig
 from console.model import LogMessage, LogSnapshot
-from console.sources.base import MalformedAnswer
+from console.sources.base import MalformedAnswer, SourceError
 from console.sources.httpclient import HttpSource, basic_credentials
 from console.sources.parsing import as_dict, as_list, iso_time, malformed, opt_float, opt_int
 
 FIELDS = ["timestamp", "source", "message", "level"]
+HOST_FIELDS = [*FIELDS, "application_name"]
 PAGE_SIZE = 100
+HOST_LOG_RANGE = 86400  # seconds searched back for a host's latest lines
+HOST_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 SYSLOG_LEVELS = {
     "emerg": 0, "emergency": 0, "alert": 1, "crit": 2, "critical": 2, "err": 3, "error": 3,
     "warn": 4, "warning": 4, "notice": 5, "info": 6, "informational": 6, "debug": 7,
@@ -47,16 +51,35 @@ class GraylogSource(HttpSource[LogSnapshot]):
 
     def search_body(self) -> dict[str, Any]:
         """The body of `POST /api/search/messages` for this source's query and range."""
-        return {
-            "query": self.config.query,
-            "streams": [],
-            "timerange": {"type": "relative", "range": self.config.range},
-            "fields": FIELDS,
-            "sort": "timestamp",
-            "sort_order": "Descending",
-            "from": 0,
-            "size": PAGE_SIZE,
-        }
+        return search_body(self.config.query, self.config.range, FIELDS, PAGE_SIZE)
+
+    async def host_messages(self, sources: Sequence[str], size: int = PAGE_SIZE) -> LogSnapshot:
+        """The latest `size` messages (any level) whose `source` is one of `sources` (a host's short
+        name and FQDN), newest first, from the last day. Raises SourceError."""
+        body = search_body(host_query(sources), HOST_LOG_RANGE, HOST_FIELDS, int(size))
+        return parse_messages(await self._guard(self._json("POST", "/api/search/messages", json=body)))
+
+
+def search_body(query: str, seconds: int, fields: list[str], size: int) -> dict[str, Any]:
+    """A `POST /api/search/messages` body: `query` over the last `seconds`, newest first."""
+    return {
+        "query": query,
+        "streams": [],
+        "timerange": {"type": "relative", "range": seconds},
+        "fields": fields,
+        "sort": "timestamp",
+        "sort_order": "Descending",
+        "from": 0,
+        "size": size,
+    }
+
+
+def host_query(sources: Sequence[str]) -> str:
+    """`source:mw152 OR source:"mw152.fsslc.wtnet"`; only plain host names go into the query."""
+    names = list(dict.fromkeys(sources))
+    if not names or not all(HOST_NAME.fullmatch(name) for name in names):
+        raise SourceError(f"cannot search the logs of {', '.join(map(repr, names)) or 'no host'}: not a plain host name")
+    return " OR ".join(f'source:"{name}"' if "." in name else f"source:{name}" for name in names)
 
 
 # --- parsers (pure) ----------------------------------------------------------------------------
@@ -121,12 +144,14 @@ def log_message(fields: dict[str, Any], at: str) -> LogMessage:
     if timestamp is None:
         raise malformed(f"{at}.timestamp", "an ISO 8601 timestamp", None)
     ident = fields.get("_id", fields.get("id"))
+    application = fields.get("application_name")
     return LogMessage(
         timestamp=timestamp,
         source=_text(fields.get("source")),
         message=_text(fields.get("message")),
         level=syslog_level(fields.get("level")),
         message_id=ident if isinstance(ident, str) else None,
+        application=application if isinstance(application, str) and application else None,
     )
 
 

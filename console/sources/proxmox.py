@@ -69,6 +69,13 @@ class ProxmoxSource(RedactingSource[ProxmoxInventory]):
         call = self._get("nodes", node, kind, int(vmid), "rrddata", timeframe=timeframe, cf=cf)
         return parse_rrddata(await self._guard(call))
 
+    async def node_rrddata(self, node: str, timeframe: str = "hour", *, cf: str = "AVERAGE") -> list[dict[str, float]]:
+        """The usage history of one hypervisor (points: time, cpu, memused, memtotal ...). Raises SourceError."""
+        _check_node(node)
+        if timeframe not in TIMEFRAMES or cf not in ("AVERAGE", "MAX"):
+            raise SourceError(f"bad rrddata request: timeframe={timeframe!r} cf={cf!r}")
+        return parse_rrddata(await self._guard(self._get("nodes", node, "rrddata", timeframe=timeframe, cf=cf)))
+
     async def node_status(self, node: str) -> dict[str, Any]:
         """The live status of one hypervisor (see `parse_node_status`). Raises SourceError."""
         _check_node(node)

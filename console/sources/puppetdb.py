@@ -17,6 +17,7 @@ ACTIVE_NODES = ["null?", "deactivated", True]
 NODES = "/pdb/query/v4/nodes"
 REPORTS = "/pdb/query/v4/reports"
 EVENTS = "/pdb/query/v4/events"
+FACTS = "/pdb/query/v4/facts"
 
 
 class PuppetDBSource(HttpSource[PuppetInventory]):
@@ -44,6 +45,11 @@ class PuppetDBSource(HttpSource[PuppetInventory]):
         """The resource events of one report (see `parse_events`). Raises SourceError."""
         body = {"query": ["=", "report", report_hash]}
         return parse_events(await self._guard(self._json("POST", EVENTS, json=body)))
+
+    async def fact(self, certname: str, name: str) -> Any:
+        """The value of one fact of one node, or None when the node does not have it. Raises SourceError."""
+        body = {"query": ["and", ["=", "certname", certname], ["=", "name", name]]}
+        return parse_fact(await self._guard(self._json("POST", FACTS, json=body)))
 
 
 # --- parsers (pure) ----------------------------------------------------------------------------
@@ -80,6 +86,12 @@ def _is_set(value: Any, where: str) -> bool:
     if isinstance(value, bool):  # tolerated: some proxies/simulators send a flag
         return value
     return iso_time(value, where) is not None
+
+
+def parse_fact(payload: Any) -> Any:
+    """`/pdb/query/v4/facts` records of one fact of one node → its value (None when there is none)."""
+    found = records(payload, "facts")
+    return as_dict(found[0], "facts[0]").get("value") if found else None
 
 
 REPORT_TIMES = ("start_time", "end_time", "producer_timestamp", "receive_time")

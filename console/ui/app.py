@@ -7,20 +7,24 @@ import os
 import socket
 from typing import Any, ClassVar
 
-from textual.app import App, ComposeResult
+from rich.text import Text
+from textual.app import App, ComposeResult, SuspendNotSupported
 from textual.binding import Binding
 from textual.containers import Container
 from textual.message import Message
-from textual.widgets import Footer
+from textual.widgets import DataTable, Footer
 
 from console.clock import Clock, utc_now
 from console.config import AppConfig, is_production
 from console.sources.base import Source
+from console.model import CheckState
+from console.shell import run_in_terminal
 from console.state import Poller, Store
+from console.ui.detail import HostDetailScreen, Picker
 from console.ui.help import HelpScreen
 from console.ui.panes import PANES, Pane
 from console.ui.widgets import FarmHeader, StatusBar, TabBar
-from console.views import status_items
+from console.views import STATE_STYLE, STATE_SYMBOL, github_quota, service_hosts, status_items
 
 WIDE = 110  # columns from which the four panes fit on screen together
 PANE_REFRESH_TICKS = 5  # ages in the panes are redrawn every 5 s even without new data
@@ -119,14 +123,21 @@ class OpsConsoleApp(App[None]):
         kinds = {self.store.get(name).kind for name in self._changed}
         self._changed.clear()
         self.refresh_panes(kinds)
+        self._refresh_detail()
 
     def _tick(self) -> None:
         self._ticks += 1
         self.header.tick()
         if self._ticks % PANE_REFRESH_TICKS == 0:
             self.refresh_panes()
+            self._refresh_detail()
         else:
-            self.status_bar.show(status_items(self.store, self.clock()))
+            self.status_bar.show(status_items(self.store, self.clock()), github_quota(self.store))
+
+    def _refresh_detail(self) -> None:
+        for screen in self.screen_stack:
+            if isinstance(screen, HostDetailScreen) and screen.is_mounted:
+                screen.show_store()
 
     def refresh_panes(self, kinds: set[str] | None = None) -> None:
         """Redraw the panes fed by `kinds` (all when None), the tab bar and the status bar."""
@@ -136,7 +147,7 @@ class OpsConsoleApp(App[None]):
                 if kinds is None or pane.kinds & kinds:
                     pane.show(pane.derive(self.store, self.config, now))
             self._show_tabs()
-            self.status_bar.show(status_items(self.store, now))
+            self.status_bar.show(status_items(self.store, now), github_quota(self.store))
 
     def _show_tabs(self) -> None:
         tabs = [(pane.number, pane.title, pane.badge) for pane in self.panes]
@@ -144,8 +155,16 @@ class OpsConsoleApp(App[None]):
 
     # --- keys ----------------------------------------------------------------------------------
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # tab cycles the panes only where the panes are; elsewhere it moves the focus as usual
+        if action == "cycle_pane":
+            return self.screen is self.screen_stack[0]
+        return True
+
     def action_show_pane(self, number: int) -> None:
         """Show pane `number` (the only one on a narrow screen) and put the keyboard in its table."""
+        while isinstance(self.screen, HostDetailScreen):
+            self.pop_screen()
         self.active_pane = number
         for pane in self.panes:
             pane.set_class(pane.number == number, "-active")
@@ -167,3 +186,47 @@ class OpsConsoleApp(App[None]):
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
+
+    # --- the host detail -----------------------------------------------------------------------
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        """enter on a row: Hosts and Alerts open the row's host, Services its worst problem host (or a
+        picker of its hosts). A commit names no host, so enter in Commits does nothing."""
+        pane = next((p for p in self.panes if p.table is event.data_table), None)
+        key = event.row_key.value
+        if pane is None or key is None:
+            return
+        if pane.number == 1:
+            self.open_host(key.split(":", 1)[1])  # "guest:mw152", "node:cloud15"
+        elif pane.number == 2:
+            self.open_host(key.split("!", 1)[0])  # "mw152!PHP-FPM": Icinga's host name
+        elif pane.number == 3:
+            self.open_service(key)
+
+    def open_host(self, name: str | None) -> None:
+        """Show the detail of the host any system calls `name`."""
+        if name and not isinstance(self.screen, HostDetailScreen):
+            self.push_screen(HostDetailScreen(name))
+
+    def open_service(self, service: str) -> None:
+        """One problem host: its detail; else a picker of the service's hosts, the worst first."""
+        hosts = service_hosts(self.store, self.config, service)
+        problems = [host for host, state in hosts if state != CheckState.OK]
+        if not hosts:
+            self.notify(f"{service}: no host has its checks (yet)", severity="warning")
+        elif len(problems) == 1:
+            self.open_host(problems[0])
+        else:
+            options = [(host, Text(f"{STATE_SYMBOL[state]} {state.name:<8} {host}", style=STATE_STYLE[state])) for host, state in hosts]
+            self.push_screen(Picker(f"{service}: which host?", options), self.open_host)
+
+    def run_outside(self, argv: list[str]) -> None:
+        """Hand the terminal to `argv` (ssh) and take it back when it exits, on the same screen."""
+        try:
+            with self.suspend():
+                code = run_in_terminal(argv)
+        except SuspendNotSupported:
+            self.notify("this terminal cannot be handed over (no suspend here)", severity="error")
+            return
+        if code != 0:
+            self.notify(f"{' '.join(argv)} exited with status {code}", severity="warning")

@@ -17,8 +17,14 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("g  G", "first / last row"),
     ("pgup pgdn", "page up / down"),
     ("r", "refresh every source now"),
+    ("enter", "a host's detail (Hosts, Alerts, Services)"),
     ("?", "this help"),
     ("q", "quit"),
+    ("", "— in a host's detail —"),
+    ("esc  q", "back, the cursor where it was"),
+    ("tab", "summary / logs (enter: whole line)"),
+    ("s", "ssh to the host; the console waits"),
+    ("y  c", "copy a link / the host's FQDN"),
 )
 NOTE = "Read-only: nothing here changes the farm."
 

@@ -1,5 +1,5 @@
-"""Real servers for the tests: PostgreSQL + PuppetDB, Icinga2 — on loopback, on ports that differ
-from the packages' defaults, each in its own fresh directory, stopped by the pid we started.
+"""Real servers for the tests: PostgreSQL + PuppetDB, Icinga2, three Varnish caches — on loopback, on
+ports that differ from the packages' defaults, each in its own fresh directory, stopped by the pid we started.
 
 Installed from Debian packages by scripts/test. A server that cannot start is an error, never a skip.
 """
@@ -21,11 +21,13 @@ import urllib.error
 import urllib.request
 from base64 import b64encode
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 POSTGRES_PORT = 15433
 PUPPETDB_PORT = 18080
 ICINGA_PORT = 15665
+VARNISH_PORTS = {"cache-a": 16081, "cache-b": 16082, "cache-refusing": 16083}
 
 
 class ServerFailed(RuntimeError):
@@ -289,6 +291,114 @@ class Icinga2:
         _stop_group(self.process)
 
 
+# --- Varnish ---------------------------------------------------------------------------------------
+
+VCL = """vcl 4.1;
+backend default {{ .host = "127.0.0.1"; .port = "{backend_port}"; }}
+acl purgers {{ {acl} }}
+sub vcl_recv {{
+    if (req.method == "PURGE") {{
+        if (client.ip !~ purgers) {{ return (synth(405, "PURGE not allowed")); }}
+        return (purge);
+    }}
+    if (req.method == "BAN") {{
+        if (client.ip !~ purgers) {{ return (synth(405, "BAN not allowed")); }}
+        if (req.http.X-Ban-Url) {{
+            ban("req.http.host == " + req.http.host + " && req.url ~ " + req.http.X-Ban-Url);
+        }} else {{
+            ban("req.http.host == " + req.http.host + " && req.url == " + req.url);
+        }}
+        return (synth(200, "Banned"));
+    }}
+    if (req.method !~ "^(GET|HEAD)$") {{ return (synth(405, "Method not allowed")); }}
+}}
+sub vcl_backend_response {{ set beresp.ttl = 120s; }}
+sub vcl_deliver {{
+    if (obj.hits > 0) {{ set resp.http.X-Cache = "HIT"; }} else {{ set resp.http.X-Cache = "MISS"; }}
+    set resp.http.X-Cache-Hits = obj.hits;
+}}
+"""
+
+
+class _Backend(BaseHTTPRequestHandler):
+    """The app server behind the caches: any path is a small page; it counts what reaches it."""
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        self.server.hits.append((self.headers.get("Host", ""), self.path))  # type: ignore[attr-defined]
+        body = f"<p>{self.headers.get('Host', '')}{self.path} from the backend</p>\n".encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@dataclass
+class Varnish:
+    """Three varnishd on loopback with their own -n work dirs, in front of one threaded backend:
+    `cache-a` and `cache-b` allow PURGE/BAN from 127.0.0.1; `cache-refusing`'s ACL lists only
+    127.0.0.2, so it answers 405."""
+
+    base: Path
+    ports: dict[str, int] = field(default_factory=lambda: dict(VARNISH_PORTS))
+    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+    backend: ThreadingHTTPServer | None = None
+    _backend_thread: threading.Thread | None = None
+
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.ports[name]}"
+
+    def start(self) -> None:
+        """Start the backend and the three caches (does not wait: call wait_ready)."""
+        if shutil.which("varnishd") is None:
+            raise ServerFailed("varnishd is not installed (scripts/test installs the varnish package)")
+        for name, port in self.ports.items():
+            require_free(port, f"Varnish {name}")
+        self.backend = ThreadingHTTPServer(("127.0.0.1", 0), _Backend)
+        self.backend.daemon_threads = True
+        self.backend.hits = []  # type: ignore[attr-defined]
+        self._backend_thread = threading.Thread(target=self.backend.serve_forever, name="varnish-backend", daemon=True)
+        self._backend_thread.start()
+        for name, port in self.ports.items():
+            root = self.base / "varnish" / name
+            root.mkdir(parents=True)
+            acl = '"127.0.0.2";' if name == "cache-refusing" else '"127.0.0.1"; "::1";'
+            (root / "default.vcl").write_text(VCL.format(backend_port=self.backend.server_address[1], acl=acl))
+            log = root / "varnishd.log"
+            command = ["varnishd", "-F", "-a", f"127.0.0.1:{port}", "-T", "127.0.0.1:0", "-S", "none",
+                       "-n", str(root / "work"), "-f", str(root / "default.vcl"), "-s", "malloc,32m"]
+            with log.open("wb") as out:
+                self.processes[name] = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT,
+                                                        start_new_session=True)
+
+    def get(self, name: str, host: str, path: str) -> tuple[int, dict[str, str]]:
+        """GET through one cache with a Host header: (status, headers lowercased)."""
+        request = urllib.request.Request(self.url(name) + path, headers={"Host": host})
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                response.read()
+                return response.status, {k.lower(): v for k, v in response.headers.items()}
+        except urllib.error.HTTPError as exc:
+            return exc.code, {k.lower(): v for k, v in exc.headers.items()}
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        for name in self.ports:
+            log = self.base / "varnish" / name / "varnishd.log"
+            wait_until(lambda: self.get(name, "ready.test", "/")[0] == 200, timeout, f"Varnish {name}", log,
+                       self.processes[name])
+
+    def stop(self) -> None:
+        for process in self.processes.values():
+            _stop_group(process)
+        if self.backend is not None:
+            self.backend.shutdown()
+            self.backend.server_close()
+            self.backend = None
+
+
 def _package_file(path: Path) -> Path:
     """A package's config file, or its .dpkg-new twin when the package was unpacked but not configured."""
     if path.exists():
@@ -314,11 +424,12 @@ class RealServers:
         self.base.chmod(0o755)  # the postgres user must reach its data directory
         self.puppetdb = PuppetDB(self.base)
         self.icinga = Icinga2(self.base)
+        self.varnish = Varnish(self.base)
         self._errors: dict[str, BaseException] = {}
         self._threads: dict[str, threading.Thread] = {}
 
     def start_in_background(self) -> None:
-        for name, server in (("puppetdb", self.puppetdb), ("icinga", self.icinga)):
+        for name, server in (("puppetdb", self.puppetdb), ("icinga", self.icinga), ("varnish", self.varnish)):
             thread = threading.Thread(target=self._start, args=(name, server), daemon=True)
             self._threads[name] = thread
             thread.start()
@@ -339,7 +450,7 @@ class RealServers:
         return getattr(self, name)
 
     def stop(self) -> None:
-        for server in (self.icinga, self.puppetdb):
+        for server in (self.varnish, self.icinga, self.puppetdb):
             try:
                 server.stop()
             except Exception:  # noqa: BLE001 - stop the others anyway

@@ -7,6 +7,7 @@ import ssl
 import stat
 import threading
 import time
+from urllib.parse import quote, urlencode
 
 import httpx
 import pytest
@@ -118,7 +119,8 @@ def test_real_clock_moves(sim_farm_factory, sim_client_factory):
     url = farm.urls["icinga"] + "/v1/objects/services"
     params = {"filter": 'service.name == "PHP-FPM" && host.name == "mw152"', "attrs": ["last_state_change"]}
     auth = ("opsconsole", farm.secret_path("icinga").read_text().strip())
-    changed = client.get(url, params=params, auth=auth).json()["results"][0]["attrs"]["last_state_change"]
+    query = urlencode(params, doseq=True, quote_via=quote)  # spaces as %20: Icinga keeps a '+' a '+'
+    changed = client.get(f"{url}?{query}", auth=auth).json()["results"][0]["attrs"]["last_state_change"]
     assert 8 * 60 < time.time() - changed < 13 * 60
 
 
@@ -221,8 +223,9 @@ def test_db_disk_full(sim_farm_factory, sim_client_factory):
     farm = sim_farm_factory("db-disk-full")
     client = sim_client_factory(farm)
     auth = ("opsconsole", farm.secret_path("icinga").read_text().strip())
-    problems = client.get(farm.urls["icinga"] + "/v1/objects/services", auth=auth,
-                          params={"filter": 'host.name == "db171"', "attrs": ["name", "state", "last_check_result"]}).json()
+    query = urlencode({"filter": 'host.name == "db171"', "attrs": ["name", "state", "last_check_result"]}, doseq=True,
+                      quote_via=quote)  # spaces as %20: Icinga keeps a '+' a '+'
+    problems = client.get(farm.urls["icinga"] + "/v1/objects/services?" + query, auth=auth).json()
     states = {r["attrs"]["name"]: (r["attrs"]["state"], r["attrs"]["last_check_result"]["output"]) for r in problems["results"]}
     assert states["Disk Space"] == (2.0, "DISK CRITICAL - free space: /srv 512 MB (1% inode=97%)")
     assert states["MariaDB"][0] == 1.0

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import json
+from urllib.parse import quote, urlencode
 
 import pytest
 
 pytestmark = pytest.mark.sim
+
+
+def _q(params: dict) -> str:
+    """?query with spaces as %20: Icinga reads a '+' as a '+', not a space (tests/real/test_conformance.py)."""
+    return "?" + urlencode(params, doseq=True, quote_via=quote)
 
 
 @pytest.fixture(scope="module")
@@ -20,6 +26,8 @@ def icinga(farm, sim_client_factory):
     auth = ("opsconsole", farm.secret_path("icinga").read_text().strip())
 
     def call(path: str, method: str = "GET", **kwargs):
+        if "params" in kwargs:
+            path += _q(kwargs.pop("params"))
         return client.request(method, farm.urls["icinga"] + path, auth=kwargs.pop("auth", auth), **kwargs)
 
     return call
@@ -138,15 +146,15 @@ def test_mutators_show_up(sim_farm_factory, sim_client_factory):
     client = sim_client_factory(farm)
     auth = ("opsconsole", farm.secret_path("icinga").read_text().strip())
     url = farm.urls["icinga"] + "/v1/objects/services"
-    problems = client.get(url, params={"filter": "service.state != ServiceOK"}, auth=auth).json()["results"]
+    problems = client.get(url + _q({"filter": "service.state != ServiceOK"}), auth=auth).json()["results"]
     assert problems == []  # healthy means healthy
     farm.model.set_check("mem151", "memcached", "CRITICAL", "connect to address 10.0.15.106 and port 11211: Connection refused")
     farm.model.acknowledge("mem151", "memcached", author="bob", comment="on it")
     farm.model.set_puppet_status("db151", "failed")
     farm.model.set_guest_status("os151", "stopped")
-    got = {r["name"]: r["attrs"] for r in client.get(url, params={"filter": "service.state != ServiceOK",
-                                                                  "attrs": ["state", "acknowledgement", "handled"]}, auth=auth).json()["results"]}
+    got = {r["name"]: r["attrs"] for r in client.get(url + _q({"filter": "service.state != ServiceOK",
+                                                                "attrs": ["state", "acknowledgement", "handled"]}), auth=auth).json()["results"]}
     assert got == {"mem151!memcached": {"state": 2.0, "acknowledgement": 1.0, "handled": True},
                    "db151!Puppet": {"state": 2.0, "acknowledgement": 0.0, "handled": False}}
-    hosts = client.get(farm.urls["icinga"] + "/v1/objects/hosts", params={"filter": "host.state == HostDown"}, auth=auth)
+    hosts = client.get(farm.urls["icinga"] + "/v1/objects/hosts" + _q({"filter": "host.state == HostDown"}), auth=auth)
     assert [r["name"] for r in hosts.json()["results"]] == ["os151"]

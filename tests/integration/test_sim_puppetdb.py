@@ -129,7 +129,7 @@ def test_facts(pdb):
 @pytest.mark.parametrize("query, fragment", [
     (["=", "report_status", "failed"], "'report_status' is not a queryable object for nodes. Known queryable objects "
                                        "are 'cached_catalog_status', 'catalog_environment'"),
-    (["==", "certname", "x"], "query operator '==' is unknown"),
+    (["==", "certname", "x"], "SQLGen found for class: nil"),  # PuppetDB 7.12's words (tests/real/test_conformance.py)
     (["<", "certname", "x"], "not allowed on field certname"),
     (["=", "certname"], "requires exactly two arguments"),
     (["in", "certname", ["a", "b"]], "is not well-formed"),

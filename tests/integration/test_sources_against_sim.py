@@ -136,3 +136,34 @@ async def test_faults_become_error_values(farm: SimFarm, config: AppConfig, kind
     assert result.data is None
     assert result.error.startswith(expected), result.error
     assert time.monotonic() - started < 3.0
+
+
+async def test_github_304_sends_if_none_match_and_costs_no_rate_limit(config: AppConfig):
+    source = first_of(config, "commits")
+    first, second = await source.fetch(), await source.fetch()
+    await source.aclose()
+    assert not first.data.not_modified and second.data.not_modified
+    assert first.data.rate_limit_remaining is not None
+    assert second.data.rate_limit_remaining == first.data.rate_limit_remaining  # the 304 was free
+
+
+async def test_host_detail_helpers_against_the_sim(farm: SimFarm, config: AppConfig):
+    """What the host detail loads: a host's log lines (any level, both its names), a fact, node rrddata."""
+    graylog = first_of(config, "graylog")
+    logs = await graylog.host_messages(["mw152", "mw152.fsslc.wtnet"], size=100)
+    await graylog.aclose()
+    assert len(logs.messages) == 100 and {m.source for m in logs.messages} == {"mw152"}
+    assert any("connect() to unix:/run/php/fpm-www.sock failed" in m.message for m in logs.messages)
+    assert any(m.application == "nginx" and m.level == 3 for m in logs.messages)
+    farm.model.set_puppet_disabled("mw161", reason="kernel upgrade --bob")
+    puppetdb = first_of(config, "puppetdb")
+    disabled = await puppetdb.fact("mw161.fsslc.wtnet", "puppet_agent_disabled_message")
+    enabled = await puppetdb.fact("mw151.fsslc.wtnet", "puppet_agent_disabled_message")
+    await puppetdb.aclose()
+    farm.model.enable_puppet("mw161")
+    assert (disabled, enabled) == ("kernel upgrade --bob", None)
+    assert config.sources.puppetdb[0].disabled_fact == "puppet_agent_disabled_message"
+    pve = first_of(config, "proxmox")
+    points = await pve.node_rrddata("cloud15")
+    await pve.aclose()
+    assert len(points) > 50 and "memused" in points[-1] and "cpu" in points[-1]

@@ -65,6 +65,11 @@ def test_example_config_loads(tmp_path, monkeypatch):
     assert config.sources.commits[1].repo_label == "puppet"
     assert sorted(secret_values(config)) == ["from-a-file", "gh-secret", "graylog-secret", "pve-secret"]
     assert {s.name for s in config.services} >= {"php-fpm", "mediawiki", "varnish", "mariadb"}
+    assert [c.name for c in config.actions.caches] == ["cp161", "cp171", "cp191", "cp201"]
+    assert config.actions.caches[0].url == "http://10.0.16.161:81"
+    assert (config.actions.icinga, config.actions.sal.udp) == ("icinga", "bots171.fsslc.wtnet:5071")
+    assert config.actions.gelf.url == "https://graylog161.fsslc.wtnet:12201/gelf"
+    assert config.actions.audit.path == "~/.local/state/opsconsole/audit.jsonl"
 
 
 def test_secret_never_prints_its_value():
@@ -256,3 +261,61 @@ def test_check_config_command(tmp_path):
     assert broken.returncode == 2
     assert broken.stderr.strip() == f"{bad}:3: sourcse: unknown key"
     assert "Traceback" not in broken.stderr
+
+
+# --- actions --------------------------------------------------------------------------------------
+
+ACTIONS = MINIMAL_ICINGA + """\
+actions:
+  caches:
+    - {name: cp161, url: "http://10.0.16.161:81"}
+    - {name: cp171, url: "http://10.0.17.171:81"}
+"""
+
+
+def test_actions_defaults(monkeypatch, tmp_path):
+    monkeypatch.delenv("XDG_STATE_HOME", raising=False)
+    config = parse_config(ACTIONS)
+    assert [c.name for c in config.actions.caches] == ["cp161", "cp171"]
+    assert (config.actions.icinga, config.actions.sal, config.actions.gelf) == (None, None, None)
+    assert config.actions.audit.path == "~/.local/state/opsconsole/audit.jsonl"
+    assert parse_config("farm: {name: x}\n").actions.caches == []
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    assert parse_config(ACTIONS).actions.audit.path == f"{tmp_path}/opsconsole/audit.jsonl"
+
+
+def test_actions_unknown_keys_are_errors(tmp_path):
+    assert errors_of(tmp_path, ACTIONS + "    - {name: cp191, adress: http://x}\n") == [
+        "13: actions.caches[2].url: required key is missing",
+        "13: actions.caches[2].adress: unknown key",
+    ]
+    assert errors_of(tmp_path, ACTIONS + "  purge_all: true\n") == ["13: actions.purge_all: unknown key"]
+
+
+def test_actions_broken_values(tmp_path):
+    text = ACTIONS + (
+        "    - {name: cp171, url: 'http://10.0.17.171:81/wiki'}\n"
+        "  icinga: mon181\n"
+        "  sal: {udp: bots171}\n"
+        "  gelf: {url: 'udp://graylog:12201'}\n"
+        "  audit: {path: ''}\n"
+    )
+    assert errors_of(tmp_path, text) == [
+        "13: actions.caches[2].url: give the cache's address only (scheme://host:port), without a path",
+        "15: actions.sal.udp: must be HOST:PORT (a port between 1 and 65535)",
+        "16: actions.gelf.url: must be a URL starting with https:// or http://",
+        "17: actions.audit.path: String should have at least 1 character",
+    ]
+
+
+def test_actions_cross_checks(tmp_path):
+    text = ACTIONS + "    - {name: cp161, url: 'http://10.0.16.162:81'}\n  icinga: mon181\n"
+    assert errors_of(tmp_path, text) == [
+        "13: actions.caches[2].name: duplicate cache name 'cp161'",
+        "14: actions.icinga: no icinga source named 'mon181' (icinga)",
+    ]
+
+
+def test_actions_sal_accepts_ipv6():
+    config = parse_config(ACTIONS + "  sal: {udp: '[::1]:5071'}\n")
+    assert config.actions.sal.udp == "[::1]:5071"

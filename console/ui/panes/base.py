@@ -12,7 +12,7 @@ from textual.widgets import Static
 
 from console.config import AppConfig
 from console.state import Store
-from console.ui.widgets import KeyedTable
+from console.ui.widgets import KeyedTable, OpeningTable
 from console.views import PaneView
 
 Derive = Callable[[Store, AppConfig, datetime], PaneView]
@@ -26,6 +26,7 @@ class Pane(Vertical):
     noun: ClassVar[str]  # what a row is, for the count: "hosts"
     kinds: ClassVar[frozenset[str]]
     derive: ClassVar[Derive]
+    opens_hosts: ClassVar[bool] = True  # enter on a row opens a host's detail
 
     class Focused(Message):
         """The keyboard went into this pane (tab, a number key or a click)."""
@@ -40,7 +41,8 @@ class Pane(Vertical):
         self.border_title = f"{self.number} {self.title}"
         # Held rather than queried: a redraw may come while the app is tearing the screen down.
         self.note = Static("", classes="pane-note")
-        self.table = KeyedTable(id=f"{self.title.lower()}-table")
+        table = OpeningTable if self.opens_hosts else KeyedTable
+        self.table = table(id=f"{self.title.lower()}-table")
 
     def compose(self) -> ComposeResult:
         yield self.note
@@ -53,7 +55,7 @@ class Pane(Vertical):
         note.update(view.note or "")
         note.display = view.note is not None
         note.tooltip = view.detail or None
-        self.border_subtitle = f"{len(view.rows)} {self.noun}"
+        self.border_subtitle = f"{len(view.rows)} {self.noun}" + (f" · {view.legend}" if view.legend else "")
         self.badge = view.badge
 
     def on_descendant_focus(self) -> None:

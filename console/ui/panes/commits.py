@@ -10,5 +10,6 @@ class CommitsPane(Pane):
     number = 4
     title = "Commits"
     noun = "commits"
-    kinds = frozenset({"commits"})
+    kinds = frozenset({"commits", "icinga"})  # icinga: commits just before the top alert are marked
     derive = staticmethod(commits_view)
+    opens_hosts = False  # a commit names no host: enter does nothing here

@@ -101,3 +101,9 @@ class KeyedTable(DataTable[Cell]):
     def _restore_scroll(self, scroll_y: float) -> None:
         self.scroll_to(y=scroll_y, animate=False, immediate=True)
         self.move_cursor(row=self.cursor_row, scroll=True)
+
+
+class OpeningTable(KeyedTable):
+    """A KeyedTable whose rows open something on enter (the footer says so)."""
+
+    BINDINGS = [Binding("enter", "select_cursor", "Open host")]

@@ -1,4 +1,5 @@
-"""The bottom line: every source's health, latency and data age (failures always in full)."""
+"""The bottom line: every source's health, latency and data age (failures always in full), and the
+GitHub rate limit left."""
 
 from __future__ import annotations
 
@@ -6,22 +7,23 @@ from typing import Sequence
 
 from textual.widgets import Static
 
-from console.views import SourceHealth, status_line
+from console.views import Quota, SourceHealth, status_line
 
 
 class StatusBar(Static):
     def __init__(self) -> None:
         super().__init__("", id="status-bar")
         self._items: tuple[SourceHealth, ...] = ()
+        self._quota: Quota | None = None
 
-    def show(self, items: Sequence[SourceHealth]) -> None:
+    def show(self, items: Sequence[SourceHealth], quota: Quota | None = None) -> None:
         items = tuple(items)
-        if items != self._items:
-            self._items = items
+        if items != self._items or quota != self._quota:
+            self._items, self._quota = items, quota
             self._render_items()
 
     def on_resize(self) -> None:
         self._render_items()
 
     def _render_items(self) -> None:
-        self.update(status_line(self._items, self.content_size.width))
+        self.update(status_line(self._items, self.content_size.width, self._quota))

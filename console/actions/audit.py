@@ -1,0 +1,149 @@
+"""Where actions are recorded: the local audit file (append-only JSONL, fsynced), the server admin
+log (one `!log` line over UDP) and Graylog (GELF over HTTP). Secrets are scrubbed from all three."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import json
+import os
+import socket
+import stat
+import threading
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+import httpx
+
+from console.sources.httpclient import redact, ssl_verify, transport_timeout
+
+SAL_MAX = 480  # bytes of one SAL line (an IRC line carries about 510)
+
+
+class AuditError(OSError):
+    """The audit file cannot be written: no action may start."""
+
+
+def _scrub(value: Any, secrets: list[str]) -> Any:
+    if isinstance(value, str):
+        return redact(value, secrets)
+    if isinstance(value, dict):
+        return {k: _scrub(v, secrets) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_scrub(v, secrets) for v in value]
+    return value
+
+
+def _utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class AuditLog:
+    """An append-only JSONL file (default ~/.local/state/opsconsole/audit.jsonl): created 0600, its
+    missing parent directories 0700; every record is flushed and fsynced before `append` returns."""
+
+    def __init__(self, path: str | os.PathLike[str], secrets: list[str] | None = None,
+                 clock: Callable[[], datetime] = _utc_now) -> None:
+        self.path = Path(path).expanduser()
+        self._secrets = [s for s in (secrets or []) if s]
+        self._clock = clock
+        self._lock = threading.Lock()
+
+    def append(self, record: dict[str, Any]) -> dict[str, Any]:
+        """Write one record (a `time` is added when absent) and fsync it; raise AuditError on failure."""
+        record = _scrub({"time": self._clock().isoformat(), **record}, self._secrets)
+        line = json.dumps(record, sort_keys=True, ensure_ascii=False, default=str) + "\n"
+        with self._lock:
+            try:
+                self._ensure_parent()
+                fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+            except OSError as exc:
+                raise AuditError(exc.errno or errno.EIO, f"cannot open the audit log {self.path}: {exc.strerror}") from None
+            try:
+                info = os.fstat(fd)
+                if not stat.S_ISREG(info.st_mode):
+                    raise AuditError(errno.EINVAL, f"the audit log {self.path} is not a regular file")
+                if info.st_size == 0:
+                    os.fchmod(fd, 0o600)  # a new file: owner only whatever the umask
+                os.write(fd, line.encode())
+                os.fsync(fd)
+            except AuditError:
+                raise
+            except OSError as exc:
+                raise AuditError(exc.errno or errno.EIO, f"cannot write the audit log {self.path}: {exc.strerror}") from None
+            finally:
+                os.close(fd)
+        return record
+
+    def _ensure_parent(self) -> None:
+        missing = []
+        parent = self.path.parent
+        while not parent.exists():
+            missing.append(parent)
+            parent = parent.parent
+        for directory in reversed(missing):
+            directory.mkdir(mode=0o700)
+            directory.chmod(0o700)  # mkdir's mode goes through the umask
+
+    def records(self) -> list[dict[str, Any]]:
+        """Every record in the file (for tests and for a future history view)."""
+        if not self.path.exists():
+            return []
+        return [json.loads(line) for line in self.path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def sal_line(operator: str, message: str) -> str:
+    """`!log [user@host] message`, one line, cut to what the relay carries."""
+    text = " ".join(message.split())
+    line = f"!log [{operator}] {text}"
+    encoded = line.encode()
+    if len(encoded) > SAL_MAX:
+        line = encoded[: SAL_MAX - 3].decode(errors="ignore") + "..."
+    return line
+
+
+class SalRelay:
+    """The server admin log relay: one UDP datagram per line to HOST:PORT."""
+
+    def __init__(self, address: str, secrets: list[str] | None = None) -> None:
+        host, _, port = address.rpartition(":")
+        self.host = host[1:-1] if host.startswith("[") else host
+        self.port = int(port)
+        self._secrets = [s for s in (secrets or []) if s]
+
+    def _send(self, line: str) -> None:
+        data = redact(line, self._secrets).encode()
+        infos = socket.getaddrinfo(self.host, self.port, type=socket.SOCK_DGRAM)
+        family, kind, proto, _, address = infos[0]
+        with socket.socket(family, kind, proto) as sock:
+            sock.sendto(data, address)
+
+    async def send(self, line: str) -> None:
+        """Send one line; raise OSError when it cannot (the caller reports it, the action stands)."""
+        await asyncio.to_thread(self._send, line)
+
+
+class GelfSender:
+    """GELF 1.1 over HTTP: one JSON message per action, POSTed to a Graylog GELF HTTP input."""
+
+    def __init__(self, url: str, verify: bool | str = True, timeout: float = 5.0, secrets: list[str] | None = None) -> None:
+        self.url = url
+        self.verify = verify
+        self.timeout = timeout
+        self._secrets = [s for s in (secrets or []) if s]
+
+    async def send(self, short_message: str, host: str, fields: dict[str, Any], at: datetime) -> None:
+        """POST one message; raise on a transport error or a non-2xx answer."""
+        message: dict[str, Any] = {"version": "1.1", "host": host, "short_message": short_message,
+                                   "timestamp": round(at.timestamp(), 3), "level": 5}
+        for key, value in fields.items():
+            if value is None:
+                continue
+            message["_" + key] = value if isinstance(value, (int, float, str)) else json.dumps(value, default=str)
+        message = _scrub(message, self._secrets)
+        async with httpx.AsyncClient(verify=ssl_verify(self.verify), timeout=transport_timeout(self.timeout),
+                                     follow_redirects=False) as client:
+            response = await client.post(self.url, json=message)
+        if not 200 <= response.status_code < 300:
+            raise OSError(f"GELF input answered HTTP {response.status_code}")

@@ -1,0 +1,194 @@
+"""What an action will do, before it does anything: a Plan of steps, each with its exact request.
+
+Plain data (frozen dataclasses), no I/O: the dry run prints it, the guard judges it, the audit
+records it, the executors carry it out, and a future TUI screen shows it.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import re
+import socket
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import IntEnum
+from typing import Any
+
+TASK_PATTERN = re.compile(r"T[1-9][0-9]{0,8}")
+MAX_REASON = 300  # one SAL line has to carry it
+
+
+class Risk(IntEnum):
+    """How careful the confirmation must be (spicerack-style tiers)."""
+
+    REVERSIBLE = 1  # one target, reversible: y/N, No by default
+    SEVERAL = 2  # several targets, or a restart: type `go`
+    IRREVERSIBLE = 3  # irreversible or the whole fleet: type the target's name
+
+    @property
+    def label(self) -> str:
+        return {1: "tier 1 (reversible, one target)", 2: "tier 2 (several targets)",
+                3: "tier 3 (irreversible or whole fleet)"}[int(self)]
+
+
+@dataclass(frozen=True)
+class Operator:
+    """Who acts, from where: `user@host` as the server admin log writes it."""
+
+    user: str
+    host: str
+
+    def __str__(self) -> str:
+        return f"{self.user}@{self.host}"
+
+
+def current_operator() -> Operator:
+    """The person at the keyboard (SUDO_USER behind sudo) and the short name of this host."""
+    try:
+        user = os.environ.get("SUDO_USER") or getpass.getuser()
+    except (OSError, KeyError):  # no login name and no passwd entry (some containers)
+        user = "unknown"
+    return Operator(user, socket.gethostname().split(".")[0] or "localhost")
+
+
+@dataclass(frozen=True)
+class Reason:
+    """Why: recorded everywhere as `<reason> - <user>@<host> - T123` (the task is optional)."""
+
+    text: str
+    operator: Operator
+    task: str | None = None
+
+    @classmethod
+    def make(cls, text: str | None, operator: Operator, task: str | None = None) -> Reason:
+        """Validate and build a reason; raise ValueError saying what is wrong."""
+        cleaned = " ".join((text or "").split())
+        if not cleaned:
+            raise ValueError("a reason is required for every write (--reason TEXT)")
+        if any(ch in (text or "") for ch in "\r\n\x00"):
+            raise ValueError("the reason must be one line")
+        if len(cleaned) > MAX_REASON:
+            raise ValueError(f"the reason is too long ({len(cleaned)} characters; at most {MAX_REASON})")
+        task_id = None
+        if task:
+            task_id = task.strip().upper()
+            task_id = task_id if task_id.startswith("T") else "T" + task_id
+            if not TASK_PATTERN.fullmatch(task_id):
+                raise ValueError(f"the task must look like T123 (got {task.strip()[:20]!r})")
+        return cls(cleaned, operator, task_id)
+
+    def __str__(self) -> str:
+        return " - ".join([self.text, str(self.operator), *([self.task] if self.task else [])])
+
+    def for_log(self) -> str:
+        """What follows the action in a SAL line: `<reason> - T123` (user@host is already in front)."""
+        return " - ".join([self.text, *([self.task] if self.task else [])])
+
+
+@dataclass(frozen=True)
+class HttpRequest:
+    """One request exactly as it will be sent; credentials are added by the executor, never here."""
+
+    method: str
+    url: str
+    headers: tuple[tuple[str, str], ...] = ()
+    body: Any = None  # JSON-able, sent as application/json
+
+    def header_dict(self) -> dict[str, str]:
+        return dict(self.headers)
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"method": self.method, "url": self.url, "headers": dict(self.headers)}
+        if self.body is not None:
+            data["body"] = self.body
+        return data
+
+    def render(self) -> str:
+        lines = [f"{self.method} {self.url}"] + [f"  {k}: {v}" for k, v in self.headers]
+        if self.body is not None:
+            lines.append("  " + json.dumps(self.body, sort_keys=True))
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One request to one target. `executor` names who sends it (a cache name or `icinga:<source>`);
+    `precheck` re-reads the state right before (the alert still exists); `verify` reads after."""
+
+    index: int
+    kind: str  # purge | ban | acknowledge-problem | remove-acknowledgement | schedule-downtime | remove-downtime | reschedule-check
+    executor: str
+    target: str
+    subject: str  # the URL, the pattern, or the Icinga object
+    request: HttpRequest
+    precheck: HttpRequest | None = None
+    verify: HttpRequest | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"index": self.index, "kind": self.kind, "executor": self.executor, "target": self.target,
+                                "subject": self.subject, "request": self.request.to_dict()}
+        if self.precheck is not None:
+            data["precheck"] = self.precheck.to_dict()
+        if self.verify is not None:
+            data["verify"] = self.verify.to_dict()
+        return data
+
+
+@dataclass(frozen=True)
+class Plan:
+    """An action made concrete: what, on which targets, how risky, and every request in order."""
+
+    id: str
+    action: str  # purge | ban | ack | unack | downtime-add | downtime-remove | recheck
+    title: str  # "purge 1 URL from 4 caches"
+    targets: tuple[str, ...]
+    risk: Risk
+    steps: tuple[Step, ...]
+    created_at: datetime
+    operator: Operator
+    reason: Reason | None = None
+    confirm_word: str | None = None  # tier 3: what the operator must type
+    key: str = ""  # the same key = the same action (a second start while running is refused)
+    log_summary: str = ""  # the SAL line's verb phrase, completed with the outcome
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def executors(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(step.executor for step in self.steps))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The plan as JSON-able data (`--dry-run --json`, the audit intent record)."""
+        return {
+            "id": self.id,
+            "action": self.action,
+            "title": self.title,
+            "targets": list(self.targets),
+            "risk": {"tier": int(self.risk), "label": self.risk.label},
+            "confirm": self.confirm_word,
+            "operator": str(self.operator),
+            "reason": str(self.reason) if self.reason else None,
+            "task": self.reason.task if self.reason else None,
+            "created_at": self.created_at.isoformat(),
+            "notes": list(self.notes),
+            "steps": [step.to_dict() for step in self.steps],
+        }
+
+    def render(self) -> str:
+        """The plan for a terminal: title, tier, reason, then each step's request."""
+        lines = [
+            f"plan {self.id[:8]}: {self.title}",
+            f"  risk:    {self.risk.label}",
+            f"  targets: {', '.join(self.targets)}",
+            f"  reason:  {self.reason if self.reason else '(none given; required to run)'}",
+        ]
+        lines += [f"  note:    {note}" for note in self.notes]
+        for step in self.steps:
+            lines.append(f"step {step.index + 1}: {step.kind} {step.subject} on {step.target}")
+            if step.precheck is not None:
+                lines.append("  re-read first: " + step.precheck.render().replace("\n", "\n  "))
+            lines.append("  " + step.request.render().replace("\n", "\n  "))
+            if step.verify is not None:
+                lines.append("  then verify: " + step.verify.render().replace("\n", "\n  "))
+        return "\n".join(lines)

@@ -1,0 +1,480 @@
+"""The host detail: one host across every system. Loaders fetch what the store does not hold (usage
+history, the last Puppet run, the host's log lines) and never raise — a failure is a value shown in
+its own section. Render functions turn data into Rich Text and table rows. No Textual.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Awaitable, Generic, Sequence, TypeVar
+
+from rich.table import Table
+from rich.text import Text
+
+from console.hosts import HostIdentity, HostLink, short_name
+from console.model import (
+    CheckState,
+    Commit,
+    HypervisorNode,
+    IcingaHostState,
+    IcingaSnapshot,
+    LogMessage,
+    LogSnapshot,
+    ProxmoxInventory,
+    ServiceCheck,
+)
+from console.sources.base import describe_error
+from console.sources.graylog import GraylogSource
+from console.sources.proxmox import ProxmoxSource
+from console.sources.puppetdb import PuppetDBSource
+from console.state import Store
+from console.views import (
+    NO_VALUE,
+    SUSPECT_MARK,
+    SUSPECT_STYLE,
+    Column,
+    Row,
+    alert_flags,
+    alert_order,
+    first_line,
+    humanize_age,
+    humanize_uptime,
+    icinga_checks,
+    is_suspect,
+    merged_commits,
+    percent,
+    run_status,
+    state_label,
+)
+
+T = TypeVar("T")
+LOADING = Text("loading…", style="dim")
+LOG_LINES = 100
+COMMIT_HOURS = 24
+MAX_COMMITS = 10
+MAX_EVENTS = 8
+GIB = 1 << 30
+
+
+@dataclass(frozen=True, slots=True)
+class Loaded(Generic[T]):
+    """What a loader brought: `data`, or `error` (both when only part of it failed)."""
+
+    data: T | None = None
+    error: str | None = None
+
+
+async def guarded(call: Awaitable[T], timeout: float) -> Loaded[T]:
+    """Await `call`; any failure (cancellation aside) becomes Loaded(error=...)."""
+    try:
+        return Loaded(await call)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a section shows its own failure
+        return Loaded(error=describe_error(exc, timeout))
+
+
+# --- usage history (Proxmox rrddata) -------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class UsageHistory:
+    """Percentages over the last hour, oldest first (points without data are left out)."""
+
+    cpu: tuple[float, ...]
+    mem: tuple[float, ...]
+
+
+def usage_history(points: Sequence[dict[str, float]]) -> UsageHistory:
+    """Guest points (cpu 0..1, mem/maxmem) or node points (cpu, memused/memtotal) → percentages."""
+    cpu, mem = [], []
+    for point in points:
+        if "cpu" in point:
+            cpu.append(100 * point["cpu"])
+        used, total = point.get("mem", point.get("memused")), point.get("maxmem", point.get("memtotal"))
+        if used is not None and total:
+            mem.append(100 * used / total)
+    return UsageHistory(tuple(cpu), tuple(mem))
+
+
+async def load_usage(source: ProxmoxSource, identity: HostIdentity) -> Loaded[UsageHistory]:
+    """The last hour of the guest's (or the hypervisor's) CPU and memory."""
+    if identity.guest is not None:
+        guest = identity.guest
+        call = source.guest_rrddata(guest.node, guest.vmid, "hour", kind=guest.kind)
+    elif identity.hypervisor is not None:
+        call = source.node_rrddata(identity.hypervisor.name, "hour")
+    else:
+        return Loaded(error="not in Proxmox")
+    loaded = await guarded(call, source.timeout)
+    return Loaded(usage_history(loaded.data)) if loaded.data is not None else Loaded(error=loaded.error)
+
+
+BARS = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: Sequence[float], width: int, top: float = 100.0) -> str:
+    """Bars on a FIXED scale 0..top (a steady 21 % stays low; Textual's Sparkline scales min..max),
+    one bar per bucket of points (the bucket's maximum), at most `width` bars."""
+    if width <= 0 or not values:
+        return ""
+    count = min(width, len(values))
+    bars = []
+    for index in range(count):
+        bucket = values[index * len(values) // count : (index + 1) * len(values) // count] or values[-1:]
+        level = max(0.0, min(max(bucket) / top, 1.0))
+        bars.append(BARS[min(len(BARS) - 1, int(level * len(BARS)))])
+    return "".join(bars)
+
+
+def usage_line(label: str, values: Sequence[float], width: int) -> Text:
+    """"cpu ▁▁▃▅▂▁ 2% now, max 45% (1h)" in `width` cells."""
+    if not values:
+        return Text(f"{label} no data in the last hour", style="dim")
+    tail = f" {values[-1]:.0f}% now, max {max(values):.0f}% (1h)"
+    head = f"{label:<4}"
+    bars = sparkline(values, width - len(head) - len(tail))
+    style = "bold red" if values[-1] >= 90 else ("yellow" if values[-1] >= 75 else "cyan")
+    return Text.assemble(head, (bars, style), tail)
+
+
+# --- Puppet --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PuppetRun:
+    """The node's latest report, its resource events, and whether the agent is disabled (from the
+    configured fact: None when not configured, False when enabled, else the message or True)."""
+
+    report: dict[str, Any] | None
+    events: tuple[dict[str, Any], ...]
+    disabled: str | bool | None = None
+
+
+def disabled_from_fact(value: Any) -> str | bool:
+    """The fact's value → False (enabled), True (disabled, no message) or the message."""
+    if isinstance(value, str):
+        return value.strip() or False
+    return value is True
+
+
+async def load_puppet(source: PuppetDBSource, certname: str, disabled_fact: str | None) -> Loaded[PuppetRun]:
+    """The latest report of `certname`, its events, and the disabled fact when one is configured."""
+
+    async def fetch() -> PuppetRun:
+        reports = await source.reports(certname, limit=1)
+        report = reports[0] if reports else None
+        events = await source.events(report["hash"]) if report else []
+        disabled = disabled_from_fact(await source.fact(certname, disabled_fact)) if disabled_fact else None
+        return PuppetRun(report, tuple(events), disabled)
+
+    return await guarded(fetch(), source.timeout * 3)
+
+
+STATUS_LOOK = {"failed": ("✖", "bold red"), "changed": ("●", "cyan"), "unchanged": ("✔", "green")}
+EVENT_LOOK = {"failure": ("✖", "bold red"), "skipped": ("↷", "yellow"), "noop": ("◌", "yellow"), "success": ("✔", "green")}
+
+
+def puppet_text(identity: HostIdentity, run: Loaded[PuppetRun] | None, now: datetime, configured: bool) -> Text:
+    """Last run (status, age, time), noop, stale, disabled and why, then the run's events."""
+    node = identity.puppet
+    if node is None:
+        why = "no puppetdb source configured" if not configured else "not in PuppetDB"
+        return Text(why, style="dim")
+    lines = [_run_line(identity, now)]
+    if run is None:
+        lines.append(LOADING)
+    elif run.error:
+        lines.append(Text(f"✖ last report: {run.error}", style="bold red"))
+    if run is not None and run.data is not None:
+        lines.extend(_run_details(run.data))
+    return Text("\n").join(lines)
+
+
+def _run_line(identity: HostIdentity, now: datetime) -> Text:
+    node = identity.puppet
+    assert node is not None
+    if node.deactivated or node.expired:
+        return Text("deactivated in PuppetDB", style="dim")
+    if node.latest_report_status is None or node.report_timestamp is None:
+        return Text("no report yet", style="yellow")
+    symbol, style = STATUS_LOOK.get(node.latest_report_status, ("?", "bold magenta"))
+    age = now - node.report_timestamp
+    line = Text.assemble(
+        (f"{symbol} {node.latest_report_status}", style),
+        f" {humanize_age(age)} ago ({node.report_timestamp:%H:%M} UTC)",
+    )
+    if node.noop:
+        line.append("  ◌ noop", style="yellow")
+    if age.total_seconds() > identity.stale_after:
+        line.append(f"  ▲ stale: no report for {humanize_age(age)}", style="bold yellow")
+    if node.cached_catalog_status not in (None, "not_used"):
+        line.append(f"  cached catalog: {node.cached_catalog_status}", style="yellow")
+    return line
+
+
+def _run_details(run: PuppetRun) -> list[Text]:
+    lines = []
+    if run.disabled:
+        reason = run.disabled if isinstance(run.disabled, str) else "no message given"
+        lines.append(Text(f"⏸ agent disabled: {reason}", style="bold yellow"))
+    if run.report is None:
+        return [*lines, Text("no report in PuppetDB", style="dim")]
+    if run.report.get("noop") and not lines:
+        lines.append(Text("◌ the last run was a noop run", style="yellow"))
+    events = run.events
+    if not events:
+        lines.append(Text("no resource events in the last run", style="dim"))
+    for event in events[:MAX_EVENTS]:
+        lines.append(event_line(event))
+    if len(events) > MAX_EVENTS:
+        lines.append(Text(f"+{len(events) - MAX_EVENTS} more events", style="dim"))
+    return lines
+
+
+def event_line(event: dict[str, Any]) -> Text:
+    """"✖ File[/srv/mediawiki/robots.php]: Could not evaluate: ..." (the status in a symbol and in the message)."""
+    status = event.get("status") or "?"
+    symbol, style = EVENT_LOOK.get(status, ("?", "bold magenta"))
+    resource = f"{event.get('resource_type')}[{event.get('resource_title')}]"
+    # a failure's message is the diagnosis: in full; a routine change's (content checksums) in short
+    message = first_line(event.get("message") or status, 300 if status == "failure" else 60)
+    return Text.assemble((f"{symbol} ", style), (resource, "bold" if status == "failure" else ""), f": {message}")
+
+
+# --- the host's open alerts ----------------------------------------------------------------------
+
+
+def host_checks(store: Store, identity: HostIdentity, domains: Sequence[str]) -> list[ServiceCheck]:
+    """The host's Icinga problems in the Alerts pane's order (by its Icinga name, or by short name
+    when Icinga's name for it is ambiguous — each line then names the Icinga host)."""
+    wanted = {identity.icinga_name} if identity.icinga_name else set()
+    seen: set[str] = set()
+    found = []
+    for check in sorted(icinga_checks(store), key=alert_order):
+        if check.state == CheckState.OK or check.key in seen:
+            continue
+        if check.host in wanted or (not wanted and short_name(check.host, domains) == identity.name):
+            seen.add(check.key)
+            found.append(check)
+    return found
+
+
+def host_state(store: Store, identity: HostIdentity) -> IcingaHostState | None:
+    for snapshot in store.data_of_kind("icinga"):
+        assert isinstance(snapshot, IcingaSnapshot)
+        for host in snapshot.hosts:
+            if host.name == identity.icinga_name:
+                return host
+    return None
+
+
+def alerts_text(store: Store, identity: HostIdentity, now: datetime, domains: Sequence[str]) -> Text:
+    if not store.of_kind("icinga"):
+        return Text("no icinga source configured", style="dim")
+    if not store.data_of_kind("icinga"):
+        return LOADING
+    lines = []
+    state = host_state(store, identity)
+    if state is not None and not state.up:
+        flags = " ".join(f for f, on in (("ACK", state.acknowledged), ("DOWNTIME", state.in_downtime)) if on)
+        lines.append(Text(f"✖ HOST DOWN {flags} {first_line(state.output, 80)}".replace("  ", " "), style="bold red"))
+    for check in host_checks(store, identity, domains):
+        age = humanize_age(now - check.last_state_change) if check.last_state_change else NO_VALUE
+        who = f"{check.host} " if check.host != identity.icinga_name else ""
+        flags = alert_flags(check)
+        lines.append(
+            Text.assemble(
+                state_label(check.state, dim=check.handled),
+                f" {flags + ' ' if flags else ''}{age:>3} {who}",
+                (check.service, "bold"),
+                f"  {first_line(check.output, 120)}",
+            )
+        )
+    if not lines:
+        if identity.icinga_name is None:
+            return Text("not in Icinga", style="dim")
+        return Text("✔ no open alerts", style="green")
+    return one_line_each(lines)
+
+
+def one_line_each(lines: Sequence[Text]) -> Text:
+    """Lines meant not to wrap (the screen crops them with "…"; the panes show the rest)."""
+    text = Text("\n").join(lines)
+    text.no_wrap, text.overflow = True, "ellipsis"
+    return text
+
+
+# --- the machine (Proxmox) -----------------------------------------------------------------------
+
+
+def hypervisor_of(store: Store, identity: HostIdentity) -> HypervisorNode | None:
+    """The Proxmox node the guest runs on (from the same source)."""
+    if identity.hypervisor is not None:
+        return identity.hypervisor
+    for state in store.of_kind("proxmox"):
+        if state.name == identity.proxmox_source and isinstance(state.data, ProxmoxInventory):
+            return next((n for n in state.data.nodes if n.name == identity.node), None)
+    return None
+
+
+def machine_text(store: Store, identity: HostIdentity) -> Text:
+    """The guest's and its node's status, usage and uptime."""
+    if not store.of_kind("proxmox"):
+        return Text("no proxmox source configured", style="dim")
+    guest = identity.guest
+    lines = []
+    if guest is not None:
+        line = Text.assemble(f"{'VM' if guest.kind == 'qemu' else 'CT'} {guest.vmid} on {guest.node}  ", run_status(guest.status))
+        if guest.status == "running":
+            line.append(f"  up {humanize_uptime(guest.uptime)}")
+        line.append(f"  {guest.maxcpu or '?'} vCPU  {_gib(guest.maxmem)}", style="dim")
+        lines.append(line)
+    elif identity.hypervisor is None:
+        return Text("not in Proxmox" if store.data_of_kind("proxmox") else "loading…", style="dim")
+    node = hypervisor_of(store, identity)
+    if node is not None:
+        line = Text.assemble(f"node {node.name}  ", run_status(node.status))
+        line.append(f"  up {humanize_uptime(node.uptime)}  cpu {percent(node.cpu)}  mem {percent(node.mem, node.maxmem)}")
+        line.append(f" of {_gib(node.maxmem)}", style="dim")
+        lines.append(line)
+    return Text("\n").join(lines)
+
+
+def _gib(size: int | None) -> str:
+    return f"{size / GIB:.0f} GiB" if size else "?"
+
+
+# --- logs (Graylog) ------------------------------------------------------------------------------
+
+LOG_COLUMNS = (Column("time", "time"), Column("level", "level"), Column("app", "app"), Column("message", "message"))
+LEVEL_NAMES = {0: "emerg", 1: "alert", 2: "crit", 3: "err", 4: "warn", 5: "notice", 6: "info", 7: "debug"}
+LEVEL_STYLES = {0: "bold red", 1: "bold red", 2: "bold red", 3: "red", 4: "yellow", 5: "", 6: "", 7: "dim"}
+MAX_MESSAGE = 400
+# "2026/08/14 09:27:58 " at the start of a message (nginx writes one): the time column says it already
+LEADING_TIME = re.compile(r"^\d{4}[/-]\d\d[/-]\d\d[ T]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?\s+")
+
+
+async def load_logs(sources: Sequence[GraylogSource], identity: HostIdentity, size: int = LOG_LINES) -> Loaded[LogSnapshot]:
+    """The host's latest `size` lines from every Graylog source, newest first; a failing source's
+    error comes with the others' lines."""
+    if not sources:
+        return Loaded(error="no graylog source configured")
+    results = await asyncio.gather(*(guarded(s.host_messages(identity.log_sources, size), s.timeout) for s in sources))
+    messages = sorted((m for r in results if r.data for m in r.data.messages), key=lambda m: m.timestamp, reverse=True)
+    errors = [f"{s.name}: {r.error}" if len(sources) > 1 else r.error for s, r in zip(sources, results) if r.error]
+    if len(errors) == len(sources):
+        return Loaded(error="; ".join(e for e in errors if e))
+    return Loaded(LogSnapshot(tuple(messages[:size])), "; ".join(e for e in errors if e) or None)
+
+
+def level_text(level: int | None) -> Text:
+    """"err" in red: the level's word, coloured (never colour alone)."""
+    if level is None:
+        return Text("?", style="dim")
+    return Text(LEVEL_NAMES.get(level, str(level)), style=LEVEL_STYLES.get(level, ""))
+
+
+def log_rows(snapshot: LogSnapshot) -> tuple[Row, ...]:
+    """One row per line: time (UTC), level, application, message (on one line)."""
+    rows = []
+    for index, message in enumerate(snapshot.messages):
+        key = message.message_id or f"{message.timestamp.isoformat()}#{index}"
+        text = LEADING_TIME.sub("", " ⏎ ".join(message.message.strip().splitlines()))
+        text = text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 1] + "…"
+        style = LEVEL_STYLES.get(message.level, "") if message.level is not None and message.level <= 3 else ""
+        rows.append(
+            Row(
+                key,
+                (
+                    f"{message.timestamp:%H:%M:%S}",
+                    level_text(message.level),
+                    message.application or NO_VALUE,
+                    Text(text, style=style),
+                ),
+            )
+        )
+    return tuple(rows)
+
+
+def full_message(message: LogMessage) -> str:
+    return f"{message.timestamp:%Y-%m-%d %H:%M:%S} UTC {LEVEL_NAMES.get(message.level or -1, '?')} {message.source}: {message.message}"
+
+
+# --- commits -------------------------------------------------------------------------------------
+
+
+def recent_commits(store: Store, now: datetime, hours: int = COMMIT_HOURS) -> list[Commit]:
+    """Every repository's commits of the last `hours`, newest first."""
+    since = now - timedelta(hours=hours)
+    return [commit for commit in merged_commits(store) if commit.date >= since]
+
+
+def commits_text(store: Store, now: datetime, start: datetime | None) -> Text:
+    """The last day's commits, newest first; those that landed just before the top alert are marked."""
+    if not store.of_kind("commits"):
+        return Text("no commits source configured", style="dim")
+    if not store.data_of_kind("commits"):
+        return LOADING
+    commits = recent_commits(store, now)
+    if not commits:
+        return Text(f"no commits in the last {COMMIT_HOURS}h", style="dim")
+    lines = []
+    for commit in commits[:MAX_COMMITS]:
+        suspect = is_suspect(commit, start)
+        mark = f"{SUSPECT_MARK} " if suspect else "  "
+        line = Text.assemble(
+            (mark, SUSPECT_STYLE),
+            (f"{humanize_age(now - commit.date):>3} ", "dim"),
+            (f"{commit.repo.rsplit('/', 1)[-1]} {commit.short_sha} ", ""),
+            (first_line(commit.subject, 90), SUSPECT_STYLE if suspect else ""),
+            (f"  {commit.author}", "dim"),
+        )
+        lines.append(line)
+    if len(commits) > MAX_COMMITS:
+        lines.append(Text(f"  +{len(commits) - MAX_COMMITS} more in the Commits pane (4)", style="dim"))
+    return one_line_each(lines)
+
+
+# --- identity and links --------------------------------------------------------------------------
+
+
+def identity_text(identity: HostIdentity, ssh: list[str] | None) -> Text:
+    """"mw152  Proxmox mw152 · PuppetDB mw152.fsslc.wtnet · Icinga mw152 · ssh mw152.fsslc.wtnet":
+    what each system calls the host ("—": it does not know it), then any naming problem."""
+    machine = identity.guest or identity.hypervisor
+    names = (
+        ("Proxmox", machine.name if machine else None),
+        ("PuppetDB", identity.certname),
+        ("Icinga", identity.icinga_name),
+        ("ssh", ssh[-1] if ssh else None),
+    )
+    line = Text(identity.name, style="bold")
+    for system, name in names:
+        line.append(f"  {system} ", style="dim")
+        line.append(name or NO_VALUE, style="" if name else "dim")
+    lines = [line]
+    if not identity.known:
+        lines.append(Text(f"▲ {identity.notes[0] if identity.notes else 'unknown host'}", style="bold yellow"))
+    else:
+        lines.extend(Text(f"▲ {note}", style="bold yellow") for note in identity.notes)
+    return Text("\n").join(lines)
+
+
+def links_table(links: Sequence[HostLink]) -> Table | Text:
+    """Each link in full, folded when long (a terminal may make it clickable; `y` copies it), or why
+    it cannot be made."""
+    if not links:
+        return Text("no links configured (links: in the config)", style="dim")
+    table = Table.grid(padding=(0, 1))
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(overflow="fold")
+    for link in links:
+        if link.url:
+            table.add_row(link.name, Text(link.url, style=f"link {link.url}"))
+        else:
+            table.add_row(link.name, Text(f"— {link.missing}", style="dim"))
+    return table

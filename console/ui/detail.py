@@ -1,0 +1,323 @@
+"""The host detail screen (enter on a host, an alert or a service row) and the picker it uses.
+
+What the store holds (status, alerts, commits, Puppet's last status) is redrawn whenever the store
+changes; what it does not (usage history, the last Puppet report and its events, the host's log lines)
+is loaded by async workers, each section showing "loading…" and then its data or its own error.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Awaitable, Sequence
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen, Screen
+from textual.widgets import DataTable, Footer, OptionList, Static
+from textual.widgets.option_list import Option
+
+from console.config import is_production
+from console.detail import (
+    LOADING,
+    LOG_COLUMNS,
+    LOG_LINES,
+    Loaded,
+    PuppetRun,
+    UsageHistory,
+    alerts_text,
+    commits_text,
+    full_message,
+    identity_text,
+    links_table,
+    load_logs,
+    load_puppet,
+    load_usage,
+    log_rows,
+    machine_text,
+    puppet_text,
+    usage_line,
+)
+from console.hosts import HostDirectory, HostIdentity, host_links, ssh_command
+from console.model import LogMessage, LogSnapshot
+from console.sources.graylog import GraylogSource
+from console.sources.proxmox import ProxmoxSource
+from console.sources.puppetdb import PuppetDBSource
+from console.ui.widgets import FarmHeader, KeyedTable
+from console.views import incident_start
+
+if TYPE_CHECKING:
+    from console.ui.app import OpsConsoleApp
+
+
+class DetailScroll(VerticalScroll):
+    """The summary sections, scrolled with the keys of the tables."""
+
+    BINDINGS = [
+        Binding("j", "scroll_down", "Down", show=False),
+        Binding("k", "scroll_up", "Up", show=False),
+        Binding("g", "scroll_home", "Top", show=False),
+        Binding("G", "scroll_end", "Bottom", show=False),
+    ]
+
+
+class Section(Static):
+    """A titled block of text ("loading…" until it has something to say)."""
+
+    def __init__(self, title: str, *, id: str) -> None:
+        super().__init__(LOADING, id=id, classes="detail-section")
+        self.border_title = title
+
+
+class UsageLine(Static):
+    """One sparkline, drawn at the width it gets."""
+
+    def __init__(self, label: str) -> None:
+        super().__init__("", classes="usage-line")
+        self.label = label
+        self.values: Sequence[float] | None = None
+        self.error: str | None = None
+
+    def show(self, values: Sequence[float] | None, error: str | None = None) -> None:
+        self.values, self.error = values, error
+        self.refresh()
+
+    def render(self) -> Text:
+        if self.error:
+            return Text(f"{self.label:<4}✖ {self.error}", style="bold red" if self.error != "not in Proxmox" else "dim")
+        if self.values is None:
+            return Text(f"{self.label:<4}loading…", style="dim")
+        return usage_line(self.label, self.values, self.size.width)
+
+
+class HostDetailScreen(Screen[None]):
+    """One host across every system. `esc` returns to the panes, cursors where they were."""
+
+    BINDINGS = [
+        Binding("escape", "back", "Back"),
+        Binding("q", "back", "Back", show=False),
+        Binding("s", "ssh", "SSH"),
+        Binding("y", "copy_link", "Copy link"),
+        Binding("c", "copy_name", "Copy name"),
+        Binding("r", "reload", "Reload"),
+    ]
+
+    def __init__(self, host: str) -> None:
+        super().__init__()
+        self.host = host  # the name it was opened with, from any system
+        self.identity = HostIdentity(host)
+        self._loaded_for: tuple[Any, ...] | None = None
+        self._puppet: Loaded[PuppetRun] | None = None
+        self._messages: dict[str, LogMessage] = {}
+        self.pending: set[str] = set()  # the sections still waiting for their data
+
+    @property
+    def ops(self) -> OpsConsoleApp:
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        app = self.ops
+        farm = app.config.farm
+        self.header = FarmHeader(farm.name, farm.environment, is_production(app.config), app.identity, app.clock)
+        yield self.header
+        yield Static("", id="detail-identity")
+        with DetailScroll(id="detail-summary"):
+            with Horizontal(id="detail-columns"):
+                with Vertical(id="detail-left"):
+                    yield Section("Alerts", id="sec-alerts")
+                    with Vertical(id="sec-machine", classes="detail-section") as machine:
+                        machine.border_title = "Machine"
+                        yield Static(LOADING, id="machine-text")
+                        yield UsageLine("cpu")
+                        yield UsageLine("mem")
+                    yield Section("Puppet", id="sec-puppet")
+                with Vertical(id="detail-right"):
+                    yield Section("Commits, last 24h", id="sec-commits")
+                    yield Section("Links", id="sec-links")
+        with Vertical(id="detail-logs") as logs:
+            yield Static(LOADING, id="logs-note")
+            yield KeyedTable(id="logs-table")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.set_interval(1.0, self.header.tick)
+        self.show_store()
+        self.query_one("#detail-summary").focus()
+
+    # --- what the store holds ----------------------------------------------------------------
+
+    def show_store(self) -> None:
+        """Redraw the sections that come from the store; (re)load the rest when the host's names changed."""
+        app = self.ops
+        now = app.clock()
+        self.identity = identity = HostDirectory.from_store(app.store, app.config).resolve(self.host)
+        argv, _ = ssh_command(identity, app.config.ssh)
+        with app.batch_update():
+            self.query_one("#detail-identity", Static).update(identity_text(identity, argv))
+            self.query_one("#sec-alerts", Static).update(alerts_text(app.store, identity, now, app.config.farm.domains))
+            self.query_one("#machine-text", Static).update(machine_text(app.store, identity))
+            self.query_one("#sec-commits", Static).update(commits_text(app.store, now, incident_start(app.store)))
+            self.query_one("#sec-links", Static).update(links_table(host_links(identity, app.config.links)))
+            self._show_puppet(self._puppet)
+        names = (identity.proxmox_source, identity.node, identity.vmid, identity.puppet_source, identity.certname, identity.log_sources)
+        if names != self._loaded_for:
+            self._loaded_for = names
+            self.load()
+
+    # --- what it loads -----------------------------------------------------------------------
+
+    def load(self) -> None:
+        """Start (again) the workers that fetch the usage history, the last Puppet run and the logs."""
+        self.workers.cancel_node(self)
+        self._puppet = None
+        self._show_puppet(None)
+        for line in self.query(UsageLine):
+            line.show(None)
+        self._show_logs(None)
+        identity = self.identity
+        self.pending = {"usage", "puppet", "logs"}
+        for section, work in (
+            ("usage", self._load_usage(identity)),
+            ("puppet", self._load_puppet(identity)),
+            ("logs", self._load_logs(identity)),
+        ):
+            self.run_worker(self._settle(section, work), group="detail", exit_on_error=False)
+
+    async def _settle(self, section: str, work: Awaitable[None]) -> None:
+        try:
+            await work
+        finally:
+            self.pending.discard(section)
+
+    def _source(self, name: str | None, kind: type) -> Any:
+        source = self.ops.poller.sources.get(name or "")
+        return source if isinstance(source, kind) else None
+
+    async def _load_usage(self, identity: HostIdentity) -> None:
+        source = self._source(identity.proxmox_source, ProxmoxSource)
+        if identity.proxmox_source is None:
+            result: Loaded[UsageHistory] = Loaded(error="not in Proxmox")
+        elif source is None:
+            result = Loaded(error=f"source {identity.proxmox_source} cannot fetch usage history")
+        else:
+            result = await load_usage(source, identity)
+        cpu, mem = self.query(UsageLine)
+        cpu.show(result.data.cpu if result.data else None, result.error)
+        mem.show(result.data.mem if result.data else None, result.error)
+
+    async def _load_puppet(self, identity: HostIdentity) -> None:
+        source = self._source(identity.puppet_source, PuppetDBSource)
+        if identity.certname is None:
+            self._puppet = Loaded(error="not in PuppetDB")
+        elif source is None:
+            self._puppet = Loaded(error=f"source {identity.puppet_source} cannot fetch reports")
+        else:
+            self._puppet = await load_puppet(source, identity.certname, source.config.disabled_fact)
+        self._show_puppet(self._puppet)
+
+    def _show_puppet(self, run: Loaded[PuppetRun] | None) -> None:
+        app = self.ops
+        configured = bool(app.store.of_kind("puppetdb"))
+        text = puppet_text(self.identity, run, app.clock(), configured)
+        self.query_one("#sec-puppet", Static).update(text)
+
+    async def _load_logs(self, identity: HostIdentity) -> None:
+        sources = [s for s in self.ops.poller.sources.values() if isinstance(s, GraylogSource)]
+        self._show_logs(await load_logs(sources, identity))
+
+    def _show_logs(self, logs: Loaded[LogSnapshot] | None) -> None:
+        note = self.query_one("#logs-note", Static)
+        table = self.query_one("#logs-table", KeyedTable)
+        snapshot = logs.data if logs else None
+        if logs is None:
+            note.update(LOADING)
+        elif logs.error:
+            note.update(Text(f"✖ graylog: {logs.error}", style="bold red"))
+        elif snapshot is not None and not snapshot.messages:
+            note.update(Text(f"no log lines from {' or '.join(self.identity.log_sources)} in the last day", style="dim"))
+        note.display = logs is None or bool(logs.error) or (snapshot is not None and not snapshot.messages)
+        messages = snapshot.messages if snapshot else ()
+        rows = log_rows(LogSnapshot(messages))
+        self._messages = {row.key: message for row, message in zip(rows, messages)}
+        table.reconcile(LOG_COLUMNS, rows)
+        sources = " or ".join(self.identity.log_sources)
+        self.query_one("#detail-logs").border_title = f"Logs of {sources}: the last {len(messages) or LOG_LINES} lines, newest first"
+
+    def on_descendant_focus(self) -> None:
+        # the part with the keyboard gets the room: the logs, once tabbed into, take most of the screen
+        self.set_class(self.query_one("#logs-table").has_focus, "-reading-logs")
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        """enter on a log line: the whole message (long lines are cut in the table)."""
+        event.stop()
+        message = self._messages.get(event.row_key.value or "")
+        if message is not None:
+            self.notify(full_message(message), title="log line", timeout=15, markup=False)
+
+    # --- keys --------------------------------------------------------------------------------
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    def action_reload(self) -> None:
+        self.ops.poller.refresh_now()
+        self.load()
+        self.notify("Reloading this host…", timeout=2)
+
+    def action_ssh(self) -> None:
+        argv, problem = ssh_command(self.identity, self.ops.config.ssh)
+        if argv is None:
+            self.notify(problem or "cannot ssh", severity="warning")
+            return
+        self.ops.run_outside(argv)
+
+    def action_copy_name(self) -> None:
+        name = self.identity.fqdn or self.identity.name
+        self.app.copy_to_clipboard(name)
+        self.notify(f"copied {name}", timeout=3)
+
+    def action_copy_link(self) -> None:
+        links = [link for link in host_links(self.identity, self.ops.config.links) if link.url]
+        if not links:
+            self.notify("no link can be made for this host (see Links)", severity="warning")
+        elif len(links) == 1:
+            self._copy_link(links[0].name)
+        else:
+            options = [(link.name, Text.assemble((f"{link.name:<8}", "bold"), link.url or "")) for link in links]
+            self.app.push_screen(Picker("Copy which link?", options), self._copy_link)
+
+    def _copy_link(self, name: str | None) -> None:
+        link = next((l for l in host_links(self.identity, self.ops.config.links) if l.name == name and l.url), None)
+        if link is not None and link.url:
+            self.app.copy_to_clipboard(link.url)
+            self.notify(f"copied the {link.name} link", timeout=3)
+
+
+class Picker(ModalScreen[str | None]):
+    """Choose one of a few options (enter), or none (esc). Dismisses with the option's id."""
+
+    BINDINGS = [Binding("escape", "dismiss_none", "Cancel"), Binding("q", "dismiss_none", "Cancel", show=False)]
+
+    def __init__(self, title: str, options: Sequence[tuple[str, str | Text]], highlighted: int = 0) -> None:
+        super().__init__()
+        self._title = title
+        self._choices = list(options)
+        self._highlighted = highlighted
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="picker"):
+            yield OptionList(*(Option(prompt, id=key) for key, prompt in self._choices))
+
+    def on_mount(self) -> None:
+        box = self.query_one("#picker")
+        box.border_title = self._title
+        box.border_subtitle = "enter picks · esc cancels"
+        options = self.query_one(OptionList)
+        options.highlighted = self._highlighted
+        options.focus()
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option.id)
+
+    def action_dismiss_none(self) -> None:
+        self.dismiss(None)
