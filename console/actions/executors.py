@@ -5,6 +5,7 @@ session cannot send one even if something skipped the guard."""
 from __future__ import annotations
 
 import time
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,7 +77,7 @@ def cache_age(headers: httpx.Headers | dict[str, str]) -> int | None:
     return int(value) if value.isdigit() else None
 
 
-class Executor:
+class Executor(ABC):
     """Sends steps of one executor name. `write` is the only way to a non-read request."""
 
     name: str = ""
@@ -86,8 +87,9 @@ class Executor:
         self.timeout = timeout
         self._http: httpx.AsyncClient | None = None
 
+    @abstractmethod
     def _make_client(self) -> httpx.AsyncClient:
-        raise NotImplementedError
+        """The HTTP client this executor sends through (TLS and timeouts of its target)."""
 
     def _client(self) -> httpx.AsyncClient:
         if self._http is None:

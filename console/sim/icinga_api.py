@@ -300,7 +300,7 @@ class IcingaApi:
         type_name = _last(params.get("type"))
         allowed = ("Host", "Service", "Downtime") if name == "remove-downtime" else ("Host", "Service")
         if type_name not in allowed:
-            return _error(404, "No objects found.", params, f"Error: Invalid type specified for this action.", floats=floats)
+            return _error(404, "No objects found.", params, "Error: Invalid type specified for this action.", floats=floats)
         now = self.farm.now()
         try:
             chosen = self._select(type_name, self.records(type_name, now), ["v1", "actions", name], params)

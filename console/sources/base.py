@@ -7,7 +7,7 @@ import json
 import ssl
 import time
 from abc import ABC, abstractmethod
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 import httpx
 
@@ -84,16 +84,3 @@ def describe_error(exc: BaseException, timeout: float) -> str:
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0][:200] if text else type(exc).__name__
-
-
-def expect_json(response: httpx.Response) -> Any:
-    """Raise for HTTP errors, then decode JSON or raise MalformedAnswer."""
-    if response.status_code == 401:
-        raise SourceError("HTTP 401 Unauthorized: check the credentials")
-    if response.status_code == 403:
-        raise SourceError("HTTP 403 Forbidden: the credentials lack permission")
-    response.raise_for_status()
-    try:
-        return response.json()
-    except ValueError as exc:
-        raise MalformedAnswer(f"malformed answer: not JSON ({_first_line(exc)})") from exc

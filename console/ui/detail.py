@@ -134,7 +134,7 @@ class HostDetailScreen(Screen[None]):
                 with Vertical(id="detail-right"):
                     yield Section("Commits, last 24h", id="sec-commits")
                     yield Section("Links", id="sec-links")
-        with Vertical(id="detail-logs") as logs:
+        with Vertical(id="detail-logs"):
             yield Static(LOADING, id="logs-note")
             yield KeyedTable(id="logs-table")
         yield Footer()

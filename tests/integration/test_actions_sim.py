@@ -15,7 +15,7 @@ from console.actions import (
 from console.clock import fixed_clock
 from console.config import parse_config
 from console.sources import IcingaSource
-from tests.integration.conftest import SIM_NOW
+from tests.conftest import SIM_NOW
 
 pytestmark = pytest.mark.sim
 

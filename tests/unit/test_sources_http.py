@@ -603,8 +603,7 @@ def _base_env() -> dict[str, str]:
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
-    if shutil.which("git") is None:
-        pytest.skip("git is not installed")
+    assert shutil.which("git"), "git is missing: scripts/test installs it"
     path = tmp_path / "puppet"
     path.mkdir()
     git(path, "init", "-q", "-b", "main")

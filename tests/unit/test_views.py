@@ -14,7 +14,6 @@ from console.model import (
     CommitLog,
     Guest,
     HypervisorNode,
-    IcingaHostState,
     IcingaSnapshot,
     ProxmoxInventory,
     PuppetInventory,
