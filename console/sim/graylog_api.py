@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hmac
 import json
 from datetime import datetime, timedelta
 from typing import Any
@@ -12,6 +9,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from console.sim.basic_auth import basic_credentials, same
 from console.sim.farm import Farm
 from console.sim.graylog_query import QueryError, compile_query
 from console.sim.logs import MAX_SPAN, STREAM_ALL, LogLine, iso_ms
@@ -44,14 +42,8 @@ class GraylogApi:
         await response(scope, receive, send)
 
     def _authorized(self, request: Request) -> bool:
-        header = request.headers.get("authorization", "")
-        if not header.lower().startswith("basic "):
-            return False
-        try:
-            user, _, password = base64.b64decode(header[6:].strip(), validate=True).decode().partition(":")
-        except (binascii.Error, UnicodeDecodeError):
-            return False
-        return password == "token" and hmac.compare_digest(user.encode(), self.token.encode())
+        credentials = basic_credentials(request)
+        return credentials is not None and credentials[1] == "token" and same(credentials[0], self.token)
 
     def handle(self, request: Request, body: bytes) -> Response:
         path = request.url.path.rstrip("/")

@@ -5,9 +5,6 @@ Answers are what Icinga's JSON encoder writes: keys sorted, every number a float
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hmac
 import json
 from datetime import datetime
 from typing import Any
@@ -16,6 +13,7 @@ from urllib.parse import unquote
 from starlette.requests import Request
 from starlette.responses import Response
 
+from console.sim.basic_auth import basic_credentials, same
 from console.sim.checks import CHECK_SOURCE, MAX_ATTEMPTS, RETRY_INTERVAL, Slot, Status, evaluate
 from console.sim.farm import Farm
 from console.sim.icinga_filter import FilterError, IcingaObject, compile_filter, matches
@@ -108,14 +106,8 @@ class IcingaApi:
         await response(scope, receive, send)
 
     def _authorized(self, request: Request) -> bool:
-        header = request.headers.get("authorization", "")
-        if not header.lower().startswith("basic "):
-            return False
-        try:
-            user, _, password = base64.b64decode(header[6:].strip(), validate=True).decode().partition(":")
-        except (binascii.Error, UnicodeDecodeError):
-            return False
-        return user == USERNAME and hmac.compare_digest(password.encode(), self.password.encode())
+        credentials = basic_credentials(request)
+        return credentials is not None and credentials[0] == USERNAME and same(credentials[1], self.password)
 
     def handle(self, request: Request, body: bytes) -> Response:
         method = request.method
