@@ -261,6 +261,15 @@ def hosts_view(store: Store, config: AppConfig, now: datetime) -> PaneView:
                 ),
             )
         )
+    # Hosts only Puppet knows (off-site VPSes like dns001) still belong on the list, marked as such.
+    known = {short_name(name, domains) for name in (*nodes, *guests)}
+    for name in sorted(puppet.keys() - known, key=natural_key):
+        rows.append(
+            Row(
+                f"host:{name}",
+                (name, Text("not in Proxmox", style="dim"), puppet_cell(name), NO_VALUE, NO_VALUE, NO_VALUE, NO_VALUE),
+            )
+        )
     kinds = ("proxmox", "puppetdb")
     return PaneView(HOST_COLUMNS, tuple(rows), feed_note(store, kinds, now), str(len(rows)), feed_detail(store, kinds))
 

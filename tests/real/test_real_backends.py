@@ -142,3 +142,25 @@ async def test_wrong_icinga_password_is_an_error_value(filled_icinga, tmp_path):
     assert not state.ok
     assert "401" in state.error
     assert "not-the-password" not in state.error
+
+
+async def test_hosts_pane_shows_puppet_runs_from_a_real_puppetdb(filled_puppetdb):
+    from console.ui.app import OpsConsoleApp
+    from console.ui.widgets import KeyedTable
+
+    config = parse_config(config_for(puppetdb=filled_puppetdb))
+    app = OpsConsoleApp(config, identity="ops@bast161")
+    async with app.run_test(size=(120, 40)) as pilot:
+        hosts = app.query_one("#hosts-table", KeyedTable)
+        for _ in range(200):
+            if hosts.row_count >= 3:
+                break
+            await pilot.pause(0.05)
+
+        def puppet(name: str) -> str:
+            cell = hosts.get_row(f"host:{name}")[2]
+            return getattr(cell, "plain", str(cell))
+
+        assert puppet("mw151").startswith("failed")
+        assert puppet("mw152").startswith("changed")
+        assert puppet("db171").startswith("stale")

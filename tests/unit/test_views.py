@@ -179,6 +179,19 @@ def test_hosts_join_puppet_by_short_name_with_status_and_age():
     }
 
 
+def test_hosts_only_puppet_knows_are_listed_and_marked():
+    inventory = ProxmoxInventory(nodes=(), guests=(guest("mw151"),))
+    reports = PuppetInventory(
+        (
+            PuppetNodeStatus("mw151.fsslc.wtnet", "unchanged", ago(minutes=3)),
+            PuppetNodeStatus("dns001.vps.wtnet", "failed", ago(minutes=5)),
+        )
+    )
+    rows = hosts_view(store_with(proxmox=inventory, puppetdb=reports), CONFIG, NOW).rows
+    assert [row.key for row in rows] == ["guest:mw151", "host:dns001"]
+    assert plain(rows[1].cells)[:3] == ["dns001", "not in Proxmox", "failed 5m"]
+
+
 def test_hosts_pane_says_loading_until_proxmox_answers():
     store = Store(clock=lambda: NOW)
     store.register("pve", "proxmox", 10)
