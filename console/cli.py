@@ -82,14 +82,15 @@ def require_terminal() -> None:
         )
 
 
-def run_console(config: AppConfig, theme: str | None) -> None:
+def run_console(config: AppConfig, theme: str | None, write: bool = False) -> None:
     require_terminal()
     from console.ui.app import OpsConsoleApp  # Textual loads only when a screen is needed
 
-    app = OpsConsoleApp(config)
+    app = OpsConsoleApp(config, write=write)  # --write: read-write from the start, recorded in the audit file
     chosen = theme or config.ui.theme
     if chosen not in app.available_themes:
-        fail(f"opsconsole: unknown theme {chosen!r}; available: {', '.join(sorted(app.available_themes))}")
+        broken = "".join(f"\n  skipped {problem}" for problem in app.theme_problems)
+        fail(f"opsconsole: unknown theme {chosen!r}; available: {', '.join(sorted(app.available_themes))}{broken}")
     app.theme = chosen
     app.run()
 
@@ -104,7 +105,7 @@ def main(ctx: click.Context) -> None:
     Without a subcommand, opens the console on the configured farm.
     """
     if ctx.invoked_subcommand is None:
-        run_console(load_or_exit(_global(ctx, "config")), _global(ctx, "theme"))
+        run_console(load_or_exit(_global(ctx, "config")), _global(ctx, "theme"), bool(_global(ctx, "write")))
 
 
 @main.command("check-config")
@@ -117,6 +118,27 @@ def check_config(ctx: click.Context, path: str | None) -> None:
     click.echo("ok")
 
 
+def _scale_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--guests --nodes --alerts --log-lines --commits --latency-ms: a bigger or slower farm (console/sim/scale.py)."""
+    for name, text in reversed((
+        ("guests", "Proxmox guests in all (reference farm: 67); extra ones mw1001, db1003 ... spread over the nodes."),
+        ("nodes", "Proxmox nodes in all (reference farm: 7); extra ones cloud22, cloud23 ..."),
+        ("alerts", "Non-OK Icinga service checks in all, spread over the hosts."),
+        ("log-lines", "Extra Graylog lines over the last day."),
+        ("commits", "Commits per repository (reference farm: 200)."),
+    )):
+        command = click.option(f"--{name}", type=click.IntRange(min=0), default=None, help=text)(command)
+    return click.option("--latency-ms", type=click.FloatRange(min=0), default=0.0, show_default=True,
+                        help="Every API and cache answers this many milliseconds late.")(command)
+
+
+def _scale_args(kwargs: dict[str, Any]) -> dict[str, Any]:
+    from console.sim.scale import Scale
+
+    return {"scale": Scale(**{k: kwargs.pop(k) for k in ("guests", "nodes", "alerts", "log_lines", "commits")}),
+            "latency_ms": kwargs.pop("latency_ms")}
+
+
 def _scenario_options(command: Callable[..., Any]) -> Callable[..., Any]:
     command = click.option("--seed", type=int, default=1, show_default=True, help="Seed of the farm's randomness.")(
         command
@@ -126,18 +148,19 @@ def _scenario_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
 @main.command()
 @_scenario_options
+@_scale_options
 @global_options
 @click.pass_context
-def demo(ctx: click.Context, scenario: str, seed: int) -> None:
+def demo(ctx: click.Context, scenario: str, seed: int, **scale: Any) -> None:
     """Start the simulated farm in-process and the console on it."""
     require_terminal()
     from console.sim import SimFarm
 
     with tempfile.TemporaryDirectory(prefix="opsconsole-demo-") as state_dir:
-        farm = _start_farm_or_exit(SimFarm, Path(state_dir) / "farm", scenario, seed)
+        farm = _start_farm_or_exit(SimFarm, Path(state_dir) / "farm", scenario, seed, **_scale_args(scale))
         try:
             config = parse_config(farm.config_yaml(), "<demo farm>")
-            run_console(config, _global(ctx, "theme"))
+            run_console(config, _global(ctx, "theme"), bool(_global(ctx, "write")))
         finally:
             farm.stop()
 
@@ -145,8 +168,9 @@ def demo(ctx: click.Context, scenario: str, seed: int) -> None:
 @main.command()
 @_scenario_options
 @click.option("--state-dir", type=click.Path(file_okay=False), help="Where secrets and the CA go (default: a new temp dir).")
+@_scale_options
 @global_options
-def sim(scenario: str, seed: int, state_dir: str | None) -> None:
+def sim(scenario: str, seed: int, state_dir: str | None, **scale: Any) -> None:
     """Serve the simulated farm on loopback until interrupted.
 
     Prints only the config that points at it on stdout (`opsconsole sim > farm.yaml`) and one curl
@@ -155,7 +179,7 @@ def sim(scenario: str, seed: int, state_dir: str | None) -> None:
     from console.sim import SimFarm
 
     directory = Path(state_dir) if state_dir else Path(tempfile.mkdtemp(prefix="opsconsole-sim-"))
-    farm = _start_farm_or_exit(SimFarm, directory, scenario, seed)
+    farm = _start_farm_or_exit(SimFarm, directory, scenario, seed, **_scale_args(scale))
     stopped = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopped.set())
@@ -165,15 +189,17 @@ def sim(scenario: str, seed: int, state_dir: str | None) -> None:
         click.echo(f"# simulated farm '{scenario}' (seed {seed}); state in {directory}", err=True)
         for example in farm.curl_examples():
             click.echo(example, err=True)
+        click.echo(f"# requests counted per API: curl --cacert {farm.ca_path} {farm.urls['proxmox']}/__sim/stats"
+                   " (every API and cache answers GET /__sim/stats)", err=True)
         click.echo("# serving until interrupted (Ctrl-C)", err=True)
         stopped.wait()
     finally:
         farm.stop()
 
 
-def _start_farm_or_exit(factory: Any, state_dir: Path, scenario: str, seed: int) -> Any:
+def _start_farm_or_exit(factory: Any, state_dir: Path, scenario: str, seed: int, **knobs: Any) -> Any:
     try:
-        farm = factory(state_dir, scenario=scenario, seed=seed)
+        farm = factory(state_dir, scenario=scenario, seed=seed, **knobs)
         farm.start()
     except ValueError as exc:  # unknown scenario and the like
         fail(f"opsconsole: {exc}")

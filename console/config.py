@@ -370,8 +370,47 @@ class ActionsConfig(Section):
     timeout: float = Field(default=10.0, gt=0, le=300)  # seconds one Icinga action request may take
 
 
+# Keys the console keeps for itself (panes, refresh, help, quit, the table's moves) and the safe
+# actions' keys: a rebinding may not take them.
+RESERVED_KEYS = frozenset(
+    {"1", "2", "3", "4", "tab", "shift+tab", "enter", "escape", "r", "q", "?", "question_mark", "j", "k", "g", "G",
+     "up", "down", "left", "right", "pageup", "pagedown", "a", "P", "A", "D", "W", "t"}
+)  # fmt: skip
+KEY_NAME = re.compile(r"^(?:(?:shift|alt|meta)\+)?(?:[!-~]|[a-z][a-z0-9_]+|f\d{1,2})$")
+
+
+class KeysConfig(Section):
+    """The triage keys (k9s's grammar by default). One key each, distinct; never ctrl+ (nothing on
+    ctrl+letter but Textual's own), never a key the console keeps."""
+
+    filter: str = "/"
+    jump: str = ":"
+    sort: str = "S"
+    mark: str = "space"
+    pause: str = "p"
+
+    @field_validator("*")
+    @classmethod
+    def _key(cls, value: str) -> str:
+        if not KEY_NAME.match(value):
+            raise ValueError(f"{value!r} is not a key name (e.g. '/', 'S', 'space', 'f5', 'alt+f')")
+        if value in RESERVED_KEYS:
+            raise ValueError(f"{value!r} is already taken by the console")
+        return value
+
+    @model_validator(mode="after")
+    def _distinct(self) -> KeysConfig:
+        seen: dict[str, str] = {}
+        for name, key in self.model_dump().items():
+            if key in seen:
+                raise ValueError(f"{name} and {seen[key]} are both on {key!r}")
+            seen[key] = name
+        return self
+
+
 class UiConfig(Section):
-    theme: str = "textual-dark"
+    theme: str = "dark"  # themes/*.yaml (dark, light, high-contrast, colorblind), ~/.config/opsconsole/themes/*.yaml or Textual's
+    keys: KeysConfig = Field(default_factory=KeysConfig)
 
 
 class AppConfig(Section):
@@ -573,6 +612,7 @@ def is_production(config: AppConfig) -> bool:
 
 
 __all__ = [
+    "KeysConfig",
     "ActionsConfig",
     "AppConfig",
     "CacheConfig",

@@ -17,9 +17,12 @@ from tests.harness.realservers import RealServers
 
 _servers: RealServers | None = None
 
-# loopback servers make timings noisy: no per-example deadline (HYPOTHESIS_PROFILE=default restores it)
-settings.register_profile("ci", deadline=None)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+# loopback servers make timings noisy: no per-example deadline (HYPOTHESIS_PROFILE=default restores it).
+# `ci` (chosen when the CI environment variable is set) runs 1,000 examples per property, `dev` (the
+# local default) 100; a test that sets its own max_examples keeps it.
+settings.register_profile("ci", deadline=None, max_examples=1000)
+settings.register_profile("dev", deadline=None, max_examples=100)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
 
 
 @pytest.hookimpl(trylast=True)  # after `-m "not real"` has deselected: the fast loop starts no server

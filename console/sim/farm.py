@@ -16,6 +16,7 @@ from console.sim.commits import Commit, build_repos, new_commit
 from console.sim.inventory import HostSpec, NodeSpec, load_inventory
 from console.sim.logs import AlertEvent, EventDefinition, LogBook, LogLine, ulid
 from console.sim.metrics import Usage, natural_usage
+from console.sim.scale import Scale, apply_scale, scale_inventory
 from console.sim.puppet import RUN_INTERVAL, Agent, ResourceEvent, Window
 from console.sim.seeded import stable_uuid, unit
 from console.sim.varnish import CacheState, new_caches
@@ -56,7 +57,8 @@ class Quota:
 
 
 class Farm:
-    def __init__(self, scenario: str = "php-fpm-down", seed: int = 1, clock: Clock | None = None) -> None:
+    def __init__(self, scenario: str = "php-fpm-down", seed: int = 1, clock: Clock | None = None,
+                 scale: Scale | None = None) -> None:
         from console.sim.scenarios import apply_scenario, check_scenario
 
         check_scenario(scenario)
@@ -65,7 +67,8 @@ class Farm:
         self.clock: Clock = clock or utc_now
         self.scenario = scenario
         self.anchor = self.now()  # scenario times ("since 10 minutes") count back from here
-        self.inventory = load_inventory()
+        self.scale = scale or Scale()
+        self.inventory = scale_inventory(load_inventory(), self.scale, seed)  # the reference farm unless scaled
         self.hosts: dict[str, HostSpec] = {h.name: h for h in self.inventory.hosts}
         self.nodes: dict[str, NodeSpec] = {n.name: n for n in self.inventory.nodes}
         self.node_boot = {
@@ -93,9 +96,10 @@ class Farm:
         # Icinga numbers: 2.0 as APIS.md documents; False writes 2 like Icinga 2.13.6 does (clients must take both)
         self.icinga_float_numbers = True
         # one Varnish per cache host (console/sim/varnish.py), and the SAL relay's lines
-        self.caches: dict[str, CacheState] = new_caches([h.name for h in self.inventory.hosts if h.role == "cache"])
+        self.caches: dict[str, CacheState] = new_caches([h.name for h in load_inventory().hosts if h.role == "cache"])  # scaled cp* are not caches
         self.sal_log: list[str] = []
         apply_scenario(self, scenario)
+        apply_scale(self, self.scale)  # extra alerts and log lines (console/sim/scale.py)
 
     # --- time ----------------------------------------------------------------------------------
 

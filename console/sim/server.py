@@ -1,11 +1,13 @@
 """Serving the APIs: one TLS listener per API on loopback, all in one background event loop thread.
 
-Also where faults are injected ("down", "hang", "slow", "http500", "http503", "malformed").
+Also where faults are injected ("down", "hang", "slow", "http500", "http502", "http503", "malformed",
+"wrong-shape", "unauthorized", "tls-mismatch"; see console/sim/README.md).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import socket
 import ssl
@@ -18,10 +20,61 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from starlette.requests import ClientDisconnect
 from uvicorn.server import ServerState
 
-FAULTS = (None, "down", "hang", "slow", "http500", "http503", "malformed")
-SLOW_SECONDS = 2.0
 REASON_HEADER = b"x-sim-reason"
 _MARK = b"\r\n" + REASON_HEADER + b": "
+FAULTS = (None, "down", "hang", "slow", "http500", "http502", "http503", "malformed", "wrong-shape", "unauthorized",
+          "tls-mismatch")
+SLOW_SECONDS = 2.0  # the default delay of "slow" (set_fault(api, "slow", delay_ms=...) or "slow:800" change it)
+HTTP_FAULTS = {
+    "http500": (500, b"Internal Server Error"),
+    "http502": (502, b"Bad Gateway"),
+    "http503": (503, b"Service Unavailable"),
+}
+JSON = [(b"content-type", b"application/json")]
+# "wrong-shape": valid JSON, but not the shape the API documents (an object where a list is expected,
+# a list where an object is, records missing their required keys)
+WRONG_SHAPES: dict[str, bytes] = {
+    "proxmox": b'{"data": {"resources": [{"type": "qemu", "vmid": 1501}]}}',  # an object where the list goes
+    "icinga": b'{"results": {"name": "mw152!PHP-FPM", "attrs": {"state": 2.0}}}',  # results is an object
+    "puppetdb": b'[{"latest_report_status": "failed", "report_timestamp": 12}]',  # no certname, a number for a time
+    "graylog": b'[{"timestamp": "2026-08-22T11:59:00Z", "message": "x"}]',  # a list where the search object goes
+    "github": b'[{"sha": 42, "commit": "Fix the thing"}]',  # a number sha, a string where an object goes
+}
+WRONG_SHAPE_DEFAULT = b'{"unexpected": true}'
+# "unauthorized": what each real server answers a token/password that expired or was revoked
+UNAUTHORIZED: dict[str, tuple[list[tuple[bytes, bytes]], bytes]] = {
+    "proxmox": ([*JSON, (REASON_HEADER, b"invalid token value!")], b'{"data":null}'),
+    "icinga": ([*JSON, (b"www-authenticate", b'Basic realm="Icinga 2"')],
+               b'{"error":401.0,"status":"Unauthorized. Please check your user credentials."}'),
+    "puppetdb": ([(b"content-type", b"text/plain; charset=utf-8")], b"Unauthorized: the client certificate has expired\n"),
+    "graylog": ([(b"www-authenticate", b'Basic realm="Graylog Server"')], b""),
+    "github": ([(b"content-type", b"application/json; charset=utf-8")],
+               b'{"message":"Bad credentials","documentation_url":"https://docs.github.com/rest","status":"401"}'),
+}
+UNAUTHORIZED_DEFAULT = ([(b"content-type", b"text/plain; charset=utf-8")], b"Unauthorized\n")
+
+
+def parse_fault(fault: str | None, delay_ms: float | None = None) -> tuple[str | None, float]:
+    """(fault, slow delay in seconds) from `fault` ("slow:800" = slow by 800 ms) and `delay_ms`."""
+    if isinstance(fault, str) and fault.startswith("slow:"):
+        if delay_ms is not None:
+            raise ValueError("give the delay once: \"slow:800\" or delay_ms=800, not both")
+        try:
+            delay_ms = float(fault.removeprefix("slow:"))
+        except ValueError:
+            raise ValueError(f"bad slow fault {fault!r}: say e.g. \"slow:800\" (milliseconds)") from None
+        fault = "slow"
+    if fault not in FAULTS:
+        raise ValueError(f"unknown fault {fault!r}; faults are {', '.join(str(f) for f in FAULTS)} (and slow:MS)")
+    if delay_ms is not None:
+        if fault != "slow":
+            raise ValueError(f"delay_ms is for the \"slow\" fault, not {fault!r}")
+        if not 0 <= delay_ms <= 600_000:
+            raise ValueError(f"delay_ms must be between 0 and 600000, not {delay_ms}")
+    return fault, (SLOW_SECONDS if delay_ms is None else delay_ms / 1000)
+
+
+STATS_PATH = "/__sim/stats"  # GET on any server: {"api", "requests", "by_route", "latency_ms", "fault"}
 
 log = logging.getLogger("console.sim")
 ASGIApp = Callable[[dict, Callable, Callable], Awaitable[None]]
@@ -66,13 +119,18 @@ class ApiServer:
         self.scheme = scheme  # "http" for the caches (plain HTTP, like Varnish behind HAProxy's TLS)
         self.app = app
         self.fault: str | None = None
+        self.slow_seconds = SLOW_SECONDS
         self.clock = clock
+        self.latency: float = 0.0  # seconds every answer waits (SimFarm(latency_ms=...)); faults aside
+        self.requests = 0  # requests answered or attempted, /__sim/stats excluded
+        self.requests_by_route: dict[str, int] = {}  # "GET /api2/json/cluster/resources" -> count
         self._sock = self._bind(port)
         self.port: int = self._sock.getsockname()[1]
         self._server: asyncio.base_events.Server | None = None
         self._state = ServerState()
         self._released: asyncio.Event | None = None
         self._ssl: ssl.SSLContext | None = None
+        self._impostor: ssl.SSLContext | None = None  # what "tls-mismatch" presents
         self._config = uvicorn.Config(
             app=self._gate, interface="asgi3", log_config=None, lifespan="off", http=SimH11Protocol, ws="none", access_log=False,
             server_header=False, date_header=False, proxy_headers=False, timeout_keep_alive=5,
@@ -97,8 +155,9 @@ class ApiServer:
     def _protocol(self) -> asyncio.Protocol:
         return SimH11Protocol(config=self._config, server_state=self._state, app_state={})
 
-    async def open(self, context: ssl.SSLContext | None) -> None:
+    async def open(self, context: ssl.SSLContext | None, impostor: ssl.SSLContext | None = None) -> None:
         self._ssl = context
+        self._impostor = impostor
         self._released = asyncio.Event()
         if self.fault != "down":
             await self._listen()
@@ -107,7 +166,8 @@ class ApiServer:
         if self._sock is None:
             self._sock = self._bind(self.port)
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(self._protocol, sock=self._sock, ssl=self._ssl, backlog=128)
+        context = self._impostor if self.fault == "tls-mismatch" and self._impostor is not None else self._ssl
+        self._server = await loop.create_server(self._protocol, sock=self._sock, ssl=context, backlog=128)
         self._sock = None  # the asyncio server owns it now
 
     async def _drop_connections(self) -> None:
@@ -120,14 +180,18 @@ class ApiServer:
             task.cancel()
         await asyncio.sleep(0)
 
-    async def set_fault(self, fault: str | None) -> None:
-        if fault not in FAULTS:
-            raise ValueError(f"unknown fault {fault!r}; choose one of {FAULTS}")
+    async def set_fault(self, fault: str | None, delay_ms: float | None = None) -> None:
+        fault, self.slow_seconds = parse_fault(fault, delay_ms)
         previous, self.fault = self.fault, fault
         if fault == "down" and previous != "down":
             await self._drop_connections()  # connection refused from now on
         elif previous == "down" and fault != "down":
             await self._listen()  # same port again
+        elif self.scheme == "https" and (fault == "tls-mismatch") != (previous == "tls-mismatch"):
+            # another certificate from now on: a restart with it (kept-alive connections are cut,
+            # or they would go on with the old, verified session)
+            await self._drop_connections()
+            await self._listen()
         if previous == "hang" and fault != "hang" and self._released is not None:
             self._released.set()
             self._released = asyncio.Event()
@@ -143,15 +207,29 @@ class ApiServer:
     async def _gate(self, scope: dict, receive: Callable, send: Callable) -> None:
         if scope["type"] != "http":
             return
+        if scope.get("path") == STATS_PATH:  # the sim's own request counter; never counted, delayed or faulted
+            await _send(send, 200, [(b"content-type", b"application/json")], self.stats_json())
+            return
+        route = f"{scope.get('method', '')} {scope.get('path', '')}"
+        self.requests += 1
+        self.requests_by_route[route] = self.requests_by_route.get(route, 0) + 1
+        if self.latency > 0:
+            await asyncio.sleep(self.latency)
         fault = self.fault
         if fault == "hang" and self._released is not None:
             await self._released.wait()  # accepted, never answered (until the fault is cleared)
         elif fault == "slow":
-            await asyncio.sleep(SLOW_SECONDS)
-        elif fault in ("http500", "http503"):
-            status = 500 if fault == "http500" else 503
-            text = b"Internal Server Error" if status == 500 else b"Service Unavailable"
+            await asyncio.sleep(self.slow_seconds)
+        elif fault in HTTP_FAULTS:
+            status, text = HTTP_FAULTS[fault]
             await _send(send, status, [(b"content-type", b"text/plain; charset=utf-8")], text + b"\n")
+            return
+        elif fault == "wrong-shape":
+            await _send(send, 200, JSON, WRONG_SHAPES.get(self.name, WRONG_SHAPE_DEFAULT))
+            return
+        elif fault == "unauthorized":
+            headers, body = UNAUTHORIZED.get(self.name, UNAUTHORIZED_DEFAULT)
+            await _send(send, 401, list(headers), body)
             return
         elif fault == "malformed":
             await _send(send, 200, [(b"content-type", b"application/json")], b'{"data": [{"id": "qemu/1501", "status": "runn')
@@ -177,6 +255,14 @@ class ApiServer:
             log.exception("simulated %s API failed on %s", self.name, scope.get("path"))
             if not started:
                 await _send(send, 500, [(b"content-type", b"text/plain; charset=utf-8")], b"simulated farm error\n")
+
+
+    def stats(self) -> dict[str, Any]:
+        return {"api": self.name, "requests": self.requests, "by_route": dict(sorted(self.requests_by_route.items())),
+                "latency_ms": round(self.latency * 1000, 3), "fault": self.fault}
+
+    def stats_json(self) -> bytes:
+        return json.dumps(self.stats()).encode()
 
 
 async def _send(send: Callable, status: int, headers: list, body: bytes) -> None:

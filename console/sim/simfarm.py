@@ -21,8 +21,9 @@ from console.sim.proxmox_api import TOKEN_ID, ProxmoxApi
 from console.sim.puppet import DISABLED_FACT
 from console.sim.puppetdb_api import PuppetDbApi
 from console.sim.scenarios import DEFAULT_SCENARIO
+from console.sim.scale import Scale
 from console.sim.sal import close_relay, open_relay
-from console.sim.server import FAULTS, ApiServer, LoopThread
+from console.sim.server import ApiServer, LoopThread, parse_fault
 from console.sim.tls import FarmTLS, make_tls, write_private
 from console.sim.varnish import CacheApi
 
@@ -64,25 +65,35 @@ class SimFarm:
     """The simulated farm. `start()` serves it; `model` is the state tests mutate (console/sim/README.md)."""
 
     def __init__(self, state_dir: str | os.PathLike[str], scenario: str = DEFAULT_SCENARIO, seed: int = 1,
-                 clock: Clock | None = None, ports: dict[str, int] | None = None) -> None:
+                 clock: Clock | None = None, ports: dict[str, int] | None = None, *,
+                 scale: Scale | None = None, latency_ms: float | dict[str, float] | None = None) -> None:
         unknown = set(ports or {}) - set(APIS) - {"sal"} - {h for h in (ports or {}) if h.startswith("cp")}
         if unknown:
             raise ValueError(f"unknown API in ports: {', '.join(sorted(unknown))}; APIs are {', '.join(APIS)}")
         self.state_dir = Path(state_dir)
         self.scenario = scenario
         self.seed = seed
-        self.model = Farm(scenario=scenario, seed=seed, clock=clock)
+        self.scale = scale or Scale()
+        self.model = Farm(scenario=scenario, seed=seed, clock=clock, scale=self.scale)
         unknown = {h for h in (ports or {}) if h.startswith("cp")} - set(self.model.caches)
         if unknown:
             raise ValueError(f"unknown cache in ports: {', '.join(sorted(unknown))}; caches are {', '.join(self.cache_names)}")
         self._ports = dict(ports or {})
         self._faults: dict[str, str | None] = {name: None for name in (*APIS, *self.cache_names)}
+        self._delays: dict[str, float | None] = {}  # delay_ms of a "slow" fault
         self._servers: dict[str, ApiServer] = {}
         self._sal: Any = None
         self._sal_port: int | None = None
         self._loop: LoopThread | None = None
         self._secrets: dict[str, str] = {}
         self.tls: FarmTLS | None = None
+        self._latency: dict[str, float] = {name: 0.0 for name in self._faults}
+        if isinstance(latency_ms, dict):
+            for name, ms in latency_ms.items():
+                self.set_latency(name, ms)
+        elif latency_ms:
+            for name in self._latency:
+                self.set_latency(name, latency_ms)
 
     # --- life cycle ----------------------------------------------------------------------------
 
@@ -110,11 +121,13 @@ class SimFarm:
         try:
             for api in APIS:
                 server = ApiServer(api, apps[api], self._ports.get(api, 0), clock=self.model.now)
-                server.fault = self._faults[api]
+                server.fault, server.slow_seconds = parse_fault(self._faults[api], self._delays.get(api))
+                server.latency = self._latency[api] / 1000
                 servers[api] = server
             for name in self.cache_names:  # plain HTTP, like Varnish behind HAProxy's TLS
                 server = ApiServer(name, CacheApi(self.model.caches[name]), self._ports.get(name, 0), scheme="http")
-                server.fault = self._faults[name]
+                server.fault, server.slow_seconds = parse_fault(self._faults[name], self._delays.get(name))
+                server.latency = self._latency[name] / 1000
                 servers[name] = server
         except OSError:
             for server in servers.values():
@@ -124,7 +137,8 @@ class SimFarm:
         self._loop = LoopThread(f"opsconsole-sim-{servers['proxmox'].port}")
         try:
             for name, server in servers.items():
-                self._loop.call(server.open(self.tls.context if server.scheme == "https" else None))
+                https = server.scheme == "https"
+                self._loop.call(server.open(self.tls.context if https else None, self.tls.impostor if https else None))
             self._sal, self._sal_port = self._loop.call(open_relay(self.model, self._ports.get("sal", 0)))
         except BaseException:
             self.stop()
@@ -226,6 +240,8 @@ class SimFarm:
         }
         header = (f"# opsconsole config for the simulated farm (scenario {self.scenario}, seed {self.seed}).\n"
                   f"# Secrets and the CA live in {self.state_dir}; they change every time the farm starts.\n")
+        if not self.scale.is_default or any(self._latency.values()):
+            header += f"# scale: {self.scale.describe()}; latency_ms: {max(self._latency.values()):g}\n"
         return header + yaml.safe_dump(config, sort_keys=False, default_flow_style=False, width=200)
 
     def curl_examples(self) -> list[str]:
@@ -255,15 +271,31 @@ class SimFarm:
         }
         return [examples[api] for api in APIS]
 
-    def set_fault(self, api: str, fault: str | None) -> None:
-        """None | "down" | "hang" | "slow" | "http500" | "http503" | "malformed" for one API or one cache (cp161...)."""
+    def set_fault(self, api: str, fault: str | None, *, delay_ms: float | None = None) -> None:
+        """One fault of console.sim.server.FAULTS (None clears) for one API or one cache (cp161...):
+        None | "down" | "hang" | "slow" | "http500" | "http502" | "http503" | "malformed" | "wrong-shape" |
+        "unauthorized" | "tls-mismatch". "slow" waits 2 s, or `delay_ms` ("slow:800" says the same)."""
         if api not in self._faults:
             raise ValueError(f"unknown API {api!r}; APIs are {', '.join(APIS)}; caches are {', '.join(self.cache_names)}")
-        if fault not in FAULTS:
-            raise ValueError(f"unknown fault {fault!r}; faults are {', '.join(str(f) for f in FAULTS)}")
+        fault, seconds = parse_fault(fault, delay_ms)  # ValueError for an unknown fault or a bad delay
         self._faults[api] = fault
+        self._delays[api] = seconds * 1000 if fault == "slow" else None
         if self._loop is not None:
-            self._loop.call(self._servers[api].set_fault(fault))
+            self._loop.call(self._servers[api].set_fault(fault, self._delays[api]))
+
+    def set_latency(self, api: str, ms: float) -> None:
+        """Every answer of one API or cache comes `ms` milliseconds late (0: at once); may be set before start()."""
+        if api not in self._latency:
+            raise ValueError(f"unknown API {api!r}; APIs are {', '.join(APIS)}; caches are {', '.join(self.cache_names)}")
+        if ms < 0:
+            raise ValueError("latency must be >= 0 ms")
+        self._latency[api] = float(ms)
+        if api in self._servers:
+            self._servers[api].latency = ms / 1000
+
+    def request_counts(self) -> dict[str, int]:
+        """Requests each API and cache got since start() (what `GET /__sim/stats` answers, in-process)."""
+        return {name: server.requests for name, server in self._servers.items()}
 
     def faults(self) -> dict[str, str | None]:
         return dict(self._faults)

@@ -27,6 +27,7 @@ class FarmTLS:
     ca_path: Path  # what clients verify with (config `verify:`)
     cert_path: Path  # the servers' certificate chain and private key
     context: ssl.SSLContext
+    impostor: ssl.SSLContext  # the "tls-mismatch" fault: a certificate for another name, from another CA
 
 
 def make_tls(state_dir: Path) -> FarmTLS:
@@ -38,4 +39,12 @@ def make_tls(state_dir: Path) -> FarmTLS:
     write_private(cert_path, cert.private_key_and_cert_chain_pem.bytes(), 0o600)
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     cert.configure_cert(context)
-    return FarmTLS(ca_path, cert_path, context)
+    return FarmTLS(ca_path, cert_path, context, _impostor_context())
+
+
+def _impostor_context() -> ssl.SSLContext:
+    """A server context presenting a certificate for `impostor.invalid`, issued by a CA nobody trusts."""
+    other = trustme.CA(organization_name="not the opsconsole simulated farm")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    other.issue_cert("impostor.invalid").configure_cert(context)
+    return context

@@ -73,7 +73,10 @@ def opt_float(value: Any, where: str) -> float | None:
     if isinstance(value, bool):
         raise malformed(where, "a number", value)
     if isinstance(value, (int, float)):
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # an integer beyond any float (JSON allows it, Python reads it)
+            raise malformed(where, "a finite number", value) from None
     elif isinstance(value, str):
         try:
             number = float(value)

@@ -7,7 +7,7 @@ from typing import Any
 from console.clock import Clock, utc_now
 from console.config import PuppetDBConfig
 from console.model import PuppetInventory, PuppetNodeStatus
-from console.sources.base import SourceError
+from console.sources.base import MalformedAnswer
 from console.sources.httpclient import HttpSource
 from console.sources.parsing import as_dict, as_list, first_line, flag, iso_time, opt_str, req_str
 
@@ -56,9 +56,10 @@ class PuppetDBSource(HttpSource[PuppetInventory]):
 
 
 def records(payload: Any, where: str) -> list[Any]:
-    """The list of records of a query answer; PuppetDB's `{"error": "..."}` becomes a SourceError."""
+    """The list of records of a query answer; PuppetDB's `{"error": "..."}` in a 200 answer (instead of
+    the records) becomes a MalformedAnswer (a SourceError) quoting it: a parser raises nothing else."""
     if isinstance(payload, dict) and isinstance(payload.get("error"), str):
-        raise SourceError(f"PuppetDB: {first_line(payload['error'], 160)}")
+        raise MalformedAnswer(f"PuppetDB: {first_line(payload['error'], 160)}")
     return as_list(payload, where)
 
 

@@ -5,14 +5,18 @@ from __future__ import annotations
 import getpass
 import os
 import socket
-from typing import Any, ClassVar
+from functools import partial
+from pathlib import Path
+from typing import Any, ClassVar, Iterable
 
 from rich.text import Text
 from textual.app import App, ComposeResult, SuspendNotSupported
 from textual.binding import Binding
 from textual.containers import Container
 from textual.message import Message
-from textual.widgets import DataTable, Footer
+from textual.screen import Screen
+from textual.app import SystemCommand
+from textual.widgets import DataTable, Footer, Input
 
 from console.clock import Clock, utc_now
 from console.config import AppConfig, is_production
@@ -20,10 +24,13 @@ from console.sources.base import Source
 from console.model import CheckState
 from console.shell import run_in_terminal
 from console.state import Poller, Store
+from console.ui.actions import ACTION_BINDINGS, ActionDesk, ActionKeys
 from console.ui.detail import HostDetailScreen, Picker
 from console.ui.help import HelpScreen
 from console.ui.panes import PANES, Pane
-from console.ui.widgets import FarmHeader, StatusBar, TabBar
+from console.jump import completions, parse_jump
+from console.ui.themes import USER_THEMES, load_themes
+from console.ui.widgets import CommandLine, FarmHeader, PromptBar, StatusBar, TabBar
 from console.views import STATE_STYLE, STATE_SYMBOL, github_quota, service_hosts, status_items
 
 WIDE = 110  # columns from which the four panes fit on screen together
@@ -46,19 +53,27 @@ class StoreChanged(Message):
         return isinstance(message, StoreChanged)
 
 
-class OpsConsoleApp(App[None]):
+class OpsConsoleApp(ActionKeys, App[None]):
     CSS_PATH = "console.tcss"
     TITLE = "opsconsole"
-    ENABLE_COMMAND_PALETTE = False
+    ENABLE_COMMAND_PALETTE = True  # ctrl+p: every view and action (get_system_commands)
     HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (WIDE, "-wide")]
     BINDINGS = [
-        Binding("tab", "cycle_pane(1)", "Next pane", priority=True),
+        Binding("tab", "cycle_pane(1)", "Next pane", show=False, priority=True),
+        # k9s's triage grammar; rebindable by id from `ui.keys` (console.config.KeysConfig)
+        Binding("/", "filter", "Filter", id="filter"),
+        Binding(":", "jump", "Jump", id="jump"),
         Binding("shift+tab", "cycle_pane(-1)", "Prev pane", show=False, priority=True),
         Binding("1", "show_pane(1)", "Pane", key_display="1-4"),
         *(Binding(str(n), f"show_pane({n})", f"Pane {n}", show=False) for n in range(2, len(PANES) + 1)),
         Binding("r", "refresh", "Refresh"),
+        Binding("S", "sort", "Sort", show=False, id="sort"),
+        Binding("space", "mark", "Mark", show=False, id="mark"),
+        Binding("p", "pause", "Pause", show=False, id="pause"),
+        Binding("escape", "back", "Back", show=False),
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("q", "quit", "Quit"),
+        *ACTION_BINDINGS,  # a P A D W t: console/ui/actions.py
     ]
 
     def __init__(
@@ -68,8 +83,13 @@ class OpsConsoleApp(App[None]):
         sources: list[Source[Any]] | None = None,
         clock: Clock = utc_now,
         identity: str | None = None,
+        write: bool = False,
+        user_themes: Path | None = USER_THEMES,
     ) -> None:
         super().__init__()
+        themes, self.theme_problems = load_themes(user_themes)
+        for theme in themes:
+            self.register_theme(theme)
         self.config = config
         self.clock = clock
         self.identity = identity or default_identity()
@@ -86,6 +106,9 @@ class OpsConsoleApp(App[None]):
         self.tab_bar = TabBar()
         self.panes: list[Pane] = [pane() for pane in PANES]
         self.status_bar = StatusBar()
+        self.prompt = PromptBar()
+        self.paused = False
+        self.actions = ActionDesk(self, write=write)  # read-only unless --write (or W, typed)
         self.active_pane = 1
         self._changed: set[str] = set()
         self._ticks = 0
@@ -97,6 +120,7 @@ class OpsConsoleApp(App[None]):
         yield self.tab_bar
         with Container(id="panes"):
             yield from self.panes
+        yield self.prompt
         yield self.status_bar
         yield Footer()
 
@@ -106,14 +130,19 @@ class OpsConsoleApp(App[None]):
     # --- life cycle ----------------------------------------------------------------------------
 
     def on_mount(self) -> None:
+        self.set_keymap(self.config.ui.keys.model_dump())
+        for problem in self.theme_problems:  # a broken theme file: said, skipped, never a traceback
+            self.notify(str(problem), title="Theme skipped", severity="warning", timeout=10)
         self.store.subscribe(self._store_changed)
         self.refresh_panes()
         self.action_show_pane(1)
         self.poller.start()
+        self.actions.start()
         self.set_interval(1.0, self._tick)
 
     async def on_unmount(self) -> None:
         await self.poller.stop()
+        await self.actions.aclose()
 
     def _store_changed(self, name: str) -> None:
         self._changed.add(name)
@@ -158,7 +187,9 @@ class OpsConsoleApp(App[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # tab cycles the panes only where the panes are; elsewhere it moves the focus as usual
         if action == "cycle_pane":
-            return self.screen is self.screen_stack[0]
+            return self.screen is self.screen_stack[0] and not self.prompt.is_open
+        if action in ("filter", "jump", "sort", "mark", "back"):  # the panes' grammar: on the panes only
+            return self.screen is self.screen_stack[0] and not self.prompt.is_open
         return True
 
     def action_show_pane(self, number: int) -> None:
@@ -185,7 +216,94 @@ class OpsConsoleApp(App[None]):
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+            self.push_screen(HelpScreen(self.config.ui.keys.model_dump()))
+
+    # --- triage: filter, jump, sort, mark, pause -----------------------------------------------
+
+    @property
+    def focused_pane(self) -> Pane:
+        return self.pane(self.active_pane)
+
+    def action_filter(self) -> None:
+        self.prompt.open("filter", self.focused_pane.filter_text)
+
+    def action_jump(self) -> None:
+        self.prompt.open("jump", "", completions(self.known_hosts(), self.available_themes))
+
+    def known_hosts(self) -> list[str]:
+        view = self.pane(1).view
+        return [row.key.split(":", 1)[1] for row in view.rows] if view else []
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        # The filter follows the typing (k9s); a regex still being typed says so in the title.
+        if isinstance(event.input, CommandLine) and event.input.mode == "filter":
+            self.focused_pane.set_filter(event.value)
+
+    def on_command_line_done(self, message: CommandLine.Done) -> None:
+        # The keyboard goes back to the pane the prompt was opened on, unless a jump moves it on
+        # (focusing the old pane too would bring it back: its Focused message comes later).
+        if message.mode == "filter":
+            self.focused_pane.table.focus()
+            if not message.submitted:
+                self.focused_pane.set_filter("")
+            elif error := self.focused_pane.set_filter(message.value):
+                self.notify(error, severity="warning")
+        elif message.submitted and parse_jump(message.value).what == "pane":
+            self.run_jump(message.value)
+        else:
+            self.focused_pane.table.focus()
+            if message.submitted:
+                self.run_jump(message.value)
+
+    def run_jump(self, text: str) -> None:
+        """Run a `:` command (console.jump): a pane, a host's detail, a theme, quit; else say why not."""
+        jump = parse_jump(text, self.available_themes)
+        if jump.what == "pane":
+            self.action_show_pane(int(jump.arg or 1))
+        elif jump.what == "host":
+            self.open_host(str(jump.arg))
+        elif jump.what == "theme":
+            self.theme = str(jump.arg)
+            self.notify(f"theme {jump.arg}", timeout=2)
+        elif jump.what == "quit":
+            self.exit()
+        else:
+            self.notify(str(jump.arg), title="Jump", severity="warning")
+
+    def action_back(self) -> None:
+        """esc on the panes: clear the focused pane's filter."""
+        if self.focused_pane.filter_text:
+            self.focused_pane.set_filter("")
+
+    def action_sort(self) -> None:
+        self.focused_pane.cycle_sort()
+
+    def action_mark(self) -> None:
+        self.focused_pane.toggle_mark()
+
+    def action_pause(self) -> None:
+        """Hold (or resume) every source's refresh; the header says PAUSED meanwhile."""
+        self.paused = not self.paused
+        if self.paused:
+            self.poller.pause()
+        else:
+            self.poller.resume()
+        self.header.set_paused(self.paused)
+        self.notify("refresh paused (p resumes)" if self.paused else "refresh resumed", timeout=2)
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """The command palette (ctrl+p): every view and action, then Textual's own (themes, keys)."""
+        for pane in self.panes:
+            yield SystemCommand(f"Show {pane.title}", f"pane {pane.number} (:{pane.title.lower()})", partial(self.action_show_pane, pane.number))
+        yield SystemCommand("Filter the pane", "/ — text, ~regex, !inverted", self.action_filter)
+        yield SystemCommand("Jump", ": — hosts, alerts, services, commits, host NAME, theme NAME", self.action_jump)
+        yield SystemCommand("Sort by the next column", "S", self.action_sort)
+        yield SystemCommand("Pause / resume refresh", "p", self.action_pause)
+        yield SystemCommand("Refresh every source now", "r", self.action_refresh)
+        yield SystemCommand("Help: the keys", "?", self.action_help)
+        for name in sorted(self.available_themes):
+            yield SystemCommand(f"Theme: {name}", f":theme {name}", partial(setattr, self, "theme", name))
+        yield from super().get_system_commands(screen)
 
     # --- the host detail -----------------------------------------------------------------------
 

@@ -18,6 +18,18 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("pgup pgdn", "page up / down"),
     ("r", "refresh every source now"),
     ("enter", "a host's detail (Hosts, Alerts, Services)"),
+    ("/", "filter the pane: text, ~regex, !inverted"),
+    ("esc", "clear the pane's filter"),
+    (":", "jump: hosts alerts services commits, host NAME, theme NAME, q (tab completes)"),
+    ("S", "sort by the next column (▲ ▼); again: reverse, then the next"),
+    ("space", "mark / unmark the row (●)"),
+    ("p", "pause / resume refresh (header: PAUSED)"),
+    ("ctrl+p", "command palette: every view, action and theme"),
+    ("a", "actions on the selected / marked rows (Alerts: ack, downtime, recheck; Hosts: downtime, recheck)"),
+    ("P", "purge URL(s) from every cache, verified per cache"),
+    ("A  D", "acknowledge / downtime the selected alert(s) (Alerts)"),
+    ("W", "switch to READ-WRITE (type write; recorded in the audit file); again: back to read-only"),
+    ("t", "actions of this session: running and finished"),
     ("?", "this help"),
     ("q", "quit"),
     ("", "— in a host's detail —"),
@@ -26,14 +38,20 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("s", "ssh to the host; the console waits"),
     ("y  c", "copy a link / the host's FQDN"),
 )
-NOTE = "Read-only: nothing here changes the farm."
+NOTE = "Read-only until W or --write; every action shows its plan and asks a reason and a confirmation."
 
 
-def key_table() -> Table:
+# The rebindable keys (ui.keys) by their default, so the help shows the operator's own.
+REBINDABLE = {"/": "filter", ":": "jump", "S": "sort", "space": "mark", "p": "pause"}
+
+
+def key_table(keys: dict[str, str] | None = None) -> Table:
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold")
     table.add_column()
     for key, meaning in KEYS:
+        if keys and key in REBINDABLE:
+            key = keys.get(REBINDABLE[key], key)
         table.add_row(key, meaning)
     return table
 
@@ -47,9 +65,13 @@ class HelpScreen(ModalScreen[None]):
         Binding("q", "dismiss", "Close", show=False),
     ]
 
+    def __init__(self, keys: dict[str, str] | None = None) -> None:
+        super().__init__()
+        self.keys = keys  # ui.keys as configured
+
     def compose(self) -> ComposeResult:
         with Vertical(id="help"):
-            yield Static(key_table())
+            yield Static(key_table(self.keys))
             yield Static(NOTE, id="help-note")
 
     def on_mount(self) -> None:

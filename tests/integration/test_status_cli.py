@@ -82,3 +82,46 @@ def test_status_table_for_humans(farm_config):
     assert done.returncode == 0, done.stderr
     assert "CRITICAL mw152" in done.stdout
     assert "SOURCE" in done.stdout and "icinga" in done.stdout
+
+
+def short_timeouts(path, tmp_path, seconds: float = 1.0):
+    """The farm's config with every source's timeout set to `seconds`."""
+    import yaml
+
+    document = yaml.safe_load(path.read_text())
+    for items in document["sources"].values():
+        for item in items:
+            item["timeout"] = seconds
+    short = tmp_path / "short-timeouts.yaml"
+    short.write_text(yaml.safe_dump(document, sort_keys=False))
+    return short
+
+
+@pytest.mark.parametrize(
+    "api, fault, failed, error",
+    [
+        ("github", "unauthorized", {"mw-config", "puppet", "dns"}, "authentication failed (HTTP 401)"),
+        ("proxmox", "tls-mismatch", {"pve"}, "TLS error talking to 127.0.0.1:"),
+        ("puppetdb", "wrong-shape", {"puppetdb"}, "malformed answer: "),
+        ("graylog", "slow:5000", {"graylog"}, "timed out after 1s"),
+    ],
+)
+def test_status_json_marks_exactly_the_faulted_sources_within_the_timeouts(
+    farm_config, tmp_path, api, fault, failed, error
+):
+    import time
+
+    farm, path = farm_config
+    farm.set_fault(api, fault)
+    started = time.monotonic()
+    done = run_status(short_timeouts(path, tmp_path), "--json")
+    elapsed = time.monotonic() - started
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    report = json.loads(done.stdout)
+    jsonschema.validate(report, load_schema())
+    assert {name for name, source in report["sources"].items() if not source["ok"]} == failed
+    for name in failed:
+        assert report["sources"][name]["error"].startswith(error), report["sources"][name]["error"]
+    assert elapsed < 15  # interpreter start-up + one refresh bounded by the 1 s timeouts
+    assert max(source["latency_ms"] for source in report["sources"].values()) < 2500

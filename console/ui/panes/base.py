@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Callable, ClassVar
 
@@ -11,6 +12,7 @@ from textual.message import Message
 from textual.widgets import Static
 
 from console.config import AppConfig
+from console.filtering import SortOrder, TableState, apply, parse_filter
 from console.state import Store
 from console.ui.widgets import KeyedTable, OpeningTable
 from console.views import PaneView
@@ -43,20 +45,70 @@ class Pane(Vertical):
         self.note = Static("", classes="pane-note")
         table = OpeningTable if self.opens_hosts else KeyedTable
         self.table = table(id=f"{self.title.lower()}-table")
+        self.view: PaneView | None = None
+        self.state = TableState()  # the operator's filter, sort order and marks
 
     def compose(self) -> ComposeResult:
         yield self.note
         yield self.table
 
     def show(self, view: PaneView) -> None:
-        """Reconcile the table with the view and update the note and the row count."""
-        self.table.reconcile(view.columns, view.rows)
+        """Reconcile the table with the view (filtered, sorted and marked as the operator asked) and
+        update the note, the title (the filter) and the row count."""
+        self.view = view
+        state = self.state
+        columns, rows = apply(view.columns, view.rows, state)
+        self.table.reconcile(columns, rows)
         note = self.note
         note.update(view.note or "")
         note.display = view.note is not None
         note.tooltip = view.detail or None
-        self.border_subtitle = f"{len(view.rows)} {self.noun}" + (f" · {view.legend}" if view.legend else "")
+        count = f"{len(rows)}/{len(view.rows)}" if state.row_filter.active else f"{len(rows)}"
+        marked = f" · {len(state.marked)} marked" if state.marked else ""
+        legend = f" · {view.legend}" if view.legend else ""
+        self.border_subtitle = f"{count} {self.noun}{marked}{legend}"
+        title = f"{self.number} {self.title}"
+        if state.row_filter.text:
+            title += f" /{state.row_filter.text}" + (" (bad regex)" if state.row_filter.error else "")
+        self.border_title = title
         self.badge = view.badge
+
+    def _redraw(self) -> None:
+        if self.view is not None:
+            self.show(self.view)
+
+    # --- what the operator does to the rows (kept by key across refreshes) -----------------------
+
+    def set_filter(self, text: str) -> str | None:
+        """Filter the rows (see console.filtering); returns the regex error, if any."""
+        self.state = replace(self.state, row_filter=parse_filter(text))
+        self._redraw()
+        return self.state.row_filter.error
+
+    @property
+    def filter_text(self) -> str:
+        return self.state.row_filter.text
+
+    def cycle_sort(self) -> SortOrder:
+        columns = len(self.view.columns) if self.view else 0
+        self.state = replace(self.state, order=self.state.order.next(columns))
+        self._redraw()
+        return self.state.order
+
+    def toggle_mark(self) -> None:
+        """Mark or unmark the row under the cursor."""
+        key = self.table.cursor_key
+        if key is None:
+            return
+        self.state = replace(self.state, marked=self.state.marked ^ {key})
+        self._redraw()
+
+    def marked_keys(self) -> list[str]:
+        """The keys of the marked rows still in the view (for bulk actions), in the order shown."""
+        present = {row.key for row in self.view.rows} if self.view else set()
+        return [key for key in self.table.row_keys() if key in self.state.marked and key in present] + sorted(
+            key for key in self.state.marked & present if key not in self.table.row_keys()
+        )
 
     def on_descendant_focus(self) -> None:
         self.post_message(self.Focused(self.number))

@@ -9,6 +9,15 @@ from textual.widgets import Static
 from console.clock import Clock
 
 
+def environment_class(environment: str, production: bool) -> str:
+    """production red (unmistakable), staging yellow, anything else (demo, test) neutral."""
+    if production:
+        return "-production"
+    if environment.lower().startswith("stag"):
+        return "-staging"
+    return "-other"
+
+
 class FarmHeader(Horizontal):
     """Farm name, environment badge (word + colour), user@host, READ-ONLY badge and the UTC clock."""
 
@@ -18,14 +27,20 @@ class FarmHeader(Horizontal):
         self._identity, self._clock = identity, clock
         self._shown = self._clock_text()
         self._clock_label = Static(self._shown, id="clock")
+        self._paused = Static(" PAUSED ", id="paused")
+        self._paused.display = False
 
     def compose(self) -> ComposeResult:
         yield Static(self._farm, id="farm-name")
-        env_class = "-production" if self._production else "-other"
-        yield Static(f" {self._environment.upper()} ", id="environment", classes=env_class)
+        yield Static(f" {self._environment.upper()} ", id="environment", classes=environment_class(self._environment, self._production))
         yield Static(self._identity, id="identity")
         yield Static(" READ-ONLY ", id="read-only")
-        yield self._clock_label
+        yield self._clock_label  # docked right
+        yield self._paused
+
+    def set_paused(self, paused: bool) -> None:
+        """The PAUSED word (refresh held for the whole console)."""
+        self._paused.display = paused
 
     def _clock_text(self) -> str:
         return self._clock().strftime("%Y-%m-%d %H:%M:%S UTC")

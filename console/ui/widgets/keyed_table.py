@@ -49,8 +49,9 @@ class KeyedTable(DataTable[Cell]):
 
     def reconcile(self, columns: Sequence[Column], rows: Sequence[Row]) -> None:
         with self.app.batch_update():
-            self._set_columns(tuple(columns))
+            # Before the columns: a new column spec (a sort arrow) clears the table and its cursor.
             cursor_key, cursor_index, scroll_y = self.cursor_key, self.cursor_row, self.scroll_y
+            self._set_columns(tuple(columns))
             wanted = {row.key for row in rows}
             for key in self.row_keys():
                 if key not in wanted:

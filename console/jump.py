@@ -1,0 +1,54 @@
+"""The `:` prompt's commands (k9s's jump grammar): parsed here, run by the app. No Textual.
+
+    :hosts :alerts :services :commits   show that pane (also :h :a :s :c and the pane's number)
+    :host mw151                         the host's detail
+    :theme NAME                         switch the theme
+    :q  :quit                           quit
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable
+
+PANE_NAMES = {"hosts": 1, "alerts": 2, "services": 3, "commits": 4}
+PANE_ALIASES = {"h": 1, "a": 2, "s": 3, "c": 4, "1": 1, "2": 2, "3": 3, "4": 4}
+
+
+@dataclass(frozen=True, slots=True)
+class Jump:
+    """What a command asks for: `what` is pane | host | theme | quit | error; `arg` its argument."""
+
+    what: str
+    arg: str | int | None = None
+
+
+def parse_jump(text: str, themes: Iterable[str] = ()) -> Jump:
+    """The command typed after `:` (without the colon); an unknown one is an error saying what exists."""
+    words = text.strip().lstrip(":").split()
+    if not words:
+        return Jump("error", "type a command: hosts, alerts, services, commits, host NAME, theme NAME, q")
+    verb, rest = words[0].lower(), words[1:]
+    if verb in PANE_NAMES and not rest:
+        return Jump("pane", PANE_NAMES[verb])
+    if verb in PANE_ALIASES and not rest:
+        return Jump("pane", PANE_ALIASES[verb])
+    if verb in ("q", "quit") and not rest:
+        return Jump("quit")
+    if verb == "host":
+        if len(rest) != 1:
+            return Jump("error", "host needs one name: :host mw151")
+        return Jump("host", rest[0])
+    if verb == "theme":
+        names = sorted(themes)
+        if len(rest) != 1:
+            return Jump("error", f"theme needs a name: {', '.join(names)}")
+        if names and rest[0] not in names:
+            return Jump("error", f"unknown theme {rest[0]!r}; available: {', '.join(names)}")
+        return Jump("theme", rest[0])
+    return Jump("error", f"unknown command {text.strip()!r}; try hosts, alerts, services, commits, host NAME, theme NAME, q")
+
+
+def completions(hosts: Iterable[str], themes: Iterable[str]) -> list[str]:
+    """Everything the prompt completes, the panes first."""
+    return [*PANE_NAMES, "q", *(f"host {h}" for h in hosts), *(f"theme {t}" for t in sorted(themes))]

@@ -1,0 +1,586 @@
+"""Safe actions in the console: the write switch (W), the action menu (a), purge (P), acknowledge (A),
+downtime (D) and the task list (t). Everything goes through console.actions' engine, as the CLI does:
+plan → reason → the tier's confirmation → live progress → the result; refusals are shown, never raised.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, Callable
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, OptionList, Static
+from textual.widgets.option_list import Option
+
+from console.actions import (
+    Acknowledge, Action, ActionEngine, ActionEvent, ActionResult, AuditError, Confirmation, IcingaTarget, PurgeUrls,
+    Recheck, Refused, RemoveAcknowledgement, RemoveDowntime, Risk, ScheduleDowntime, Session, current_operator,
+    parse_duration,
+)  # fmt: skip
+from console.actions.catalog import icinga_source
+from console.actions.plan import Operator, Plan
+from console.ui.tasks import OUTCOME_STYLE, TOAST_SEVERITY, TaskList, TasksScreen, toast_text
+
+if TYPE_CHECKING:
+    from console.ui.app import OpsConsoleApp
+
+ACTION_BINDINGS = [
+    Binding("a", "action_menu", "Actions", show=False),
+    Binding("P", "purge", "Purge", show=False),
+    Binding("A", "acknowledge", "Ack", show=False),
+    Binding("D", "downtime", "Downtime", show=False),
+    Binding("W", "write_switch", "Write", show=False),
+    Binding("t", "tasks", "Tasks", show=False),
+]
+WRITE_WORD = "write"
+DEFAULT_DOWNTIME = "2h"
+ICINGA_ACTIONS = ("ack", "unack", "downtime-add", "downtime-remove", "recheck")
+
+
+# --- what an action screen is asked to do -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ActionRequest:
+    """One menu entry made concrete: a label and how to build the action from the screen's fields."""
+
+    label: str
+    build: Callable[[str, timedelta | None], Action]  # (urls text, duration) -> action
+    asks_urls: bool = False
+    asks_duration: bool = False
+
+
+def purge_request() -> ActionRequest:
+    return ActionRequest("purge URL(s)", lambda urls, _: PurgeUrls(tuple(urls.split())), asks_urls=True)
+
+
+def alert_requests(targets: tuple[IcingaTarget, ...]) -> dict[str, ActionRequest]:
+    return {
+        "ack": ActionRequest("acknowledge", lambda _u, _d: Acknowledge(targets)),
+        "unack": ActionRequest("remove acknowledgement", lambda _u, _d: RemoveAcknowledgement(targets)),
+        "downtime": ActionRequest("schedule downtime", lambda _u, d: ScheduleDowntime(targets, d or timedelta(hours=2)),
+                                  asks_duration=True),
+        "undowntime": ActionRequest("remove downtime", lambda _u, _d: RemoveDowntime(targets)),
+        "recheck": ActionRequest("re-check now", lambda _u, _d: Recheck(targets)),
+    }
+
+
+def host_requests(targets: tuple[IcingaTarget, ...]) -> dict[str, ActionRequest]:
+    return {
+        "downtime": ActionRequest("downtime host (all services)",
+                                  lambda _u, d: ScheduleDowntime(targets, d or timedelta(hours=2), all_services=True),
+                                  asks_duration=True),
+        "undowntime": ActionRequest("remove host downtime (all services)",
+                                    lambda _u, _d: RemoveDowntime(targets, all_services=True)),
+        "recheck": ActionRequest("re-check host now", lambda _u, _d: Recheck(targets)),
+    }
+
+
+# --- the desk: one engine, the task list, the switch ----------------------------------------------
+
+
+class ActionDesk:
+    """The app's side of the engine: built on first use (a read-only session that never acts writes nothing)."""
+
+    def __init__(self, app: OpsConsoleApp, write: bool = False) -> None:
+        self.app = app
+        self.write_at_start = write
+        self.tasks = TaskList()
+        self._engine: ActionEngine | None = None
+
+    @property
+    def engine(self) -> ActionEngine:
+        if self._engine is None:
+            user, _, host = self.app.identity.partition("@")
+            operator = Operator(user, host) if host else current_operator()
+            self._engine = ActionEngine(self.app.config, Session(operator), clock=self.app.clock)
+        return self._engine
+
+    @property
+    def writable(self) -> bool:
+        return self._engine is not None and self._engine.session.writable
+
+    def start(self) -> None:
+        """At mount: `--write` switches now (audited); the header shows the mode either way."""
+        if self.write_at_start:
+            self.enable_write("--write")
+        self.show_mode()
+
+    def enable_write(self, via: str) -> bool:
+        engine = self.engine
+        try:
+            engine.session.enable_write(engine.audit, via=via)
+        except AuditError as exc:
+            self.app.notify(f"still read-only: the switch could not be recorded ({exc})", severity="error", timeout=10)
+            return False
+        self.show_mode()
+        return True
+
+    def disable_write(self) -> None:
+        if self._engine is not None:
+            self._engine.session.disable_write()
+        self.show_mode()
+
+    def show_mode(self) -> None:
+        try:
+            badge = self.app.header.query_one("#read-only", Static)
+        except Exception:  # noqa: BLE001 - the header is being rebuilt or torn down: nothing to show
+            return
+        badge.update(" READ-WRITE " if self.writable else " READ-ONLY ")
+        badge.set_class(self.writable, "-write")
+
+    async def run(self, plan: Plan, confirmation: Confirmation, screen: ActionScreen) -> ActionResult | None:
+        """Run `plan`; events go to the task list and to `screen` while it is open. Refusals go to the screen."""
+        task = None
+
+        def on_event(event: ActionEvent) -> None:
+            nonlocal task
+            if event.kind == "started":
+                task = self.tasks.started(plan)
+            if screen.is_attached:
+                screen.show_event(event)
+
+        try:
+            result = await self.engine.run(plan, confirmation, on_event=on_event)
+        except Refused as exc:
+            if screen.is_attached:
+                screen.show_refusal(str(exc))
+            else:
+                self.app.notify(str(exc), severity="error", timeout=10)
+            return None
+        except Exception as exc:  # noqa: BLE001 - a bug must not take the console down with it
+            if task is not None:
+                self.tasks.failed(task, "failed")
+            self.app.notify(f"{plan.title}: failed: {type(exc).__name__}: {exc}", severity="error", timeout=10)
+            return None
+        if task is not None:
+            self.tasks.finished(task, result)
+        self.app.notify(toast_text(result), severity=TOAST_SEVERITY.get(result.outcome, "information"), timeout=8)
+        if plan.action in ICINGA_ACTIONS:
+            self.app.poller.refresh_now(icinga_source(self.app.config).name)
+        if screen.is_attached:
+            screen.show_result(result)
+        return result
+
+    async def aclose(self) -> None:
+        if self._engine is not None:
+            await self._engine.aclose()
+
+
+# --- the keys (mixed into the app) ------------------------------------------------------------------
+
+
+class ActionKeys:
+    """The app's action keys; only on the panes' screen (not over a detail, the help or a dialog)."""
+
+    actions: ActionDesk
+
+    def _at_panes(self: Any) -> bool:
+        return self.screen is self.screen_stack[0]
+
+    def _selection(self: Any) -> tuple[int, list[str]]:
+        """The active pane's number and its marked rows' keys (space marks), else the cursor row's."""
+        pane = self.pane(self.active_pane)
+        for owner in (pane, pane.table):
+            marked = getattr(owner, "marked_keys", None)
+            if callable(marked):
+                keys = [k for k in marked() if k]
+                if keys:
+                    return pane.number, keys
+        key = pane.table.cursor_key
+        return pane.number, [key] if key else []
+
+    def _icinga_targets(self: Any, number: int, keys: list[str]) -> tuple[IcingaTarget, ...]:
+        if number == 2:  # Alerts: "mw152!PHP-FPM"
+            return tuple(IcingaTarget.parse(key) for key in keys)
+        if number == 1:  # Hosts: "guest:mw152", "node:cloud15" -> the name Icinga knows the host by
+            from console.hosts import HostDirectory
+
+            directory = HostDirectory.from_store(self.store, self.config)
+            names = [key.split(":", 1)[-1] for key in keys]
+            return tuple(IcingaTarget(directory.resolve(n).icinga_name or n) for n in names)
+        return ()
+
+    def action_action_menu(self: Any) -> None:
+        if not self._at_panes():
+            return
+        number, keys = self._selection()
+        requests: dict[str, ActionRequest] = {}
+        try:
+            if number == 2 and keys:
+                requests = alert_requests(self._icinga_targets(number, keys))
+            elif number == 1 and keys:
+                requests = host_requests(self._icinga_targets(number, keys))
+        except Refused as exc:
+            self.notify(str(exc), severity="error")
+        requests["purge"] = purge_request()
+        what = ", ".join(keys[:3]) + (f" and {len(keys) - 3} more" if len(keys) > 3 else "") if number in (1, 2) else ""
+        self.push_screen(ActionMenu(what, requests), self._open_action)
+
+    def _open_action(self: Any, request: ActionRequest | None) -> None:
+        if request is not None:
+            self.push_screen(ActionScreen(self.actions, request))
+
+    def action_purge(self: Any) -> None:
+        if self._at_panes():
+            self._open_action(purge_request())
+
+    def _alert_action(self: Any, name: str) -> None:
+        if not self._at_panes():
+            return
+        number, keys = self._selection()
+        if number != 2 or not keys:
+            self.notify("A and D act on the Alerts pane (2); elsewhere use a", severity="warning")
+            return
+        self._open_action(alert_requests(self._icinga_targets(number, keys))[name])
+
+    def action_acknowledge(self: Any) -> None:
+        self._alert_action("ack")
+
+    def action_downtime(self: Any) -> None:
+        self._alert_action("downtime")
+
+    def action_write_switch(self: Any) -> None:
+        if not self._at_panes():
+            return
+        if self.actions.writable:
+            self.actions.disable_write()
+            self.notify("read-only again: actions are refused until W", timeout=5)
+            return
+
+        def switched(confirmed: bool | None) -> None:
+            if confirmed and self.actions.enable_write("tui"):
+                self.notify("READ-WRITE: actions will change the farm (the switch is in the audit file)",
+                            severity="warning", timeout=8)
+
+        self.push_screen(WriteSwitchScreen(str(self.actions.engine.audit.path)), switched)
+
+    def action_tasks(self: Any) -> None:
+        if self._at_panes():
+            self.push_screen(TasksScreen(self.actions.tasks))
+
+
+# --- screens ----------------------------------------------------------------------------------------
+
+
+class WriteSwitchScreen(ModalScreen[bool]):
+    """Type `write` to make the session read-write; anything else, esc or Cancel keeps it read-only."""
+
+    DEFAULT_CSS = """
+    WriteSwitchScreen { align: center middle; }
+    #write-box { width: 64; height: auto; border: thick $error; padding: 0 1; background: $surface; }
+    #write-box Input { margin: 1 0 0 0; }
+    #write-buttons { height: auto; margin: 1 0 0 0; }
+    #write-error { color: $error; }
+    """
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, audit_path: str) -> None:
+        super().__init__()
+        self.audit_path = audit_path
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="write-box"):
+            yield Static(Text.assemble(
+                ("Switch this session to ", ""), ("READ-WRITE", "bold reverse red"),
+                ("?\nActions will then change the farm. The switch is recorded, with your name, in\n", ""),
+                (self.audit_path, "italic"), (f".\n\nType {WRITE_WORD} and press enter.", "")))
+            yield Input(placeholder=WRITE_WORD, id="write-word")
+            yield Static("", id="write-error")
+            with Horizontal(id="write-buttons"):
+                yield Button("Cancel", id="write-cancel", variant="primary")
+
+    def on_mount(self) -> None:
+        self.query_one("#write-box").border_title = "Write switch"
+        self.query_one("#write-word", Input).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.value.strip() == WRITE_WORD:
+            self.dismiss(True)
+        else:
+            self.query_one("#write-error", Static).update(f"type exactly {WRITE_WORD!r} (or esc to stay read-only)")
+
+    def on_button_pressed(self, _: Button.Pressed) -> None:
+        self.dismiss(False)
+
+    def action_cancel(self) -> None:
+        self.dismiss(False)
+
+
+class ActionMenu(ModalScreen["ActionRequest | None"]):
+    """The actions for the selected row(s); enter picks, esc closes."""
+
+    DEFAULT_CSS = """
+    ActionMenu { align: center middle; }
+    #action-menu { width: 56; height: auto; max-height: 20; border: round $accent; background: $surface; }
+    """
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, what: str, requests: dict[str, ActionRequest]) -> None:
+        super().__init__()
+        self.what = what
+        self.requests = requests
+
+    def compose(self) -> ComposeResult:
+        options = [Option(request.label, id=name) for name, request in self.requests.items()]
+        yield OptionList(*options, id="action-menu")
+
+    def on_mount(self) -> None:
+        menu = self.query_one(OptionList)
+        menu.border_title = f"Actions: {self.what}" if self.what else "Actions"
+        menu.border_subtitle = "enter picks · esc closes"
+        menu.focus()
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(self.requests[str(event.option.id)])
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+FORM, CONFIRM, RUNNING, DONE = "form", "confirm", "running", "done"
+
+
+class ActionScreen(ModalScreen[None]):
+    """Plan → reason (+ task) → the tier's confirmation → live progress → the result. esc closes at any
+    point; an action already sent keeps running (the task list, t, follows it)."""
+
+    DEFAULT_CSS = """
+    ActionScreen { align: center middle; }
+    #action-box { width: 96%; max-width: 120; height: 94%; border: thick $accent; background: $surface; padding: 0 1; }
+    #action-box.-readonly { border: thick $warning; }
+    #action-plan { height: 1fr; min-height: 4; border: round $panel-lighten-2; }
+    #action-fields { height: auto; }
+    #action-fields Input { width: 1fr; }
+    #action-message { color: $error; height: auto; }
+    #action-challenge { text-style: bold; height: auto; }
+    #action-buttons { height: auto; align-horizontal: right; }
+    #action-buttons Button { margin: 0 0 0 1; }
+    #action-confirm-word { width: 40; }
+    .-hidden { display: none; }
+    """
+    BINDINGS = [
+        Binding("escape", "close", "Close"),
+        Binding("y", "answer_yes", "Yes", show=False),
+        Binding("n", "answer_no", "No", show=False),
+    ]
+
+    def __init__(self, desk: ActionDesk, request: ActionRequest) -> None:
+        super().__init__()
+        self.desk = desk
+        self.request = request
+        self.stage = FORM
+        self.plan: Plan | None = None
+        self.progress: list[Text] = []
+        self.result: ActionResult | None = None
+
+    @property
+    def engine(self) -> ActionEngine:
+        return self.desk.engine
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="action-box"):
+            with VerticalScroll(id="action-plan"):
+                yield Static("", id="action-plan-text")
+            with Horizontal(id="action-fields"):
+                if self.request.asks_urls:
+                    yield Input(placeholder="URL(s) to purge, space-separated", id="action-urls")
+                if self.request.asks_duration:
+                    yield Input(value=DEFAULT_DOWNTIME, placeholder="duration: 30m, 2h, 1d", id="action-duration")
+                yield Input(placeholder="reason (required)", id="action-reason")
+                yield Input(placeholder="task, e.g. T12345 (optional)", id="action-task")
+            yield Static("", id="action-message")
+            yield Static("", id="action-challenge")
+            yield Input(placeholder="", id="action-confirm-word", classes="-hidden")
+            with Horizontal(id="action-buttons"):
+                yield Button("Cancel", id="action-cancel", compact=True)
+                yield Button("Next", id="action-next", compact=True, variant="primary")
+                yield Button("No (n)", id="action-no", compact=True, classes="-hidden")
+                yield Button("Yes (y)", id="action-yes", compact=True, variant="error", classes="-hidden")
+
+    def on_mount(self) -> None:
+        box = self.query_one("#action-box")
+        box.border_title = self.request.label
+        box.border_subtitle = "esc closes"
+        box.set_class(not self.desk.writable, "-readonly")
+        self.query_one("#action-fields Input", Input).focus()
+        self.show_plan()
+        if not self.desk.writable:
+            self.say("read-only session: this is a dry run and nothing will be sent (W switches, logged)", "bold yellow")
+
+    # --- form -------------------------------------------------------------------------------------
+
+    def _field(self, name: str) -> str:
+        found = self.query(f"#action-{name}")
+        return found.first(Input).value if found else ""
+
+    def _action(self) -> Action:
+        duration = parse_duration(self._field("duration")) if self.request.asks_duration else None
+        return self.request.build(self._field("urls"), duration)
+
+    def show_plan(self) -> None:
+        """The plan as it stands (no reason yet is fine: the preview is a dry run)."""
+        text = self.query_one("#action-plan-text", Static)
+        if self.request.asks_urls and not self._field("urls").strip():
+            text.update("type the URL(s) to purge; the plan (every request, the targets, the tier) shows here")
+            return
+        try:
+            plan = self.engine.plan(self._action())
+        except Refused as exc:
+            text.update(Text(str(exc), style="bold red"))
+            return
+        text.update(self._plan_text(plan))
+
+    def _plan_text(self, plan: Plan) -> Text:
+        tier = Text(f"tier {int(plan.risk)}", style="bold reverse " + ("red" if plan.risk is Risk.IRREVERSIBLE else
+                                                                       "yellow" if plan.risk is Risk.SEVERAL else "green"))
+        return Text.assemble(tier, " ", plan.render())
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if self.stage == FORM and event.input.id in ("action-urls", "action-duration"):
+            self.show_plan()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if self.stage == FORM:
+            self.next()
+        elif self.stage == CONFIRM and event.input.id == "action-confirm-word":
+            self.confirm(event.value)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        button = event.button.id
+        if button == "action-cancel":
+            self.action_close()
+        elif button == "action-next":
+            self.next()
+        elif button == "action-no":
+            self.action_answer_no()
+        elif button == "action-yes":
+            self.action_answer_yes()
+
+    def say(self, message: str, style: str = "bold red") -> None:
+        self.query_one("#action-message", Static).update(Text(message, style=style))
+
+    def next(self) -> None:
+        """Form → confirmation: the plan with its reason, or the refusal (read-only, no reason, bad input)."""
+        try:
+            plan = self.engine.plan(self._action(), reason=self._field("reason"), task=self._field("task").strip() or None)
+        except Refused as exc:
+            self.say(str(exc))
+            return
+        self.query_one("#action-plan-text", Static).update(self._plan_text(plan))
+        if not self.desk.writable:
+            self.engine.dry_run(plan)
+            self.say("refused: this session is read-only; nothing was sent. W switches to read-write (logged).")
+            return
+        if self.engine.is_running(plan):
+            self.say(f"refused: {plan.title} is already running; t shows the task list")
+            return
+        self.plan = plan
+        self.stage = CONFIRM
+        self.say("")
+        for widget in self.query("#action-fields Input"):
+            widget.disabled = True
+        self.query_one("#action-next").add_class("-hidden")
+        challenge = self.engine.challenge(plan)
+        self.query_one("#action-challenge", Static).update(challenge.prompt)
+        if plan.risk is Risk.REVERSIBLE:
+            self.query_one("#action-yes").remove_class("-hidden")
+            no = self.query_one("#action-no", Button)
+            no.remove_class("-hidden")
+            no.focus()  # No is the default
+        else:
+            word = self.query_one("#action-confirm-word", Input)
+            word.placeholder = f"type {challenge.expected}"
+            word.remove_class("-hidden")
+            word.focus()
+
+    # --- confirmation -----------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("answer_yes", "answer_no"):
+            return self.stage == CONFIRM and self.plan is not None and self.plan.risk is Risk.REVERSIBLE
+        return True
+
+    def action_answer_yes(self) -> None:
+        self.confirm("y")
+
+    def action_answer_no(self) -> None:
+        self.say("not confirmed; nothing was sent", "bold yellow")
+        self.action_close()
+
+    def confirm(self, answer: str) -> None:
+        plan = self.plan
+        if plan is None or self.stage != CONFIRM:
+            return
+        if not self.engine.challenge(plan).accepts(answer):
+            self.say(f"refused: not confirmed; type exactly {self.engine.challenge(plan).expected!r} (nothing was sent)")
+            return
+        self.stage = RUNNING
+        for selector in ("#action-yes", "#action-no", "#action-confirm-word"):
+            self.query_one(selector).add_class("-hidden")
+        self.query_one("#action-cancel", Button).label = "Close"
+        self.query_one("#action-challenge", Static).update("")
+        self.say("")
+        self.query_one("#action-cancel", Button).focus()
+        self.app.run_worker(self.desk.run(plan, Confirmation(answer, via="tui"), self), group="actions",
+                            exit_on_error=False)
+
+    # --- progress and result ----------------------------------------------------------------------
+
+    def show_event(self, event: ActionEvent) -> None:
+        style = OUTCOME_STYLE.get(event.status or "", "") if event.kind == "finished" else \
+            ("red" if event.status not in (None, "ok", "skipped", "running") else "")
+        self.progress.append(Text(f"{event.kind:<14} {event.message}", style=style))
+        self._show_progress()
+
+    def _show_progress(self, *extra: Any) -> None:
+        self.query_one("#action-plan-text", Static).update(Group(*self.progress, *extra))
+
+    def show_refusal(self, message: str) -> None:
+        """The engine refused (already running, not confirmed, audit unwritable): nothing was sent."""
+        self.stage = DONE
+        self.say(message)
+
+    def show_result(self, result: ActionResult) -> None:
+        self.stage = DONE
+        self.result = result
+        # the table says what the progress said, in a stable order (the caches answer in any order)
+        self.query_one("#action-plan-text", Static).update(result_table(result))
+        box = self.query_one("#action-box")
+        box.border_subtitle = f"{result.outcome.upper()} · esc closes"
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+def result_table(result: ActionResult) -> Table:
+    """Per target: status and detail; for a purge, the verification GET through each cache too."""
+    outcome = Text(f"{result.plan.title}: {result.outcome.upper()} in {result.duration_s:.1f}s",
+                   style=OUTCOME_STYLE.get(result.outcome, "bold"))
+    table = Table(title=outcome, title_justify="left", expand=False, show_edge=False, pad_edge=False)
+    if result.plan.action == "purge":
+        for column in ("cache", "purge", "verify", "hit/miss", "Age", "URL"):
+            table.add_column(column)
+        for step in result.steps:
+            check = step.verify
+            hit = "" if check is None else {True: "HIT", False: "MISS", None: "?"}[check.hit]
+            table.add_row(step.target, Text(f"{step.status} {step.http_status or ''}".strip(),
+                                            style="green" if step.good else "bold red"),
+                          "" if check is None else (check.error or str(check.status)),
+                          Text(hit, style="green" if hit == "MISS" else "bold red" if hit == "HIT" else ""),
+                          "" if check is None or check.age is None else str(check.age), step.subject)
+    else:
+        for column in ("target", "status", "detail"):
+            table.add_column(column)
+        for step in result.steps:
+            table.add_row(step.target, Text(step.status, style="green" if step.good else "bold red"), step.detail)
+    for notice in result.notices:
+        table.caption = (table.caption or "") + f"note: {notice}\n"
+    return table

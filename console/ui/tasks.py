@@ -1,0 +1,112 @@
+"""The session's actions: running and finished (key `t`), and a toast when one ends."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, Static
+
+from console.actions import FAILURE, INTERRUPTED, PARTIAL, SUCCESS, ActionResult
+from console.actions.plan import Plan
+
+RUNNING = "running"
+OUTCOME_STYLE = {RUNNING: "bold cyan", SUCCESS: "bold green", PARTIAL: "bold yellow", FAILURE: "bold red",
+                 INTERRUPTED: "bold red", "refused": "bold red"}
+TOAST_SEVERITY = {SUCCESS: "information", PARTIAL: "warning", FAILURE: "error", INTERRUPTED: "error"}
+
+
+@dataclass
+class Task:
+    """One action this session: what, who, the outcome (running until it ends) and how long it took."""
+
+    plan: Plan
+    started: float = field(default_factory=time.monotonic)
+    outcome: str = RUNNING
+    duration_s: float | None = None
+    result: ActionResult | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.outcome == RUNNING
+
+    def elapsed(self) -> float:
+        return self.duration_s if self.duration_s is not None else time.monotonic() - self.started
+
+
+class TaskList:
+    """Every action started in this session, newest last."""
+
+    def __init__(self) -> None:
+        self.tasks: list[Task] = []
+
+    def started(self, plan: Plan) -> Task:
+        task = Task(plan)
+        self.tasks.append(task)
+        return task
+
+    def finished(self, task: Task, result: ActionResult) -> None:
+        task.outcome, task.duration_s, task.result = result.outcome, result.duration_s, result
+
+    def failed(self, task: Task, outcome: str) -> None:
+        task.outcome, task.duration_s = outcome, time.monotonic() - task.started
+
+    def running(self) -> list[Task]:
+        return [t for t in self.tasks if t.running]
+
+
+def toast_text(result: ActionResult) -> str:
+    return f"{result.plan.title}: {result.outcome.upper()} in {result.duration_s:.1f}s"
+
+
+class TasksScreen(ModalScreen[None]):
+    """The task list; redrawn every second while an action runs."""
+
+    DEFAULT_CSS = """
+    TasksScreen { align: center middle; }
+    #tasks { width: 96%; max-width: 120; height: auto; max-height: 90%; border: round $accent;
+             background: $surface; padding: 0 1; }
+    #tasks DataTable { height: auto; max-height: 20; }
+    #tasks-note { color: $text-muted; }
+    """
+    BINDINGS = [
+        Binding("escape", "dismiss", "Close"),
+        Binding("t", "dismiss", "Close", show=False),
+        Binding("q", "dismiss", "Close", show=False),
+    ]
+
+    def __init__(self, tasks: TaskList) -> None:
+        super().__init__()
+        self.task_list = tasks
+        self.table: DataTable[str | Text] = DataTable(id="tasks-table", cursor_type="row")
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="tasks"):
+            yield self.table
+            yield Static("", id="tasks-note")
+
+    def on_mount(self) -> None:
+        box = self.query_one("#tasks")
+        box.border_title = "Actions this session"
+        box.border_subtitle = "esc closes"
+        self.table.add_columns("what", "who", "outcome", "took", "reason")
+        self.show_tasks()
+        self.set_interval(1.0, self.show_tasks)
+        self.table.focus()
+
+    def show_tasks(self) -> None:
+        table = self.table
+        table.clear()
+        for task in reversed(self.task_list.tasks):
+            plan = task.plan
+            outcome = Text(task.outcome.upper(), style=OUTCOME_STYLE.get(task.outcome, ""))
+            reason = plan.reason.text if plan.reason else ""
+            table.add_row(plan.title, str(plan.operator), outcome, f"{task.elapsed():.1f}s", reason, key=plan.id)
+        note = self.query_one("#tasks-note", Static)
+        note.update("no action yet in this session" if not self.task_list.tasks else
+                    f"{len(self.task_list.running())} running, {len(self.task_list.tasks)} in all")

@@ -1,0 +1,41 @@
+"""No state is signalled by colour alone: every state cell, rendered as plain text, carries its word
+or symbol (the colour only repeats it)."""
+
+from __future__ import annotations
+
+import pytest
+
+from console.model import CheckState
+from console.views import STATE_SYMBOL, alerts_view, commits_view, hosts_view, services_view
+from ui_helpers import FIXED, console_app, every_pane_has_rows, every_source_answered, wait_until
+from console.filtering import cell_plain
+
+pytestmark = pytest.mark.sim
+
+WORDS = {state.name for state in CheckState}
+RUN_WORDS = {"running", "stopped", "paused", "online", "offline", "unknown"}
+
+
+async def test_every_state_has_a_word_or_symbol_in_plain_text(config):
+    app = console_app(config)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: every_pane_has_rows(app) and every_source_answered(app))
+        now = FIXED()
+        alerts = alerts_view(app.store, config, now)
+        assert alerts.rows
+        for row in alerts.rows:
+            state = cell_plain(row.cells[0])
+            symbol, word = state.split(" ", 1)
+            assert symbol in STATE_SYMBOL.values() and word in WORDS, state
+        for row in services_view(app.store, config, now).rows:
+            plain = " ".join(cell_plain(c) for c in row.cells)
+            assert any(symbol in plain for symbol in STATE_SYMBOL.values()) or "no checks" in plain or "—" in plain, plain
+        for row in hosts_view(app.store, config, now).rows:
+            status, puppet = cell_plain(row.cells[1]), cell_plain(row.cells[2])
+            assert status.split()[0] in RUN_WORDS or status == "not in Proxmox", row
+            assert puppet == "—" or puppet.split()[0].isalpha(), row  # "failed 3m", "stale", "changed 7m"
+        suspects = commits_view(app.store, config, now)
+        for row in suspects.rows:
+            repo = row.cells[0]
+            if getattr(repo, "style", "") and "yellow" in str(repo.style):  # the suspect colour …
+                assert cell_plain(repo).startswith("◆")  # … always with its mark
