@@ -3,6 +3,7 @@
     :hosts :alerts :services :commits   show that pane (also :h :a :s :c and the pane's number)
     :host mw151                         the host's detail
     :theme NAME                         switch the theme
+    :pause SOURCE                       hold (or resume) one source's refresh; `p` holds them all
     :q  :quit                           quit
 """
 
@@ -23,7 +24,7 @@ class Jump:
     arg: str | int | None = None
 
 
-def parse_jump(text: str, themes: Iterable[str] = ()) -> Jump:
+def parse_jump(text: str, themes: Iterable[str] = (), sources: Iterable[str] = ()) -> Jump:
     """The command typed after `:` (without the colon); an unknown one is an error saying what exists."""
     words = text.strip().lstrip(":").split()
     if not words:
@@ -46,9 +47,23 @@ def parse_jump(text: str, themes: Iterable[str] = ()) -> Jump:
         if names and rest[0] not in names:
             return Jump("error", f"unknown theme {rest[0]!r}; available: {', '.join(names)}")
         return Jump("theme", rest[0])
-    return Jump("error", f"unknown command {text.strip()!r}; try hosts, alerts, services, commits, host NAME, theme NAME, q")
+    if verb == "pause":
+        known = sorted(sources)
+        if len(rest) != 1 or (known and rest[0] not in known):
+            return Jump("error", f"pause needs one source: {', '.join(known)}")
+        return Jump("pause", rest[0])
+    return Jump(
+        "error",
+        f"unknown command {text.strip()!r}; try hosts, alerts, services, commits, host NAME, theme NAME, pause SOURCE, q",
+    )
 
 
-def completions(hosts: Iterable[str], themes: Iterable[str]) -> list[str]:
+def completions(hosts: Iterable[str], themes: Iterable[str], sources: Iterable[str] = ()) -> list[str]:
     """Everything the prompt completes, the panes first."""
-    return [*PANE_NAMES, "q", *(f"host {h}" for h in hosts), *(f"theme {t}" for t in sorted(themes))]
+    return [
+        *PANE_NAMES,
+        "q",
+        *(f"host {h}" for h in hosts),
+        *(f"theme {t}" for t in sorted(themes)),
+        *(f"pause {s}" for s in sources),
+    ]

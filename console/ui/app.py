@@ -228,7 +228,7 @@ class OpsConsoleApp(ActionKeys, App[None]):
         self.prompt.open("filter", self.focused_pane.filter_text)
 
     def action_jump(self) -> None:
-        self.prompt.open("jump", "", completions(self.known_hosts(), self.available_themes))
+        self.prompt.open("jump", "", completions(self.known_hosts(), self.available_themes, self.poller.sources))
 
     def known_hosts(self) -> list[str]:
         view = self.pane(1).view
@@ -257,7 +257,7 @@ class OpsConsoleApp(ActionKeys, App[None]):
 
     def run_jump(self, text: str) -> None:
         """Run a `:` command (console.jump): a pane, a host's detail, a theme, quit; else say why not."""
-        jump = parse_jump(text, self.available_themes)
+        jump = parse_jump(text, self.available_themes, self.poller.sources)
         if jump.what == "pane":
             self.action_show_pane(int(jump.arg or 1))
         elif jump.what == "host":
@@ -265,6 +265,8 @@ class OpsConsoleApp(ActionKeys, App[None]):
         elif jump.what == "theme":
             self.theme = str(jump.arg)
             self.notify(f"theme {jump.arg}", timeout=2)
+        elif jump.what == "pause":
+            self.toggle_source_pause(str(jump.arg))
         elif jump.what == "quit":
             self.exit()
         else:
@@ -290,6 +292,16 @@ class OpsConsoleApp(ActionKeys, App[None]):
             self.poller.resume()
         self.header.set_paused(self.paused)
         self.notify("refresh paused (p resumes)" if self.paused else "refresh resumed", timeout=2)
+
+    def toggle_source_pause(self, name: str) -> None:
+        """Hold (or resume) one source; the status bar marks it paused meanwhile."""
+        if self.store.get(name).paused:
+            self.poller.resume(name)
+        else:
+            self.poller.pause(name)
+        paused = self.store.get(name).paused
+        self.status_bar.show(status_items(self.store, self.clock()), github_quota(self.store))
+        self.notify(f"{name}: refresh {'paused (:pause ' + name + ' resumes)' if paused else 'resumed'}", timeout=2)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """The command palette (ctrl+p): every view and action, then Textual's own (themes, keys)."""

@@ -20,7 +20,7 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("enter", "a host's detail (Hosts, Alerts, Services)"),
     ("/", "filter the pane: text, ~regex, !inverted"),
     ("esc", "clear the pane's filter"),
-    (":", "jump: hosts alerts services commits, host NAME, theme NAME, q (tab completes)"),
+    (":", "jump: hosts alerts services commits, host NAME, theme NAME, pause SOURCE, q (tab completes)"),
     ("S", "sort by the next column (▲ ▼); again: reverse, then the next"),
     ("space", "mark / unmark the row (●)"),
     ("p", "pause / resume refresh (header: PAUSED)"),

@@ -197,12 +197,32 @@ async def test_p_pauses_every_source_and_the_header_says_so(farm, config):
         header = app.query_one(FarmHeader)
         await pilot.press("p")
         assert app.poller.paused and header._paused.display
-        fetched = {s.name: s.last.fetched_at for s in app.store.states()}
+        before = {s.name: id(s.last) for s in app.store.states()}  # each fetch stores a new result
         app.poller.refresh_now()
         await pilot.pause(0.3)
-        assert {s.name: s.last.fetched_at for s in app.store.states()} == fetched
+        assert {s.name: id(s.last) for s in app.store.states()} == before
         await pilot.press("p")
         assert not app.poller.paused and not header._paused.display
+        await wait_until(pilot, lambda: id(app.store.get("pve").last) != before["pve"], what="refresh resumed")
+
+
+async def test_colon_pause_holds_one_source_while_the_others_refresh(config):
+    app = console_app(config)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await pilot.press("colon")
+        await type_keys(pilot, "pause icinga")
+        await pilot.press("enter")
+        assert app.store.get("icinga").paused and not app.poller.paused
+        held, other = id(app.store.get("icinga").last), id(app.store.get("pve").last)
+        app.poller.refresh_now()
+        await wait_until(pilot, lambda: id(app.store.get("pve").last) != other, what="pve refreshed")
+        assert id(app.store.get("icinga").last) == held
+        assert "icinga paused" in app.status_bar.render().plain
+        await pilot.press("colon")
+        await type_keys(pilot, "pause icinga")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: id(app.store.get("icinga").last) != held, what="icinga resumed")
 
 
 async def test_the_command_palette_lists_every_view_and_action(config):

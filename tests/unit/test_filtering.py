@@ -132,6 +132,12 @@ def test_an_unknown_jump_says_what_exists(text, says):
 
 def test_completions_name_panes_hosts_and_themes():
     assert completions(["mw151"], ["light"]) == ["hosts", "alerts", "services", "commits", "q", "host mw151", "theme light"]
+    assert completions([], [], ["pve"])[-1] == "pause pve"
+
+
+def test_pause_names_one_known_source():
+    assert parse_jump("pause icinga", sources=["pve", "icinga"]) == Jump("pause", "icinga")
+    assert parse_jump("pause nope", sources=["pve", "icinga"]) == Jump("error", "pause needs one source: icinga, pve")
 
 
 # --- ui.keys ---------------------------------------------------------------------------------
