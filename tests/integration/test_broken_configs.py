@@ -34,7 +34,7 @@ PUPPETDB = "farm: {name: x}\nsources:\n  puppetdb:\n    - name: p\n      url: ht
 
 def cases(d: Path) -> list[tuple[str, str | None, str]]:
     """(id, config text or None for no file, the first line of stderr after `FILE:`)."""
-    loose, private, cert, key = d / "loose.secret", d / "private.secret", d / "c.crt", d / "c.key"
+    loose, cert, key = d / "loose.secret", d / "c.crt", d / "c.key"
     return [
         ("yaml-syntax", "farm:\n  name: [wikitide\n", "3: (yaml): YAML syntax error: expected ',' or ']', but got '<stream end>'"),
         ("unknown-top-level-key", "farm:\n  name: x\nsourcse: {}\n", "3: sourcse: unknown key"),
