@@ -7,6 +7,7 @@ turned into operator messages here; the parsers are pure functions on the `data`
 from __future__ import annotations
 
 import asyncio
+import math
 import re
 from typing import Any
 from urllib.parse import urlsplit
@@ -236,15 +237,22 @@ def parse_rrddata(payload: Any) -> list[dict[str, float]]:
     for index, item in enumerate(as_list(unwrap(payload, where), where)):
         at = f"{where}[{index}]"
         record = as_dict(item, at)
-        point = {key: value for key, value in record.items() if _is_number(value)}
+        point = {key: number for key, value in record.items() if (number := _finite(value)) is not None}
         if "time" not in point:
             raise MalformedAnswer(f"malformed answer: {at} has no time")
-        points.append({key: float(value) for key, value in point.items()})
+        points.append(point)
     return sorted(points, key=lambda p: p["time"])
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+def _finite(value: Any) -> float | None:
+    """A JSON number as a finite float; anything else (booleans, NaN, ±inf, integers beyond a float) None."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def parse_node_status(payload: Any) -> dict[str, Any]:
