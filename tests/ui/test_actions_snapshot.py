@@ -12,7 +12,7 @@ from textual.widgets import Input
 
 from console.ui.actions import ActionScreen
 from console.ui.app import OpsConsoleApp
-from ui_helpers import FIXED, IDENTITY, every_pane_has_rows, every_source_answered, wait_until
+from ui_helpers import FIXED, IDENTITY, PANE_TABLES, every_pane_has_rows, every_source_answered, table, wait_until
 
 pytestmark = pytest.mark.sim
 
@@ -20,6 +20,8 @@ pytestmark = pytest.mark.sim
 async def purged_main_page(pilot) -> None:
     app = pilot.app
     await wait_until(pilot, lambda: every_pane_has_rows(app) and every_source_answered(app), what="every pane filled")
+    for name in PANE_TABLES:  # the panes behind the screen: cursors on top, whichever source answered first
+        table(app, name).move_cursor(row=0)
     await pilot.press("P")
     await wait_until(pilot, lambda: isinstance(app.screen, ActionScreen), what="the action screen")
     screen = app.screen
