@@ -15,6 +15,7 @@ from starlette.responses import Response
 
 from console.sim.commits import Commit
 from console.sim.farm import Farm, Quota
+from console.sim.farm_api import FarmApi
 from console.sim.seeded import hexid, stable_int, unit
 
 API = "https://api.github.com"  # what the real answers link to; the sim's own URL only goes into Link headers
@@ -111,16 +112,10 @@ def _etag_matches(header: str, etag: str) -> bool:
     return False
 
 
-class GitHubApi:
+class GitHubApi(FarmApi):
     def __init__(self, farm: Farm, token: str) -> None:
-        self.farm = farm
+        super().__init__(farm)
         self.token = token
-
-    async def __call__(self, scope: dict, receive, send) -> None:
-        request = Request(scope, receive)
-        with self.farm.lock:
-            response = self.handle(request)
-        await response(scope, receive, send)
 
     def _quota(self, now: datetime, authenticated: bool) -> Quota:
         quota = self.farm.github_quota if authenticated else self.farm.github_anonymous_quota
@@ -140,7 +135,7 @@ class GitHubApi:
             "x-ratelimit-resource": "core",
         }
 
-    def handle(self, request: Request) -> Response:
+    def handle(self, request: Request, body: bytes) -> Response:
         now = self.farm.now()
         header = request.headers.get("authorization", "")
         scheme, _, credential = header.partition(" ")

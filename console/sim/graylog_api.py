@@ -11,6 +11,7 @@ from starlette.responses import Response
 
 from console.sim.basic_auth import basic_credentials, same
 from console.sim.farm import Farm
+from console.sim.farm_api import FarmApi
 from console.sim.graylog_query import QueryError, compile_query
 from console.sim.logs import MAX_SPAN, STREAM_ALL, LogLine, iso_ms
 from console.sim.seeded import stable_uuid
@@ -29,17 +30,10 @@ def _api_error(status: int, message: str, headers: dict | None = None) -> Respon
     return _json({"type": "ApiError", "message": message}, status, headers)
 
 
-class GraylogApi:
+class GraylogApi(FarmApi):
     def __init__(self, farm: Farm, token: str) -> None:
-        self.farm = farm
+        super().__init__(farm)
         self.token = token
-
-    async def __call__(self, scope: dict, receive, send) -> None:
-        request = Request(scope, receive)
-        body = await request.body()
-        with self.farm.lock:
-            response = self.handle(request, body)
-        await response(scope, receive, send)
 
     def _authorized(self, request: Request) -> bool:
         credentials = basic_credentials(request)

@@ -16,6 +16,7 @@ from starlette.responses import Response
 from console.sim.basic_auth import basic_credentials, same
 from console.sim.checks import CHECK_SOURCE, MAX_ATTEMPTS, RETRY_INTERVAL, Slot, Status, evaluate
 from console.sim.farm import Farm
+from console.sim.farm_api import FarmApi
 from console.sim.icinga_filter import FilterError, IcingaObject, compile_filter, matches
 from console.sim.seeded import stable_int, stable_uuid
 
@@ -93,17 +94,10 @@ def _truthy_param(value: Any) -> bool:
     return bool(value)
 
 
-class IcingaApi:
+class IcingaApi(FarmApi):
     def __init__(self, farm: Farm, password: str) -> None:
-        self.farm = farm
+        super().__init__(farm)
         self.password = password
-
-    async def __call__(self, scope: dict, receive, send) -> None:
-        request = Request(scope, receive)
-        body = await request.body()
-        with self.farm.lock:
-            response = self.handle(request, body)
-        await response(scope, receive, send)
 
     def _authorized(self, request: Request) -> bool:
         credentials = basic_credentials(request)

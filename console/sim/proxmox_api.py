@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from console.sim.farm import Farm, Guest
+from console.sim.farm_api import FarmApi
 from console.sim.inventory import GIB, NodeSpec
 from console.sim.metrics import profile
 from console.sim.seeded import hexid, unit, wave
@@ -44,16 +45,10 @@ def _param_error(errors: dict[str, str]) -> Response:
     return _error(400, "Parameter verification failed.", errors)
 
 
-class ProxmoxApi:
+class ProxmoxApi(FarmApi):
     def __init__(self, farm: Farm, token_secret: str) -> None:
-        self.farm = farm
+        super().__init__(farm)
         self.token_secret = token_secret
-
-    async def __call__(self, scope: dict, receive, send) -> None:
-        request = Request(scope, receive)
-        with self.farm.lock:
-            response = self.handle(request)
-        await response(scope, receive, send)
 
     # --- auth ----------------------------------------------------------------------------------
 
@@ -79,7 +74,7 @@ class ProxmoxApi:
 
     # --- routing -------------------------------------------------------------------------------
 
-    def handle(self, request: Request) -> Response:
+    def handle(self, request: Request, body: bytes) -> Response:
         path = request.url.path
         if not path.startswith("/api2/json/"):
             return _error(501, f"Unsupported API format '{path}'" if path.startswith("/api2/") else "Not Implemented")

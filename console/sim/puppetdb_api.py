@@ -13,7 +13,7 @@ from urllib.parse import unquote
 from starlette.requests import Request
 from starlette.responses import Response
 
-from console.sim.farm import Farm
+from console.sim.farm_api import FarmApi
 from console.sim.logs import iso_ms
 from console.sim.puppet import ENVIRONMENT, PUPPET_VERSION, PUPPETSERVER, Run, facts
 from console.sim.puppetdb_query import PSEUDO, QueryError, page, parse_count, parse_order_by, parse_query
@@ -36,17 +36,7 @@ def _unknown_node(certname: str) -> Response:
                     media_type="application/json; charset=utf-8")
 
 
-class PuppetDbApi:
-    def __init__(self, farm: Farm) -> None:
-        self.farm = farm
-
-    async def __call__(self, scope: dict, receive, send) -> None:
-        request = Request(scope, receive)
-        body = await request.body()
-        with self.farm.lock:
-            response = self.handle(request, body)
-        await response(scope, receive, send)
-
+class PuppetDbApi(FarmApi):
     def handle(self, request: Request, body: bytes) -> Response:
         parts = [unquote(p) for p in request.url.path.split("/") if p]
         if parts == ["pdb", "meta", "v1", "version"]:
