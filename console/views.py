@@ -511,22 +511,28 @@ class SourceHealth:
     short: Text
 
 
-def source_health(state: SourceState, now: datetime) -> SourceHealth:
+TLS_OFF = Text(" ⚠ TLS unverified", style="bold yellow")
+
+
+def source_health(state: SourceState, now: datetime, tls_off: bool = False) -> SourceHealth:
+    """A source with `verify: false` carries a warning in every form, ok or not, however short."""
+    warning = TLS_OFF if tls_off else Text()
     if state.last is None:
-        text = Text(f"… {state.name}", style="dim")
+        text = Text(f"… {state.name}", style="dim") + warning
         return SourceHealth(state.name, state.kind, None, text, text)
     if not state.ok:
-        text = source_problem(state, now)
+        text = source_problem(state, now) + warning
         return SourceHealth(state.name, state.kind, False, text, text)
     paused = " paused" if state.paused else ""
-    short = Text(f"✔ {state.name}{paused}", style="green")
-    text = short + Text(f" {state.last.latency_ms:.0f}ms {humanize_age(state.age(now))}", style="dim")
-    return SourceHealth(state.name, state.kind, True, text, short)
+    name = Text(f"✔ {state.name}{paused}", style="green")
+    text = name + Text(f" {state.last.latency_ms:.0f}ms {humanize_age(state.age(now))}", style="dim") + warning
+    return SourceHealth(state.name, state.kind, True, text, name + warning)
 
 
-def status_items(store: Store, now: datetime) -> list[SourceHealth]:
-    """Per source, in registration order: name, health, latency and the age of its data."""
-    return [source_health(state, now) for state in store.states()]
+def status_items(store: Store, now: datetime, unverified: frozenset[str] = frozenset()) -> list[SourceHealth]:
+    """Per source, in registration order: name, health, latency, the age of its data, and a warning
+    for the sources in `unverified` (TLS verification off)."""
+    return [source_health(state, now, state.name in unverified) for state in store.states()]
 
 
 QUOTA_LOW = 100  # GitHub requests left below which the quota is a warning

@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import os
 import socket
+from datetime import datetime
 from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar, Iterable
@@ -100,6 +101,8 @@ class OpsConsoleApp(ActionKeys, App[None]):
             sources = build_sources(config, clock)
         self.store = Store(clock=clock)
         self.poller = Poller(sources, self.store)
+        # `verify: false` is allowed per source and never silent: the status bar warns for each.
+        self.unverified = frozenset(item.name for _, item in config.sources.all() if item.verify is False)
         farm = config.farm
         # Held rather than queried: the poller may report while the app tears its screen down.
         self.header = FarmHeader(farm.name, farm.environment, is_production(config), self.identity, clock)
@@ -161,7 +164,7 @@ class OpsConsoleApp(ActionKeys, App[None]):
             self.refresh_panes()
             self._refresh_detail()
         else:
-            self.status_bar.show(status_items(self.store, self.clock()), github_quota(self.store))
+            self._show_status(self.clock())
 
     def _refresh_detail(self) -> None:
         for screen in self.screen_stack:
@@ -176,7 +179,10 @@ class OpsConsoleApp(ActionKeys, App[None]):
                 if kinds is None or pane.kinds & kinds:
                     pane.show(pane.derive(self.store, self.config, now))
             self._show_tabs()
-            self.status_bar.show(status_items(self.store, now), github_quota(self.store))
+            self._show_status(now)
+
+    def _show_status(self, now: datetime) -> None:
+        self.status_bar.show(status_items(self.store, now, self.unverified), github_quota(self.store))
 
     def _show_tabs(self) -> None:
         tabs = [(pane.number, pane.title, pane.badge) for pane in self.panes]
@@ -300,7 +306,7 @@ class OpsConsoleApp(ActionKeys, App[None]):
         else:
             self.poller.pause(name)
         paused = self.store.get(name).paused
-        self.status_bar.show(status_items(self.store, self.clock()), github_quota(self.store))
+        self._show_status(self.clock())
         self.notify(f"{name}: refresh {'paused (:pause ' + name + ' resumes)' if paused else 'resumed'}", timeout=2)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:

@@ -168,3 +168,15 @@ async def test_header_names_farm_environment_identity_and_read_only(farm):
         assert texts[:4] == ["wikitide", " PRODUCTION ", "ops@bast161", " READ-ONLY "]
         assert texts[4] == "2026-08-14 09:30:00 UTC"
         assert header.query_one("#environment").has_class("-production")
+
+
+async def test_a_source_without_tls_verification_is_flagged_in_the_status_bar(farm):
+    # The first source of the sim's config is Proxmox: turn its verification off, leave the rest.
+    text = farm.config_yaml().replace(f"verify: {farm.ca_path}", "verify: false", 1)
+    app = console_app(parse_config(text))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: every_source_answered(app), what="every source answered")
+        await pilot.pause()
+        bar = text_of(app.query_one(StatusBar))
+        assert "pve ⚠ TLS unverified" in bar
+        assert bar.count("TLS unverified") == 1

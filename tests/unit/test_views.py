@@ -345,3 +345,10 @@ def test_status_line_shortens_healthy_sources_before_failing_ones():
         "✖ icinga: HTTP 503 Service Unavailable (data 2m old)  ✔ pve  ✔ puppetdb  ✔ graylog  ✔ mw-config  ✔ puppet  ✔ dns"
     )
     assert status_line(items, 78).plain == "✖ icinga: HTTP 503 Service Unavailable (data 2m old)  ✔ 6 ok"
+
+
+def test_a_source_without_tls_verification_is_flagged_in_every_form():
+    store = store_with(proxmox=ProxmoxInventory((), ()))
+    flagged = status_items(store, NOW, frozenset({"proxmox"}))[0]
+    assert "⚠ TLS unverified" in flagged.text.plain and "⚠ TLS unverified" in flagged.short.plain
+    assert "TLS" not in status_items(store, NOW)[0].text.plain
