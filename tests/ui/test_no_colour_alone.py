@@ -39,3 +39,16 @@ async def test_every_state_has_a_word_or_symbol_in_plain_text(config):
             repo = row.cells[0]
             if getattr(repo, "style", "") and "yellow" in str(repo.style):  # the suspect colour …
                 assert cell_plain(repo).startswith("◆")  # … always with its mark
+
+
+async def test_no_color_turns_the_whole_screen_monochrome(config, monkeypatch):
+    from textual.filter import Monochrome, NoColor
+
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = console_app(config)
+    assert app.no_color
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: every_pane_has_rows(app))
+        # Every line, our own rich styles included, goes through Textual's colour filter.
+        assert any(isinstance(f, (Monochrome, NoColor)) for f in app._filters)
+        assert "cloud15" in app.export_screenshot()
