@@ -133,3 +133,20 @@ async def test_j_and_k_move_the_cursor():
         table.focus()
         await pilot.press("j", "j", "k")
         assert table.cursor_key == "b"
+
+
+async def test_removing_many_rows_at_once_keeps_order_cells_and_cursor():
+    names = [f"mw{i}" for i in range(600)]
+    async with TableApp().run_test() as pilot:
+        table = pilot.app.query_one(KeyedTable)
+        table.reconcile(COLUMNS, rows(*names))
+        table.move_cursor(row=401)  # mw401
+        await pilot.pause()
+        kept = names[1::2]  # every other row goes, the cursor's row stays
+        table.reconcile(COLUMNS, rows(*kept, state="WARNING"))
+        await pilot.pause()
+        assert table.row_keys() == kept
+        assert table.row_count == len(kept)
+        assert table.cursor_key == "mw401"
+        assert table.get_row("mw599") == ["mw599", "WARNING"]
+        assert table.get_row_index("mw401") == kept.index("mw401")

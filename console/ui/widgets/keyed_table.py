@@ -8,7 +8,8 @@ from rich.text import Text
 from textual.binding import Binding
 from textual.coordinate import Coordinate
 from textual.widgets import DataTable
-from textual.widgets.data_table import RowKey
+from textual._two_way_dict import TwoWayDict  # DataTable's own row index (textual is pinned < 9)
+from textual.widgets.data_table import CellKey, RowKey
 
 from console.views import Cell, Column, Row
 
@@ -53,9 +54,7 @@ class KeyedTable(DataTable[Cell]):
             cursor_key, cursor_index, scroll_y = self.cursor_key, self.cursor_row, self.scroll_y
             self._set_columns(tuple(columns))
             wanted = {row.key for row in rows}
-            for key in self.row_keys():
-                if key not in wanted:
-                    self.remove_row(key)
+            self._remove_rows([key for key in self.row_keys() if key not in wanted])
             for row in rows:
                 self._put_row(row)
             order = [row.key for row in rows]
@@ -71,6 +70,26 @@ class KeyedTable(DataTable[Cell]):
             self.add_column(column.label, key=column.key)
         self._column_spec = columns
 
+    def _remove_rows(self, keys: list[str]) -> None:
+        """Remove many rows at once. DataTable.remove_row renumbers every remaining row for each row
+        it removes, which is quadratic (2,000 of 20,000 rows: 41 s); this renumbers once and
+        otherwise does what remove_row does."""
+        if not keys:
+            return
+        gone = {RowKey(key) for key in keys}
+        for key in gone:
+            for column_key in self._data.get(key, {}):
+                self._updated_cells.discard(CellKey(key, column_key))
+            del self.rows[key]
+            del self._data[key]
+        kept = sorted((self._row_locations.get(key), key) for key in self._row_locations if key not in gone)
+        self._row_locations = TwoWayDict({key: index for index, (_, key) in enumerate(kept)})
+        self._require_update_dimensions = True
+        self.cursor_coordinate = self.cursor_coordinate
+        self.hover_coordinate = self.hover_coordinate
+        self._update_count += 1
+        self.refresh(layout=True)
+
     def _put_row(self, row: Row) -> None:
         cells = row.cells + ("",) * (len(self._column_spec) - len(row.cells))
         if RowKey(row.key) not in self.rows:
@@ -83,8 +102,6 @@ class KeyedTable(DataTable[Cell]):
     def _reorder(self, order: list[str]) -> None:
         # DataTable.sort() hands its key function the cells but not the row key, so this does what
         # sort() does with an explicit position per key.
-        from textual._two_way_dict import TwoWayDict
-
         self._row_locations = TwoWayDict({RowKey(key): index for index, key in enumerate(order)})
         self._update_count += 1
         self.refresh()
