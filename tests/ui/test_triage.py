@@ -8,8 +8,8 @@ import pytest
 from console.config import parse_config
 from console.filtering import MARK
 from console.ui.detail import HostDetailScreen
-from console.ui.widgets import FarmHeader, PromptBar
-from ui_helpers import FIXED, IDENTITY, cell_text, console_app, every_pane_has_rows, every_source_answered, table, wait_until
+from console.ui.widgets import FarmHeader
+from ui_helpers import cell_text, console_app, every_pane_has_rows, every_source_answered, table, wait_until
 
 pytestmark = pytest.mark.sim
 
