@@ -212,6 +212,20 @@ def _given_fqdn(name: str, key: str, domains: Sequence[str]) -> str | None:
     return name if name != key and under_known_domain(name, domains) else None
 
 
+def proxmox_machines(store: Store) -> tuple[dict[str, HypervisorNode], dict[str, Guest]]:
+    """Every Proxmox node and guest by name, across clusters (the first answer wins), templates left out."""
+    nodes: dict[str, HypervisorNode] = {}
+    guests: dict[str, Guest] = {}
+    for inventory in store.data_of_kind("proxmox"):
+        assert isinstance(inventory, ProxmoxInventory)
+        for node in inventory.nodes:
+            nodes.setdefault(node.name, node)
+        for guest in inventory.guests:
+            if not guest.template:
+                guests.setdefault(guest.name, guest)
+    return nodes, guests
+
+
 def puppet_nodes_by_host(store: Store, config: AppConfig) -> dict[str, list[tuple[PuppetNodeStatus, float]]]:
     """Short name -> its PuppetDB nodes (with the stale threshold of their source); two or more
     certnames for one short name is an ambiguity to show, not to resolve."""

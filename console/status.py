@@ -13,9 +13,9 @@ from typing import Any
 
 from console.clock import Clock, utc_now
 from console.config import AppConfig
-from console.model import CheckState, Guest, HypervisorNode, ProxmoxInventory, PuppetNodeStatus
+from console.model import CheckState, Guest, HypervisorNode, PuppetNodeStatus
 from console.state import Poller, Store
-from console.hosts import short_name
+from console.hosts import proxmox_machines, short_name
 from console.views import (
     alert_order,
     icinga_checks,
@@ -83,14 +83,8 @@ def _puppet_entry(found: tuple[PuppetNodeStatus, float] | None, now: datetime) -
 def host_entries(store: Store, config: AppConfig, now: datetime) -> list[dict[str, Any]]:
     """Proxmox nodes and guests, plus Puppet nodes that Proxmox does not know (off-site hosts)."""
     puppet = puppet_by_host(store, config)
-    machines: dict[str, HypervisorNode | Guest] = {}
-    for inventory in store.data_of_kind("proxmox"):
-        assert isinstance(inventory, ProxmoxInventory)
-        for node in inventory.nodes:
-            machines.setdefault(node.name, node)
-        for guest in inventory.guests:
-            if not guest.template:
-                machines.setdefault(guest.name, guest)
+    nodes, guests = proxmox_machines(store)
+    machines: dict[str, HypervisorNode | Guest] = {**nodes, **guests}
     entries = []
     for name, machine in machines.items():
         is_guest = isinstance(machine, Guest)

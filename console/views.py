@@ -15,15 +15,12 @@ from typing import Iterable, Sequence
 from rich.text import Text
 
 from console.config import AppConfig
-from console.hosts import DEFAULT_STALE_AFTER, puppet_nodes_by_host, short_name
+from console.hosts import DEFAULT_STALE_AFTER, proxmox_machines, puppet_nodes_by_host, short_name
 from console.model import (
     CheckState,
     Commit,
     CommitLog,
-    Guest,
-    HypervisorNode,
     IcingaSnapshot,
-    ProxmoxInventory,
     PuppetNodeStatus,
     ServiceCheck,
 )
@@ -211,15 +208,7 @@ def puppet_by_host(store: Store, config: AppConfig) -> dict[str, tuple[PuppetNod
 
 def hosts_view(store: Store, config: AppConfig, now: datetime) -> PaneView:
     """Proxmox nodes then guests (templates left out), natural order, joined with their Puppet status."""
-    nodes: dict[str, HypervisorNode] = {}
-    guests: dict[str, Guest] = {}
-    for inventory in store.data_of_kind("proxmox"):
-        assert isinstance(inventory, ProxmoxInventory)
-        for node in inventory.nodes:
-            nodes.setdefault(node.name, node)
-        for guest in inventory.guests:
-            if not guest.template:
-                guests.setdefault(guest.name, guest)
+    nodes, guests = proxmox_machines(store)
     puppet = puppet_nodes_by_host(store, config)
     domains = config.farm.domains
 
@@ -267,7 +256,7 @@ def hosts_view(store: Store, config: AppConfig, now: datetime) -> PaneView:
         rows.append(
             Row(
                 f"host:{name}",
-                (name, Text("not in Proxmox", style="dim"), puppet_cell(name), NO_VALUE, NO_VALUE, NO_VALUE, NO_VALUE),
+                (name, Text("no VM", style="dim"), puppet_cell(name), NO_VALUE, NO_VALUE, NO_VALUE, NO_VALUE),
             )
         )
     kinds = ("proxmox", "puppetdb")

@@ -32,7 +32,7 @@ async def test_every_state_has_a_word_or_symbol_in_plain_text(config):
             assert any(symbol in plain for symbol in STATE_SYMBOL.values()) or "no checks" in plain or "—" in plain, plain
         for row in hosts_view(app.store, config, now).rows:
             status, puppet = cell_plain(row.cells[1]), cell_plain(row.cells[2])
-            assert status.split()[0] in RUN_WORDS or status == "not in Proxmox", row
+            assert status.split()[0] in RUN_WORDS or status == "no VM", row
             assert puppet == "—" or puppet.split()[0].isalpha(), row  # "failed 3m", "stale", "changed 7m"
         suspects = commits_view(app.store, config, now)
         for row in suspects.rows:

@@ -189,7 +189,7 @@ def test_hosts_only_puppet_knows_are_listed_and_marked():
     )
     rows = hosts_view(store_with(proxmox=inventory, puppetdb=reports), CONFIG, NOW).rows
     assert [row.key for row in rows] == ["guest:mw151", "host:dns001"]
-    assert plain(rows[1].cells)[:3] == ["dns001", "not in Proxmox", "failed 5m"]
+    assert plain(rows[1].cells)[:3] == ["dns001", "no VM", "failed 5m"]
 
 
 def test_hosts_pane_says_loading_until_proxmox_answers():
