@@ -358,6 +358,124 @@ class GelfConfig(Section):
         return _check_url(value, ("https", "http"))
 
 
+HostGlob = Annotated[str, _pattern(r"[A-Za-z0-9_.*?\[\]-]+", "a glob over short host names, e.g. 'mw*'")]
+
+
+class SshExecutorConfig(Section):
+    """Commands over SSH (asyncssh). Host keys are always checked against `known_hosts`: an unknown
+    or changed key refuses the step. No key file = the user's ssh-agent."""
+
+    user: str = Field(default="opsconsole", min_length=1)
+    port: int = Field(default=22, gt=0, lt=65536)
+    key: str | None = None  # a private key file (chmod 600); absent: the agent (SSH_AUTH_SOCK)
+    known_hosts: str = "~/.ssh/known_hosts"
+    target: HostTemplate = Field(default="{fqdn}", min_length=1)  # the address connected to
+    connect_timeout: float = Field(default=10.0, gt=0, le=300)
+
+
+class SaltExecutorConfig(Section):
+    """Commands through the Salt API (rest_cherrypy): login once, reuse the token, renew it when expired."""
+
+    url: str
+    username: str = Field(min_length=1)
+    password: SecretValue
+    eauth: str = Field(default="pam", min_length=1)
+    verify: Verify = True
+    timeout: float = Field(default=30.0, gt=0, le=3600)  # a minion silent for this long "did not return"
+    target: HostTemplate = Field(default="{fqdn}", min_length=1)  # the minion id of a host
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return _check_url(value, ("https", "http"))
+
+
+class SaltCallConfig(Section):
+    """A Salt function to call instead of `cmd.run` of the command line, e.g. service.restart php8.4-fpm."""
+
+    function: Annotated[str, _pattern(r"[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*", "MODULE.FUNCTION, e.g. service.restart")]
+    args: list[str] = Field(default_factory=list)
+
+
+class HealthCheckConfig(Section):
+    """Is the service healthy again after a restart: an HTTP GET (status == expect) or a command (exit 0).
+    Placeholders {host} {fqdn} {node} {vmid}. Tried `attempts` times, `interval` seconds apart."""
+
+    http: HostTemplate | None = None
+    host_header: str | None = None  # e.g. health.wikitide.net
+    expect: int = Field(default=200, ge=100, le=599)
+    command: str | None = None  # run through the executor; must itself be allow-listed by being here
+    attempts: int = Field(default=5, ge=1, le=100)
+    interval: float = Field(default=2.0, ge=0, le=300)
+    timeout: float = Field(default=5.0, gt=0, le=300)
+
+    @model_validator(mode="after")
+    def _one(self) -> HealthCheckConfig:
+        if (self.http is None) == (self.command is None):
+            raise ValueError("give exactly one of http: and command:")
+        return self
+
+
+class ServiceActionConfig(Section):
+    """One allow-listed service: the only commands the console will run for it, and on which hosts."""
+
+    hosts: HostGlob  # the hosts it may run on
+    restart: str = Field(min_length=1)  # the command line, run as is (no operator input is ever spliced in)
+    salt: SaltCallConfig | None = None  # with the salt executor: this function instead of cmd.run `restart`
+    depool: bool = False  # depool the host from every cache before, repool after
+    check: HealthCheckConfig | None = None
+    timeout: float = Field(default=120.0, gt=0, le=3600)
+
+
+class DepoolConfig(Section):
+    """How an app server is taken out of the caches: the farm's depool service on each cache host
+    (`POST /backend/<host>/<sick|healthy|auto>` with an X-TOTP header), or varnishadm backend.set_health."""
+
+    method: str = Field(default="service", pattern="^(service|varnishadm)$")
+    port: int = Field(default=5001, gt=0, lt=65536)  # the depool service's port on each cache (actions.caches)
+    scheme: str = Field(default="http", pattern="^(http|https)$")
+    verify: Verify = True
+    totp_secret: SecretValue | None = None  # base32, RFC 6238 (30 s, 6 digits, SHA-1)
+    varnishadm: list[str] = Field(default_factory=lambda: ["sudo", "varnishadm"])  # run on each cache via the executor
+    timeout: float = Field(default=10.0, gt=0, le=300)
+
+
+class RollingConfig(Section):
+    """Defaults of a rolling restart (each can be changed on the action screen)."""
+
+    batch: int = Field(default=1, ge=1, le=100)
+    failure_budget: int = Field(default=1, ge=0, le=100)  # failed hosts allowed before the run stops
+    downtime: float = Field(default=900.0, ge=0, le=86400)  # seconds of Icinga downtime per host; 0 = none
+    settle: float = Field(default=5.0, ge=0, le=600)  # seconds to wait after repool before the next batch
+
+
+class LocksConfig(Section):
+    """Per-target locks shared by every operator: a directory on the bastion, or Redis (several bastions)."""
+
+    dir: str = "/run/lock/opsconsole"
+    redis: str | None = None  # redis://HOST:PORT/DB; when set, locks live there instead
+    redis_password: SecretValue | None = None
+    ttl: float = Field(default=3600.0, gt=0, le=86400)  # a Redis lock expires after this long unless renewed
+
+
+class ProxmoxActionsConfig(Section):
+    """Guest power actions: the proxmox source to act through, with a token that may (VM.PowerMgmt)."""
+
+    source: SourceName | None = None  # default: the first proxmox source
+    token_id: TokenId | None = None  # default: the source's own token
+    token_secret: SecretValue | None = None
+    task_timeout: float = Field(default=300.0, gt=0, le=3600)
+
+
+class PuppetActionsConfig(Section):
+    """The Puppet agent commands, run through the executor. {reason} is passed as one quoted argument."""
+
+    run: str = "sudo puppet agent -tv"
+    disable: str = "sudo puppet agent --disable {reason}"
+    enable: str = "sudo puppet agent --enable"
+    timeout: float = Field(default=900.0, gt=0, le=7200)
+
+
 class ActionsConfig(Section):
     """The safe actions: only what is configured here can run (purge/ban need caches; Icinga
     actions need an icinga source). Unknown keys are errors."""
@@ -368,6 +486,15 @@ class ActionsConfig(Section):
     gelf: GelfConfig | None = None
     icinga: SourceName | None = None  # the icinga source to act through; default: the first one
     timeout: float = Field(default=10.0, gt=0, le=300)  # seconds one Icinga action request may take
+    executor: str | None = Field(default=None, pattern="^(ssh|salt)$")  # who runs commands; none = no command actions
+    ssh: SshExecutorConfig = Field(default_factory=SshExecutorConfig)
+    salt: SaltExecutorConfig | None = None
+    services: dict[str, ServiceActionConfig] = Field(default_factory=dict)  # the allow-list of commands
+    depool: DepoolConfig = Field(default_factory=DepoolConfig)
+    rolling: RollingConfig = Field(default_factory=RollingConfig)
+    locks: LocksConfig = Field(default_factory=LocksConfig)
+    proxmox: ProxmoxActionsConfig = Field(default_factory=ProxmoxActionsConfig)
+    puppet: PuppetActionsConfig = Field(default_factory=PuppetActionsConfig)
 
 
 # Keys the console keeps for itself (panes, refresh, help, quit, the table's moves) and the safe
@@ -507,6 +634,18 @@ def _action_issues(config: AppConfig, root: yaml.Node, label: str) -> list[Confi
         loc = ("actions", "icinga")
         known = ", ".join(item.name for item in config.sources.icinga) or "none is configured"
         issues.append(ConfigIssue(label, _line_of(root, loc), _dotted(loc), f"no icinga source named {wanted!r} ({known})"))
+    if config.actions.executor == "salt" and config.actions.salt is None:
+        loc = ("actions", "executor")
+        issues.append(ConfigIssue(label, _line_of(root, loc), _dotted(loc), "executor 'salt' needs an actions.salt section"))
+    for name in config.actions.services:
+        if not re.fullmatch(r"[a-z0-9][a-z0-9_.-]*", name):
+            loc = ("actions", "services", name)
+            issues.append(ConfigIssue(label, _line_of(root, loc), _dotted(loc),
+                                      "a service name must be lowercase letters, digits, '-', '_' or '.'"))
+    wanted_pve = config.actions.proxmox.source
+    if wanted_pve is not None and wanted_pve not in {item.name for item in config.sources.proxmox}:
+        loc = ("actions", "proxmox", "source")
+        issues.append(ConfigIssue(label, _line_of(root, loc), _dotted(loc), f"no proxmox source named {wanted_pve!r}"))
     return issues
 
 
@@ -598,6 +737,9 @@ def secret_values(config: AppConfig) -> list[str]:
                 walk(getattr(value, name))
         elif isinstance(value, (list, tuple)):
             for item in value:
+                walk(item)
+        elif isinstance(value, dict):
+            for item in value.values():
                 walk(item)
 
     walk(config)

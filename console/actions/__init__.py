@@ -23,11 +23,13 @@ from console.actions.catalog import (
     parse_duration,
 )
 from console.actions.engine import (
+    CANCELLED,
     FAILURE,
     INTERRUPTED,
     PARTIAL,
     SUCCESS,
     ActionEngine,
+    RunContext,
     ActionEvent,
     ActionResult,
     StepResult,
@@ -48,9 +50,11 @@ from console.actions.guard import (
     challenge_for,
     confirmation_from_flags,
 )
-from console.actions.plan import HttpRequest, Operator, Plan, Reason, Risk, Step, current_operator
+from console.actions.plan import Command, HttpRequest, Operator, Plan, Reason, Risk, Step, current_operator
+from console.actions.remote import CommandExecutor, CommandResult, command_executor
 
 __all__ = [
+    "CANCELLED", "Command", "CommandExecutor", "CommandResult", "RunContext", "command_executor",
     "Acknowledge", "Action", "ActionEngine", "ActionEvent", "ActionResult", "AlreadyRunning", "AuditError", "AuditLog",
     "BanPattern", "CacheCheck", "Challenge", "Confirmation", "FAILURE", "GelfSender", "HttpRequest", "INTERRUPTED",
     "IcingaTarget", "InvalidAction", "MissingReason", "NotConfigured", "NotConfirmed", "Operator", "PARTIAL", "Plan",

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from console.actions.guard import InvalidAction, NotConfigured
 from console.actions.plan import HttpRequest, Operator, Plan, Reason, Risk, Step
+from console.actions.registry import PLAN_BUILDERS
 from console.config import AppConfig, CacheConfig, IcingaConfig
 
 MAX_URLS = 100
@@ -107,6 +108,7 @@ class Recheck:
 
 
 Action = Union[PurgeUrls, BanPattern, Acknowledge, RemoveAcknowledgement, ScheduleDowntime, RemoveDowntime, Recheck]
+# (and every action type registered in console.actions.registry: restart, depool, guest power, puppet ...)
 
 
 def parse_duration(text: str) -> timedelta:
@@ -168,7 +170,7 @@ def build_plan(action: Action, context: PlanContext) -> Plan:
         ScheduleDowntime: _plan_downtime_add, RemoveDowntime: _plan_downtime_remove, Recheck: _plan_recheck,
     }  # fmt: skip
     try:
-        builder = builders[type(action)]
+        builder = builders.get(type(action)) or PLAN_BUILDERS[type(action)]
     except KeyError:
         raise InvalidAction(f"refused: unknown action {type(action).__name__}") from None
     return builder(action, context)  # type: ignore[operator]

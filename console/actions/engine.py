@@ -14,7 +14,7 @@ import asyncio
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, AsyncIterator, Callable
+from typing import Any, AsyncIterator, Awaitable, Callable
 
 from console.actions.audit import AuditError, AuditLog, GelfSender, SalRelay, sal_line
 from console.actions.catalog import Action, PlanContext, build_plan, icinga_source
@@ -26,11 +26,13 @@ from console.actions.guard import (
     challenge_for, check,
 )  # fmt: skip
 from console.actions.plan import Plan, Reason, Step
+from console.actions.registry import RUNNERS
+from console.actions.remote import CommandExecutor, command_executor
 from console.clock import Clock, utc_now
 from console.config import AppConfig, secret_values
 from console.sources.httpclient import redact
 
-SUCCESS, PARTIAL, FAILURE, INTERRUPTED = "success", "partial", "failed", "interrupted"
+SUCCESS, PARTIAL, FAILURE, INTERRUPTED, CANCELLED = "success", "partial", "failed", "interrupted", "cancelled"
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,41 @@ class ActionEvent:
 
 
 EventCallback = Callable[[ActionEvent], Any]
+Emit = Callable[..., Awaitable[None]]  # emit(kind, message, step=None, status=None)
+
+
+@dataclass
+class RunContext:
+    """What a registered runner (console.actions.registry) gets: the plan, the engine's executors,
+    a way to report progress, and the operator's cancel request.
+
+    Event kinds a runner may emit besides step-started/step-finished: `output` (one line a command
+    printed), `batch` (a batch of a rolling action starts), `notice`. A runner checks `cancelled`
+    only where stopping is safe (between batches) and then sets `stopped_by_cancel`."""
+
+    engine: ActionEngine
+    plan: Plan
+    emit: Emit
+    cancelled: asyncio.Event
+    stopped_by_cancel: bool = False
+
+    @property
+    def config(self) -> AppConfig:
+        return self.engine.config
+
+    def commands(self) -> CommandExecutor:
+        """The farm's command executor (SSH or Salt), shared by every run of this engine."""
+        return self.engine.command_executor()
+
+    def http(self, name: str, make: Callable[[], Executor]) -> Executor:
+        """An HTTP executor by name, made once per engine (`make` builds it the first time)."""
+        executor = self.engine._executors.get(name)
+        if executor is None:
+            executor = self.engine._executors[name] = make()
+        return executor
+
+    def result(self, step: Step, status: str, detail: str, http_status: int | None = None) -> StepResult:
+        return StepResult(step.index, step.kind, step.target, step.subject, status, detail, http_status)
 
 
 def outcome_of(steps: list[StepResult]) -> str:
@@ -157,7 +194,9 @@ class ActionEngine:
             GelfSender(settings.gelf.url, settings.gelf.verify, settings.gelf.timeout, secrets) if settings.gelf else None
         )
         self._executors: dict[str, Executor] = {}
+        self._commands: CommandExecutor | None = None
         self._running: dict[str, Plan] = {}
+        self._cancel: dict[str, asyncio.Event] = {}  # plan id -> set when the operator asks to stop
         self._background: set[asyncio.Future[ActionResult]] = set()  # runs started by stream()
 
     # --- planning ------------------------------------------------------------------------------
@@ -187,11 +226,26 @@ class ActionEngine:
     def running(self) -> list[Plan]:
         return list(self._running.values())
 
+    def cancel(self, plan_id: str) -> bool:
+        """Ask a running action to stop where it safely can (a rolling restart: between batches).
+        False when no such action runs. The request is recorded by the runner's result."""
+        event = self._cancel.get(plan_id)
+        if event is None:
+            return False
+        event.set()
+        return True
+
+    def command_executor(self) -> CommandExecutor:
+        """The SSH or Salt executor (`actions.executor`); NotConfigured when there is none."""
+        if self._commands is None:
+            self._commands = command_executor(self.config, self.session)
+        return self._commands
+
     def dry_run(self, plan: Plan) -> Plan:
         """Run nothing; record the dry run in the audit log when it can (best effort) and return the plan."""
         try:
             self.audit.append({**self._who(plan), "event": "dry-run", "dry_run": True,
-                               "steps": [s.request.to_dict() for s in plan.steps]})
+                               "steps": [s.to_dict() for s in plan.steps]})
         except AuditError:
             pass  # a dry run sends nothing; not being able to record it stops nothing
         return plan
@@ -241,14 +295,21 @@ class ActionEngine:
         await emit("started", f"{plan.title}: started", status="running")
         results: list[StepResult] = []
         outcome = INTERRUPTED
+        cancelled = self._cancel[plan.id] = asyncio.Event()
         try:
             if plan.action in ("purge", "ban"):
                 results = await self._run_caches(plan, emit)
+                outcome = outcome_of(results)
+            elif plan.action in RUNNERS:
+                context = RunContext(self, plan, emit, cancelled)
+                results = list(await RUNNERS[plan.action](context))
+                outcome = CANCELLED if context.stopped_by_cancel else outcome_of(results)
             else:
                 for step in plan.steps:
                     results.append(await self._run_icinga_step(step, emit))
-            outcome = outcome_of(results)
+                outcome = outcome_of(results)
         finally:
+            self._cancel.pop(plan.id, None)
             result = ActionResult(plan, outcome, tuple(results), started_at, time.monotonic() - started)
             if outcome == INTERRUPTED:
                 self._record_result(result)  # cancelled: still on record, nothing more
@@ -354,6 +415,9 @@ class ActionEngine:
         executors, self._executors = list(self._executors.values()), {}
         for executor in executors:
             await executor.aclose()
+        if self._commands is not None:
+            commands, self._commands = self._commands, None
+            await commands.aclose()
 
 
 def _emitter(plan: Plan, on_event: EventCallback | None):
@@ -371,6 +435,6 @@ def _emitter(plan: Plan, on_event: EventCallback | None):
 
 
 __all__ = [
-    "ActionEngine", "ActionEvent", "ActionResult", "FAILED", "FAILURE", "INTERRUPTED", "OK", "PARTIAL", "REFUSED",
+    "ActionEngine", "ActionEvent", "ActionResult", "CANCELLED", "FAILED", "RunContext", "FAILURE", "INTERRUPTED", "OK", "PARTIAL", "REFUSED",
     "ReadOnlySession", "SKIPPED", "SUCCESS", "StepResult", "UNVERIFIED", "outcome_of", "sal_message",
 ]

@@ -113,6 +113,31 @@ class HttpRequest:
 
 
 @dataclass(frozen=True)
+class Command:
+    """One allow-listed command on one host, exactly as it will run (over SSH, or through Salt).
+
+    `line` comes from the config's allow-list, never from operator input. With Salt, `salt_function`
+    (e.g. service.restart + salt_args) is called instead of `cmd.run line` when the config gives one."""
+
+    host: str  # the short host name (mw152)
+    address: str  # what the executor connects to / targets: the FQDN or the minion id
+    line: str
+    timeout: float
+    salt_function: str | None = None
+    salt_args: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"host": self.host, "address": self.address, "line": self.line, "timeout": self.timeout}
+        if self.salt_function:
+            data["salt"] = {"function": self.salt_function, "args": list(self.salt_args)}
+        return data
+
+    def render(self) -> str:
+        salt = f"  (salt: {self.salt_function} {' '.join(self.salt_args)})" if self.salt_function else ""
+        return f"on {self.address}: {self.line}{salt}"
+
+
+@dataclass(frozen=True)
 class Step:
     """One request to one target. `executor` names who sends it (a cache name or `icinga:<source>`);
     `precheck` re-reads the state right before (the alert still exists); `verify` reads after."""
@@ -122,13 +147,24 @@ class Step:
     executor: str
     target: str
     subject: str  # the URL, the pattern, or the Icinga object
-    request: HttpRequest
+    request: HttpRequest | None = None  # an HTTP step ...
     precheck: HttpRequest | None = None
     verify: HttpRequest | None = None
+    command: Command | None = None  # ... or a command step
+    batch: int | None = None  # rolling actions: the batch this step belongs to (0-based)
+    note: str = ""  # what a step without a request or command does ("wait for the health check")
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"index": self.index, "kind": self.kind, "executor": self.executor, "target": self.target,
-                                "subject": self.subject, "request": self.request.to_dict()}
+                                "subject": self.subject}
+        if self.request is not None:
+            data["request"] = self.request.to_dict()
+        if self.command is not None:
+            data["command"] = self.command.to_dict()
+        if self.batch is not None:
+            data["batch"] = self.batch
+        if self.note:
+            data["note"] = self.note
         if self.precheck is not None:
             data["precheck"] = self.precheck.to_dict()
         if self.verify is not None:
@@ -185,10 +221,16 @@ class Plan:
         ]
         lines += [f"  note:    {note}" for note in self.notes]
         for step in self.steps:
-            lines.append(f"step {step.index + 1}: {step.kind} {step.subject} on {step.target}")
+            batch = f"[batch {step.batch + 1}] " if step.batch is not None else ""
+            lines.append(f"step {step.index + 1}: {batch}{step.kind} {step.subject} on {step.target}")
             if step.precheck is not None:
                 lines.append("  re-read first: " + step.precheck.render().replace("\n", "\n  "))
-            lines.append("  " + step.request.render().replace("\n", "\n  "))
+            if step.request is not None:
+                lines.append("  " + step.request.render().replace("\n", "\n  "))
+            if step.command is not None:
+                lines.append("  " + step.command.render())
+            if step.note:
+                lines.append("  " + step.note)
             if step.verify is not None:
                 lines.append("  then verify: " + step.verify.render().replace("\n", "\n  "))
         return "\n".join(lines)
