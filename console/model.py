@@ -140,9 +140,24 @@ class LogMessage:
 
 
 @dataclass(frozen=True, slots=True)
+class LogEvent:
+    """A Graylog event (alerts only: `/api/events/search` with filter alerts=only)."""
+
+    event_id: str
+    timestamp: datetime
+    message: str
+    source: str  # the host the event is about (its `source` field, else the event's key)
+    priority: int  # Graylog: 1 low, 2 normal, 3 high (4 critical in newer versions)
+    definition_id: str | None = None
+    key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class LogSnapshot:
     messages: tuple[LogMessage, ...]
     total: int | None = None
+    error_counts: tuple[tuple[str, int], ...] = ()  # (source host, error-level messages in the window), one aggregate query
+    events: tuple[LogEvent, ...] = ()  # open Graylog alerts
 
 
 # --- Commits -----------------------------------------------------------------------------------

@@ -98,6 +98,12 @@ def sim_client_factory():
 
 
 @pytest.fixture(scope="session")
+def real_redis(real_servers):
+    """A running redis-server on loopback (fails, never skips, when it cannot start)."""
+    return real_servers.ready("redis")
+
+
+@pytest.fixture(scope="session")
 def real_varnish(real_servers):
     """Three real varnishd (two allow PURGE/BAN from 127.0.0.1, one refuses) in front of one backend."""
     return real_servers.ready("varnish")

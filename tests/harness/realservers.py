@@ -28,6 +28,7 @@ POSTGRES_PORT = 15433
 PUPPETDB_PORT = 18080
 ICINGA_PORT = 15665
 VARNISH_PORTS = {"cache-a": 16081, "cache-b": 16082, "cache-refusing": 16083}
+REDIS_PORT = 16379
 
 
 class ServerFailed(RuntimeError):
@@ -416,20 +417,70 @@ def _postgres_bindir() -> str:
     return str(found[-1].parent)
 
 
+@dataclass
+class Redis:
+    """redis-server on REDIS_PORT, no persistence (probes, and the locks shared by several bastions)."""
+
+    base: Path
+    port: int = REDIS_PORT
+    process: subprocess.Popen | None = field(default=None, repr=False)
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        require_free(self.port, "redis")
+        directory = self.base / "redis"
+        directory.mkdir()
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise ServerFailed("redis-server is not installed (scripts/test installs the redis-server package)")
+        self.log = directory / "redis.log"
+        self.process = subprocess.Popen(
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--daemonize", "no", "--dir", str(directory)],
+            stdout=self.log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
+
+    def command(self, *words: str) -> bytes:
+        """One command over a raw socket (RESP), the answer's first line — no client library needed."""
+        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as sock:
+            sock.sendall(b"".join([f"*{len(words)}\r\n".encode()] + [f"${len(w.encode())}\r\n{w}\r\n".encode() for w in words]))
+            return sock.recv(65536).split(b"\r\n")[0]
+
+    def wait_ready(self, timeout: float = 30) -> None:
+        wait_until(lambda: self.command("PING") == b"+PONG", timeout, "redis", self.log, self.process)
+
+    def stop(self) -> None:
+        _stop_group(self.process)
+
+
 class RealServers:
-    """Starts the servers once per test session, in the background, and stops what it started."""
+    """Starts the servers once per test session, in the background, and stops what it started.
+
+    To add a server: a class with start(), wait_ready() and stop(), one entry in `self.servers`,
+    and a session fixture in tests/conftest.py that returns `real_servers.ready(NAME)`."""
 
     def __init__(self) -> None:
         self.base = Path(tempfile.mkdtemp(prefix="opsconsole-real-"))
         self.base.chmod(0o755)  # the postgres user must reach its data directory
-        self.puppetdb = PuppetDB(self.base)
-        self.icinga = Icinga2(self.base)
-        self.varnish = Varnish(self.base)
+        self.servers = {
+            "puppetdb": PuppetDB(self.base),
+            "icinga": Icinga2(self.base),
+            "varnish": Varnish(self.base),
+            "redis": Redis(self.base),
+        }
         self._errors: dict[str, BaseException] = {}
         self._threads: dict[str, threading.Thread] = {}
 
+    def __getattr__(self, name: str):
+        servers = self.__dict__.get("servers", {})
+        if name in servers:
+            return servers[name]
+        raise AttributeError(name)
+
     def start_in_background(self) -> None:
-        for name, server in (("puppetdb", self.puppetdb), ("icinga", self.icinga), ("varnish", self.varnish)):
+        for name, server in self.servers.items():
             thread = threading.Thread(target=self._start, args=(name, server), daemon=True)
             self._threads[name] = thread
             thread.start()
@@ -447,10 +498,10 @@ class RealServers:
         if name in self._errors:
             error = self._errors[name]
             raise ServerFailed(f"{name} could not start: {error}") from error
-        return getattr(self, name)
+        return self.servers[name]
 
     def stop(self) -> None:
-        for server in (self.varnish, self.icinga, self.puppetdb):
+        for server in reversed(list(self.servers.values())):
             try:
                 server.stop()
             except Exception:  # noqa: BLE001 - stop the others anyway
