@@ -226,6 +226,89 @@ def refresh_under_latency(bench: Bench, latency_ms: float, baseline: Sim) -> Non
     bench.add(row)
 
 
+# --- Icinga state change -> the store, through the event stream --------------------------------------
+
+
+async def _stream_latency(config_text: str, repeats: int) -> tuple[list[float], list[float], int]:
+    """Seconds from sending process-check-result to the sim until the new state is in the store, with
+    Icinga polled every 300 s (so only the event stream can bring it); and the polls made meanwhile."""
+    import httpx
+
+    from console.config import parse_config
+    from console.model import CheckState
+    from console.sources import build_sources
+    from console.state import Poller, Store
+
+    config = parse_config(config_text, "<bench farm>")
+    sources = [s for s in build_sources(config) if s.kind == "icinga"]
+    for source in sources:
+        source.interval = 300.0
+    polls = 0
+    fetch = sources[0].fetch
+
+    async def counted_fetch():
+        nonlocal polls
+        polls += 1
+        return await fetch()
+
+    sources[0].fetch = counted_fetch
+    store = Store()
+    poller = Poller(sources, store)
+    item = config.sources.icinga[0]
+    wanted: tuple[int, asyncio.Event] | None = None
+
+    def seen(name: str) -> None:
+        data = store.get(name).data
+        if wanted is not None and data is not None and any(
+                (c.host, c.service, int(c.state)) == ("mw151", "SSH", wanted[0]) for c in data.services):
+            wanted[1].set()
+
+    store.subscribe(seen)
+    poller.start()
+    times: list[float] = []
+    answered: list[float] = []  # the action's own round trip, part of each time
+    try:
+        deadline = time.monotonic() + 30
+        while not (store.get(item.name).data is not None and store.get(item.name).stream
+                   and store.get(item.name).stream.live):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the event stream did not come up: {store.get(item.name).stream}")
+            await asyncio.sleep(0.05)
+        first_polls = polls
+        context = ssl.create_default_context(cafile=item.verify) if isinstance(item.verify, str) else item.verify
+        async with httpx.AsyncClient(base_url=item.url, verify=context, timeout=10,
+                                     auth=(item.username, item.password.reveal())) as client:
+            for i in range(repeats):
+                state = CheckState.CRITICAL if i % 2 == 0 else CheckState.OK
+                wanted = (int(state), asyncio.Event())
+                started = time.perf_counter()
+                answer = await client.post("/v1/actions/process-check-result", headers={"Accept": "application/json"},
+                                           json={"type": "Service", "filter": 'host.name=="mw151" && service.name=="SSH"',
+                                                 "exit_status": int(state), "plugin_output": f"bench {state.name}"})
+                answered.append(time.perf_counter() - started)
+                answer.raise_for_status()
+                await asyncio.wait_for(wanted[1].wait(), 10)
+                times.append(time.perf_counter() - started)
+        return times, answered, polls - first_polls
+    finally:
+        await poller.stop()
+
+
+def stream_latency(bench: Bench, farm: Sim) -> None:
+    row = Row("Icinga state change -> visible through the event stream (median)", "<= 1.0 s")
+    try:
+        repeats = 5 if bench.quick else 11
+        times, answered, polls = asyncio.run(_stream_latency(farm.config_text, repeats))
+        row.value, row.unit = statistics.median(times), "s"
+        row.passed = row.value <= 1.0 and polls == 0
+        row.note = (f"process-check-result sent -> the new state in the store, Icinga polled every 300 s; "
+                    f"{len(times)} changes (CRITICAL/OK in turn), max {max(times) * 1000:.0f} ms, of which the "
+                    f"action's own answer {statistics.median(answered) * 1000:.0f} ms (median); polls meanwhile: {polls}")
+    except Exception as exc:  # noqa: BLE001
+        row.note = f"error: {exc}"
+    bench.add(row)
+
+
 # --- start -> first paint, from a pty ----------------------------------------------------------------
 
 BARE_APP = """
@@ -496,6 +579,7 @@ def main() -> int:
         refresh_under_latency(bench, 300, farm)
         start_to_first_paint(bench, farm)
         panes_filled(bench, farm)
+        stream_latency(bench, farm)
     print("5,000 guests / 30 nodes / 20,000 alerts ...", file=sys.stderr, flush=True)
     with sim(*BIG, source_timeout=BIG_TIMEOUT) as big:
         big_farm_ui(bench, big)

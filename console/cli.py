@@ -168,9 +168,11 @@ def demo(ctx: click.Context, scenario: str, seed: int, **scale: Any) -> None:
 @main.command()
 @_scenario_options
 @click.option("--state-dir", type=click.Path(file_okay=False), help="Where secrets and the CA go (default: a new temp dir).")
+@click.option("--clusters", type=click.IntRange(1, 9), default=1, show_default=True,
+              help="Proxmox clusters, each with its own Icinga (the others run another incident).")
 @_scale_options
 @global_options
-def sim(scenario: str, seed: int, state_dir: str | None, **scale: Any) -> None:
+def sim(scenario: str, seed: int, state_dir: str | None, clusters: int, **scale: Any) -> None:
     """Serve the simulated farm on loopback until interrupted.
 
     Prints only the config that points at it on stdout (`opsconsole sim > farm.yaml`) and one curl
@@ -179,12 +181,17 @@ def sim(scenario: str, seed: int, state_dir: str | None, **scale: Any) -> None:
     from console.sim import SimFarm
 
     directory = Path(state_dir) if state_dir else Path(tempfile.mkdtemp(prefix="opsconsole-sim-"))
-    farm = _start_farm_or_exit(SimFarm, directory, scenario, seed, **_scale_args(scale))
+    knobs = _scale_args(scale)
+    farm = _start_farm_or_exit(SimFarm, directory, scenario, seed, **knobs)
+    from console.sim.clusters import cluster_scenario, cluster_seed, clustered_config_yaml
+
+    extra = [_start_farm_or_exit(SimFarm, directory / f"cluster{n}", cluster_scenario(scenario, n), cluster_seed(seed, n),
+                                 **knobs) for n in range(2, clusters + 1)]
     stopped = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopped.set())
     try:
-        click.echo(farm.config_yaml(), nl=False)
+        click.echo(clustered_config_yaml([farm, *extra]) if extra else farm.config_yaml(), nl=False)
         sys.stdout.flush()
         click.echo(f"# simulated farm '{scenario}' (seed {seed}); state in {directory}", err=True)
         for example in farm.curl_examples():
@@ -194,6 +201,8 @@ def sim(scenario: str, seed: int, state_dir: str | None, **scale: Any) -> None:
         click.echo("# serving until interrupted (Ctrl-C)", err=True)
         stopped.wait()
     finally:
+        for other in extra:
+            other.stop()
         farm.stop()
 
 

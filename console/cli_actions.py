@@ -9,6 +9,7 @@ arguments or config).
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import sys
 from typing import Any, Callable
@@ -72,14 +73,14 @@ def _ask(plan: Plan, engine: ActionEngine) -> Confirmation | None:
 
 def _progress(as_json: bool) -> Callable[[ActionEvent], None]:
     def show(event: ActionEvent) -> None:
-        if not as_json and event.kind in ("step-finished", "verified"):
+        if not as_json and event.kind in ("step-finished", "verified", "batch", "notice", "output"):
             click.echo(f"  {event.message}", err=True)
 
     return show
 
 
 def run_action(ctx: click.Context, build: Callable[[], Action], *, reason: str | None, task: str | None,
-               dry_run: bool, as_json: bool, yes: bool, confirm: str | None) -> None:
+               dry_run: bool, as_json: bool, yes: bool, confirm: str | None, cancel_on_interrupt: bool = False) -> None:
     """Plan, then dry-run or guard + confirm + run; print the plan/result and exit with its code."""
     config = load_or_exit(_global(ctx, "config"))
     engine = ActionEngine(config, Session(current_operator()))
@@ -110,6 +111,8 @@ def run_action(ctx: click.Context, build: Callable[[], Action], *, reason: str |
                     as_json, plan)
 
     async def go():
+        if cancel_on_interrupt:  # a rolling action: Ctrl-C asks it to stop between batches, never mid-host
+            _cancel_on_interrupt(engine, plan)
         try:
             return await engine.run(plan, confirmation, on_event=_progress(as_json))
         finally:
@@ -124,6 +127,17 @@ def run_action(ctx: click.Context, build: Callable[[], Action], *, reason: str |
     else:
         click.echo(result.render())
     sys.exit(EXIT_OK if result.outcome == SUCCESS else EXIT_FAILED)
+
+
+def _cancel_on_interrupt(engine: ActionEngine, plan: Plan) -> None:
+    import signal
+
+    def interrupted() -> None:
+        engine.cancel(plan.id)
+        click.echo("  Ctrl-C: stopping after the batch in hand (its hosts finish and are repooled); "
+                   "the remaining batches are skipped", err=True)
+
+    asyncio.get_running_loop().add_signal_handler(signal.SIGINT, interrupted)
 
 
 # --- the commands ------------------------------------------------------------------------------
@@ -214,6 +228,15 @@ def register_action_commands(group: click.Group) -> None:
     """Add the action commands to the `opsconsole` group."""
     for command in (purge, ban, ack, unack, downtime, recheck):
         group.add_command(command)
+    importlib.import_module("console.cli_locks")  # adds `opsconsole locks [break KEY]` to `main` itself
 
 
 register_action_commands(main)
+
+from console.cli_restart import register_restart_commands  # noqa: E402 - restart, depool, repool, backends
+
+register_restart_commands(main)
+
+from console.cli_power import register_power_commands  # noqa: E402 - guest, puppet
+
+register_power_commands(main)

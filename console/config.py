@@ -12,7 +12,7 @@ import stat
 import string
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 import yaml
@@ -203,12 +203,15 @@ class IcingaConfig(HttpSourceConfig):
     username: str = Field(min_length=1)
     password: SecretValue
     interval: float = Field(default=15.0, gt=0, le=86400)
+    stream: bool = True  # follow /v1/events between polls (state changes, acks, downtimes at once)
 
 
 class GraylogConfig(HttpSourceConfig):
     token: SecretValue
     query: str = "level:<=3"  # what the error-level messages look like on this farm
     range: int = Field(default=300, gt=0)  # seconds of messages per refresh
+    events: bool = True  # also fetch Graylog's alert events (/api/events/search) for the Alerts pane
+    events_range: int = Field(default=1800, gt=0)  # seconds of alert events per refresh
 
 
 class CommitsConfig(SourceConfig):
@@ -255,10 +258,84 @@ class SourcesConfig(Section):
         return [(kind, item) for kind in type(self).model_fields for item in getattr(self, kind)]
 
 
+# --- service probes (console/sources/probes.py): what Icinga does not cover, or when it is down ---
+
+PROBE_KINDS = ("http", "tcp", "redis", "memcached", "dns")
+
+
+def _parse_expect(value: Any) -> tuple[int, ...]:
+    """`expect`: one HTTP status or a list of them (e.g. [200, 204])."""
+    values = value if isinstance(value, list) else [value]
+    if not values or not all(isinstance(v, int) and not isinstance(v, bool) and 100 <= v <= 599 for v in values):
+        raise ValueError("must be an HTTP status (100-599) or a list of them")
+    return tuple(values)
+
+
+Port = Annotated[int, Field(gt=0, lt=65536)]
+
+
+class ProbeBase(Section):
+    name: str | None = Field(default=None, min_length=1)  # the label shown; default: from the target
+    timeout: float = Field(default=3.0, gt=0, le=60)
+
+
+class HttpProbeConfig(ProbeBase):
+    """GET `url`; healthy when the status is one of `expect` (and the body contains `contains`)."""
+
+    kind: Literal["http"]
+    url: str
+    host_header: str | None = Field(default=None, min_length=1)  # e.g. health.wikitide.net for Varnish /check
+    expect: Annotated[tuple[int, ...], PlainValidator(_parse_expect)] = (200,)
+    contains: str | None = Field(default=None, min_length=1)  # e.g. ALIVE (Graylog), running (Puppetserver)
+    verify: Verify = True
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return _check_url(value, ("https", "http"))
+
+
+class TcpProbeConfig(ProbeBase):
+    kind: Literal["tcp"]
+    host: str = Field(min_length=1)
+    port: Port
+
+
+class RedisProbeConfig(ProbeBase):
+    """AUTH (when a password is given), then PING: healthy on +PONG."""
+
+    kind: Literal["redis"]
+    host: str = Field(min_length=1)
+    port: Port = 6379
+    password: SecretValue | None = None
+
+
+class MemcachedProbeConfig(ProbeBase):
+    kind: Literal["memcached"]
+    host: str = Field(min_length=1)
+    port: Port = 11211
+
+
+class DnsProbeConfig(ProbeBase):
+    """A SOA query for `zone` over UDP to `server`: healthy on an answer with the zone's serial."""
+
+    kind: Literal["dns"]
+    server: str = Field(min_length=1)
+    port: Port = 53
+    zone: str = Field(min_length=1)
+
+
+ProbeConfig = Annotated[
+    HttpProbeConfig | TcpProbeConfig | RedisProbeConfig | MemcachedProbeConfig | DnsProbeConfig,
+    Field(discriminator="kind"),
+]
+
+
 class ServiceConfig(Section):
     name: str = Field(min_length=1)
     hosts: str = Field(min_length=1)  # a glob over host names, "mw*"
     checks: list[str] = Field(default_factory=list)  # Icinga service names that tell its state
+    probes: list[ProbeConfig] = Field(default_factory=list)  # run by the console itself (console/sources/probes.py)
 
 
 HOST_PLACEHOLDERS = ("host", "fqdn", "node", "vmid")
@@ -310,6 +387,7 @@ class CacheConfig(Section):
     url: str  # the cache's own address: requests go here, with the purged URL's Host header
     verify: Verify = True
     timeout: float = Field(default=5.0, gt=0, le=300)
+    depool: str | None = None  # its depool service, when not at its host + actions.depool.port
 
     @field_validator("url")
     @classmethod
@@ -317,6 +395,16 @@ class CacheConfig(Section):
         value = _check_url(value, ("http", "https"))
         if urlsplit(value).path not in ("", "/") or urlsplit(value).query:
             raise ValueError("give the cache's address only (scheme://host:port), without a path")
+        return value
+
+    @field_validator("depool")
+    @classmethod
+    def _depool(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        value = _check_url(value, ("http", "https")).rstrip("/")
+        if urlsplit(value).query:
+            raise ValueError("give the depool service's address (scheme://host:port), without a query")
         return value
 
 
@@ -452,7 +540,7 @@ class RollingConfig(Section):
 class LocksConfig(Section):
     """Per-target locks shared by every operator: a directory on the bastion, or Redis (several bastions)."""
 
-    dir: str = "/run/lock/opsconsole"
+    dir: str = Field(default_factory=lambda: os.environ.get("OPSCONSOLE_LOCK_DIR") or "/run/lock/opsconsole", min_length=1)
     redis: str | None = None  # redis://HOST:PORT/DB; when set, locks live there instead
     redis_password: SecretValue | None = None
     ttl: float = Field(default=3600.0, gt=0, le=86400)  # a Redis lock expires after this long unless renewed
@@ -501,7 +589,7 @@ class ActionsConfig(Section):
 # actions' keys: a rebinding may not take them.
 RESERVED_KEYS = frozenset(
     {"1", "2", "3", "4", "tab", "shift+tab", "enter", "escape", "r", "q", "?", "question_mark", "j", "k", "g", "G",
-     "up", "down", "left", "right", "pageup", "pagedown", "a", "P", "A", "D", "W", "t"}
+     "up", "down", "left", "right", "pageup", "pagedown", "a", "P", "A", "D", "W", "t", "h"}
 )  # fmt: skip
 KEY_NAME = re.compile(r"^(?:(?:shift|alt|meta)\+)?(?:[!-~]|[a-z][a-z0-9_]+|f\d{1,2})$")
 
@@ -652,8 +740,12 @@ def _action_issues(config: AppConfig, root: yaml.Node, label: str) -> list[Confi
 def _issues_from(exc: ValidationError, root: yaml.Node, label: str) -> list[ConfigIssue]:
     issues = []
     for err in exc.errors(include_input=False, include_url=False):
-        loc = tuple(err["loc"])
-        if err["type"] == "extra_forbidden":
+        loc = _without_probe_kind(tuple(err["loc"]))
+        if err["type"] in ("union_tag_not_found", "union_tag_invalid"):  # a probe's `kind`
+            loc, err = (*loc, "kind"), {**err, "msg": f"must be one of {', '.join(PROBE_KINDS)}"}
+        if err["type"] == "union_tag_not_found":
+            message = "required key is missing"
+        elif err["type"] == "extra_forbidden":
             message = "unknown key"
         elif err["type"] == "missing":
             message = "required key is missing"
@@ -661,6 +753,12 @@ def _issues_from(exc: ValidationError, root: yaml.Node, label: str) -> list[Conf
             message = err["msg"].removeprefix("Value error, ")
         issues.append(ConfigIssue(label, _line_of(root, loc), _dotted(loc), message))
     return sorted(issues, key=lambda i: i.line)
+
+
+def _without_probe_kind(loc: tuple) -> tuple:
+    """pydantic puts a discriminated union's tag in the path (probes[0].http.url); the file has no such key."""
+    return tuple(part for i, part in enumerate(loc)
+                 if not (part in PROBE_KINDS and i >= 2 and isinstance(loc[i - 1], int) and loc[i - 2] == "probes"))
 
 
 def _duplicate_source_names(config: AppConfig, root: yaml.Node, label: str) -> list[ConfigIssue]:

@@ -4,6 +4,9 @@
     :host mw151                         the host's detail
     :theme NAME                         switch the theme
     :pause SOURCE                       hold (or resume) one source's refresh; `p` holds them all
+    :logs [QUERY]                       the log screen, tailing QUERY (a Graylog query; default *)
+    :backends                           backend health per cache (depool service or varnishadm)
+    :handled                            hide (or show) the handled alerts, as `h` does
     :q  :quit                           quit
 """
 
@@ -36,10 +39,16 @@ def parse_jump(text: str, themes: Iterable[str] = (), sources: Iterable[str] = (
         return Jump("pane", PANE_ALIASES[verb])
     if verb in ("q", "quit") and not rest:
         return Jump("quit")
+    if verb == "handled" and not rest:  # hide / show the handled alerts, as `h` does
+        return Jump("handled")
+    if verb == "backends" and not rest:  # backend health per cache (console/ui/farm_actions.py)
+        return Jump("backends")
     if verb == "host":
         if len(rest) != 1:
             return Jump("error", "host needs one name: :host mw151")
         return Jump("host", rest[0])
+    if verb == "logs":
+        return Jump("logs", text.strip().lstrip(":").strip()[len(words[0]):].strip() or "*")
     if verb == "theme":
         names = sorted(themes)
         if len(rest) != 1:
@@ -63,6 +72,9 @@ def completions(hosts: Iterable[str], themes: Iterable[str], sources: Iterable[s
     return [
         *PANE_NAMES,
         "q",
+        "logs",
+        "handled",
+        "backends",
         *(f"host {h}" for h in hosts),
         *(f"theme {t}" for t in sorted(themes)),
         *(f"pause {s}" for s in sources),

@@ -126,6 +126,15 @@ class IcingaSnapshot:
     services: tuple[ServiceCheck, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class StreamStatus:
+    """A source's event stream (Icinga /v1/events): live, or down and when it tries again."""
+
+    live: bool
+    error: str | None = None  # why it is down (redacted), None while live or before the first attempt
+    retry_at: datetime | None = None  # when the next connection attempt starts
+
+
 # --- Graylog -----------------------------------------------------------------------------------
 
 
@@ -150,6 +159,7 @@ class LogEvent:
     priority: int  # Graylog: 1 low, 2 normal, 3 high (4 critical in newer versions)
     definition_id: str | None = None
     key: str | None = None
+    title: str | None = None  # the event definition's title, from the answer's context
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +168,7 @@ class LogSnapshot:
     total: int | None = None
     error_counts: tuple[tuple[str, int], ...] = ()  # (source host, error-level messages in the window), one aggregate query
     events: tuple[LogEvent, ...] = ()  # open Graylog alerts
+    partial_errors: tuple[str, ...] = ()  # parts of the refresh that failed (the rest is good), e.g. "events: HTTP 500"
 
 
 # --- Commits -----------------------------------------------------------------------------------
@@ -182,3 +193,30 @@ class CommitLog:
     commits: tuple[Commit, ...]
     rate_limit_remaining: int | None = None  # GitHub only
     not_modified: bool = False  # the answer was a 304 (GitHub ETag)
+
+
+# --- Service probes ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeResult:
+    """One probe of one configured service, run by the console itself (console/sources/probes.py)."""
+
+    service: str  # the configured service's name, "php-fpm"
+    label: str  # the probe's name, "mw152 api.php"
+    kind: str  # "http" | "tcp" | "redis" | "memcached" | "dns"
+    ok: bool
+    latency_ms: float | None  # None when it failed before any answer
+    detail: str  # "HTTP 200 12 ms", "PONG 1 ms", "SOA 2026112501", or the error in words
+
+    @property
+    def key(self) -> str:
+        return f"{self.service}!{self.label}"
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeSnapshot:
+    results: tuple[ProbeResult, ...]  # in config order
+
+    def of_service(self, service: str) -> tuple[ProbeResult, ...]:
+        return tuple(r for r in self.results if r.service == service)

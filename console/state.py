@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from dataclasses import dataclass, field
+import time
+from collections import deque
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any, Callable, Iterable
 
 from console.clock import Clock, utc_now
-from console.model import SourceResult
+from console.model import SourceResult, StreamStatus
 from console.sources.base import Source
 
 Listener = Callable[[str], None]
@@ -26,6 +28,7 @@ class SourceState:
     last_ok: SourceResult[Any] | None = None
     failures: int = 0  # consecutive failed attempts
     paused: bool = False
+    stream: StreamStatus | None = None  # its event stream, for sources that have one
 
     @property
     def data(self) -> Any:
@@ -67,6 +70,22 @@ class Store:
             state.failures += 1
         self._notify(result.source)
 
+    def patch(self, name: str, data: Any) -> None:
+        """New data between polls (from an event stream): the last good answer with `data`. A
+        failing source keeps its error on screen; without a first answer there is nothing to patch."""
+        state = self._states[name]
+        if state.last_ok is None or data is state.last_ok.data:
+            return
+        patched = replace(state.last_ok, data=data)
+        if state.last is state.last_ok:
+            state.last = patched
+        state.last_ok = patched
+        self._notify(name)
+
+    def set_stream(self, name: str, status: StreamStatus) -> None:
+        self._states[name].stream = status
+        self._notify(name)
+
     def get(self, name: str) -> SourceState:
         return self._states[name]
 
@@ -97,9 +116,13 @@ def next_delay(interval: float, failures: int) -> float:
 
 class Poller:
     """Runs one loop per source. A loop awaits its fetch before scheduling the next, so fetches of
-    one source never overlap; `refresh_now` wakes loops early; pausing holds them."""
+    one source never overlap; `refresh_now` wakes loops early; pausing holds them.
 
-    def __init__(self, sources: Iterable[Source[Any]], store: Store) -> None:
+    Sources with an event stream (Icinga `stream: true`) also get a stream task: its events patch the
+    source's data between polls (not while the source is paused), and a poll answer is patched with
+    the events that arrived while it was on its way, so it never takes back what the stream said."""
+
+    def __init__(self, sources: Iterable[Source[Any]], store: Store, streams: Iterable[Any] | None = None) -> None:
         self.sources = {s.name: s for s in sources}
         self.store = store
         self._wake = {name: asyncio.Event() for name in self.sources}
@@ -107,11 +130,19 @@ class Poller:
         self.paused = False
         for source in self.sources.values():
             store.register(source.name, source.kind, source.interval)
+        if streams is None:
+            from console.sources.icinga_stream import event_streams
+
+            streams = event_streams(self.sources.values())
+        self.streams = {stream.source_name: stream for stream in streams}
+        self._feeds = {name: EventFeed(stream.apply) for name, stream in self.streams.items()}
 
     def start(self) -> None:
         """Start the loops in the running event loop."""
         for source in self.sources.values():
             self._tasks.append(asyncio.create_task(self._loop(source), name=f"poll:{source.name}"))
+        for name, stream in self.streams.items():
+            self._tasks.append(asyncio.create_task(self._follow(name, stream), name=f"stream:{name}"))
 
     async def refresh_all_once(self) -> None:
         """Fetch every source once, concurrently (for `status` and tests)."""
@@ -142,12 +173,36 @@ class Poller:
         while True:
             wake.clear()
             if not (self.paused or state.paused):
-                self.store.put(await source.fetch())
+                started = time.monotonic()
+                result = await source.fetch()
+                feed = self._feeds.get(source.name)
+                if feed is not None and result.ok:
+                    result = replace(result, data=feed.replay(result.data, since=started))
+                self.store.put(result)
             delay = next_delay(source.interval, state.failures)
             # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(delay):
                     await wake.wait()
+
+    async def _follow(self, name: str, stream: Any) -> None:
+        feed = self._feeds[name]
+        state = self.store.get(name)
+
+        def flush() -> None:
+            events = feed.take_pending()
+            if events and not (self.paused or state.paused) and state.data is not None:
+                self.store.patch(name, feed.apply(state.data, events))
+
+        def on_event(event: Any) -> None:
+            # events of one network read are applied together: one store change, one redraw
+            if feed.add(event):
+                asyncio.get_running_loop().call_soon(flush)
+
+        def on_status(status: StreamStatus) -> None:
+            self.store.set_stream(name, status)
+
+        await stream.run(on_event, on_status, lambda: self.refresh_now(name))
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -156,6 +211,38 @@ class Poller:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
-        for source in self.sources.values():
+        for resource in [*self.sources.values(), *self.streams.values()]:
             with contextlib.suppress(Exception):
-                await source.aclose()
+                await resource.aclose()
+
+
+class EventFeed:
+    """A stream's recent events: the ones not yet applied, and a short journal to replay onto a poll
+    answer that was requested before they happened (the poll would otherwise take them back)."""
+
+    KEEP_SECONDS = 120.0  # longer than any fetch's timeout
+    KEEP_EVENTS = 5000
+
+    def __init__(self, apply: Callable[[Any, list[Any]], Any], timer: Callable[[], float] = time.monotonic) -> None:
+        self.apply = apply  # (data, events) -> data with the events applied
+        self.timer = timer
+        self._pending: list[Any] = []
+        self._journal: deque[tuple[float, Any]] = deque(maxlen=self.KEEP_EVENTS)
+
+    def add(self, event: Any) -> bool:
+        """Keep one event; True when it is the first of a new batch (schedule a flush)."""
+        now = self.timer()
+        self._journal.append((now, event))
+        while self._journal and self._journal[0][0] < now - self.KEEP_SECONDS:
+            self._journal.popleft()
+        self._pending.append(event)
+        return len(self._pending) == 1
+
+    def take_pending(self) -> list[Any]:
+        events, self._pending = self._pending, []
+        return events
+
+    def replay(self, data: Any, since: float) -> Any:
+        """`data` (a fresh poll answer) with the events received since `since` applied again."""
+        events = [event for at, event in self._journal if at >= since]
+        return self.apply(data, events) if events and data is not None else data

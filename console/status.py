@@ -161,6 +161,17 @@ def commit_entries(store: Store) -> list[dict[str, Any]]:
     ]
 
 
+def unfinished_entries(config: AppConfig, clock: Clock = utc_now) -> list[dict[str, Any]]:
+    """Actions whose audit intent has no result (the console died while they ran), shown or not yet."""
+    from console.actions.locks import find_unfinished
+
+    try:
+        found = asyncio.run(find_unfinished(config, clock, include_acknowledged=True))
+    except OSError:
+        return []  # an unreadable audit file is not the farm's state
+    return [{**u.to_dict(), "message": u.describe()} for u in found]
+
+
 def render_table(report: dict[str, Any]) -> str:
     """A plain-text summary for humans at a shell prompt."""
     lines = [f"{report['farm']['name']} ({report['farm']['environment']}) at {report['generated_at']}", ""]
@@ -182,6 +193,8 @@ def render_table(report: dict[str, Any]) -> str:
     lines.append(f"HOSTS {len(report['hosts'])}; Puppet failed on {len(failed)}: {', '.join(failed) or '-'}")
     if stale:
         lines.append(f"Puppet stale on {len(stale)}: {', '.join(stale)}")
+    for unfinished in report.get("unfinished_actions", []):
+        lines.append(unfinished["message"] + (" (already shown)" if unfinished["acknowledged"] else ""))
     if report["commits"]:
         newest = report["commits"][0]
         lines.append(f"Newest commit: {newest['repo']} {newest['sha'][:8]} {newest['date']} {newest['subject']}")
@@ -192,4 +205,5 @@ def run_status(config: AppConfig, clock: Clock = utc_now) -> tuple[dict[str, Any
     """The report and the exit code: 0 when every source answered, 1 otherwise."""
     store = asyncio.run(collect(config, clock))
     report = build_report(store, config, clock())
+    report["unfinished_actions"] = unfinished_entries(config, clock)
     return report, 0 if all(s["ok"] for s in report["sources"].values()) else 1

@@ -10,17 +10,24 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from fnmatch import fnmatchcase
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 from rich.text import Text
 
+from console.alerts import BOTH, merged_alerts
+from console.clusters import clustered_key, proxmox_by_instance, several
 from console.config import AppConfig
 from console.hosts import DEFAULT_STALE_AFTER, proxmox_machines, puppet_nodes_by_host, short_name
 from console.model import (
     CheckState,
     Commit,
     CommitLog,
+    Guest,
+    HypervisorNode,
     IcingaSnapshot,
+    LogSnapshot,
+    ProbeResult,
+    ProbeSnapshot,
     PuppetNodeStatus,
     ServiceCheck,
 )
@@ -54,6 +61,7 @@ class PaneView:
     badge: str = ""
     detail: str = ""
     legend: str = ""  # a word on what a mark in the rows means, after the row count
+    handled: frozenset[str] = frozenset()  # keys of acknowledged / in-downtime rows (dimmed; `h` hides them)
 
 
 # --- small formatting helpers ------------------------------------------------------------------
@@ -207,8 +215,14 @@ def puppet_by_host(store: Store, config: AppConfig) -> dict[str, tuple[PuppetNod
 
 
 def hosts_view(store: Store, config: AppConfig, now: datetime) -> PaneView:
-    """Proxmox nodes then guests (templates left out), natural order, joined with their Puppet status."""
-    nodes, guests = proxmox_machines(store)
+    """Proxmox nodes then guests (templates left out), natural order, joined with their Puppet status.
+    With several Proxmox instances, a cluster column and one row per (instance, machine)."""
+    clustered = several(store, "proxmox")
+    if clustered:
+        node_list, guest_list = proxmox_by_instance(store)
+    else:
+        merged_nodes, merged_guests = proxmox_machines(store)
+        node_list, guest_list = [("", n) for n in merged_nodes.values()], [("", g) for g in merged_guests.values()]
     puppet = puppet_nodes_by_host(store, config)
     domains = config.farm.domains
 
@@ -219,11 +233,16 @@ def hosts_view(store: Store, config: AppConfig, now: datetime) -> PaneView:
         node, stale_after = found[0] if found else (None, DEFAULT_STALE_AFTER)
         return puppet_status(node, now, stale_after)
 
+    def by_name(item: tuple[str, HypervisorNode | Guest]) -> tuple:
+        return natural_key(item[1].name), item[0]
+
+    cluster_cell: Callable[[str], tuple[Cell, ...]] = (lambda c: (c,)) if clustered else (lambda c: ())
     rows = [
         Row(
-            f"node:{node.name}",
+            clustered_key(f"node:{node.name}", cluster, clustered),
             (
                 Text(node.name, style="bold"),
+                *cluster_cell(cluster),
                 run_status(node.status),
                 puppet_cell(node.name),
                 percent(node.cpu),
@@ -232,15 +251,16 @@ def hosts_view(store: Store, config: AppConfig, now: datetime) -> PaneView:
                 humanize_uptime(node.uptime),
             ),
         )
-        for node in sorted(nodes.values(), key=lambda n: natural_key(n.name))
+        for cluster, node in sorted(node_list, key=by_name)
     ]
-    for guest in sorted(guests.values(), key=lambda g: natural_key(g.name)):
+    for cluster, guest in sorted(guest_list, key=by_name):
         running = guest.status == "running"
         rows.append(
             Row(
-                f"guest:{guest.name}",
+                clustered_key(f"guest:{guest.name}", cluster, clustered),
                 (
                     guest.name,
+                    *cluster_cell(cluster),
                     run_status(guest.status),
                     puppet_cell(guest.name),
                     percent(guest.cpu) if running else NO_VALUE,
@@ -251,16 +271,53 @@ def hosts_view(store: Store, config: AppConfig, now: datetime) -> PaneView:
             )
         )
     # Hosts only Puppet knows (off-site VPSes like dns001) still belong on the list, marked as such.
-    known = {short_name(name, domains) for name in (*nodes, *guests)}
+    known = {short_name(machine.name, domains) for _, machine in (*node_list, *guest_list)}
     for name in sorted(puppet.keys() - known, key=natural_key):
         rows.append(
             Row(
                 f"host:{name}",
-                (name, Text("no VM", style="dim"), puppet_cell(name), NO_VALUE, NO_VALUE, NO_VALUE, NO_VALUE),
+                (name, *cluster_cell(NO_VALUE), Text("no VM", style="dim"), puppet_cell(name),
+                 NO_VALUE, NO_VALUE, NO_VALUE, NO_VALUE),
             )
         )
     kinds = ("proxmox", "puppetdb")
-    return PaneView(HOST_COLUMNS, tuple(rows), feed_note(store, kinds, now), str(len(rows)), feed_detail(store, kinds))
+    columns = (HOST_COLUMNS[0], CLUSTER_COLUMN, *HOST_COLUMNS[1:]) if clustered else HOST_COLUMNS
+    columns, rows = with_error_counts(store, domains, columns, rows)
+    return PaneView(columns, tuple(rows), feed_note(store, kinds, now), str(len(rows)), feed_detail(store, kinds))
+
+
+ERRORS_COLUMN = Column("errors", "err/5m")
+
+
+def error_counts_by_host(store: Store, domains: Sequence[str]) -> dict[str, int] | None:
+    """Error-level log messages per host short name over the Graylog sources' window (one aggregate
+    query each), summed across them; None when no Graylog source has answered (or none is configured)."""
+    snapshots = [s for s in store.data_of_kind("graylog") if isinstance(s, LogSnapshot)]
+    if not snapshots:
+        return None
+    counts: dict[str, int] = {}
+    for snapshot in snapshots:
+        for source, count in snapshot.error_counts:
+            name = short_name(source, domains)
+            counts[name] = counts.get(name, 0) + count
+    return counts
+
+
+def with_error_counts(store: Store, domains: Sequence[str], columns: Sequence[Column], rows: Sequence[Row]) -> tuple[tuple[Column, ...], list[Row]]:
+    """The Hosts rows with an `err/5m` cell after `puppet`: blank without Graylog data, else the
+    count, in bold red when above 0."""
+    counts = error_counts_by_host(store, domains)
+    at = next((i + 1 for i, column in enumerate(columns) if column.key == "puppet"), len(columns))
+
+    def cell(row: Row) -> Cell:
+        if counts is None:
+            return ""
+        name = row.cells[0].plain if isinstance(row.cells[0], Text) else str(row.cells[0])
+        count = counts.get(short_name(name, domains), 0)
+        return Text(str(count), style="bold red") if count else Text("0", style="dim")
+
+    with_cells = [Row(row.key, (*row.cells[:at], cell(row), *row.cells[at:])) for row in rows]
+    return (*columns[:at], ERRORS_COLUMN, *columns[at:]), with_cells
 
 
 # --- Services ----------------------------------------------------------------------------------
@@ -269,6 +326,7 @@ SERVICE_COLUMNS = (
     Column("service", "service"),
     Column("hosts", "hosts"),
     Column("state", "state"),
+    Column("probe", "probe"),  # the console's own probes: still meaningful when Icinga is down
     Column("problems", "problem hosts"),
 )
 MAX_PROBLEM_HOSTS = 4
@@ -331,21 +389,52 @@ def services_view(store: Store, config: AppConfig, now: datetime) -> PaneView:
     """One row per configured service, in config order: its hosts' worst check states, counted."""
     has_data = bool(store.data_of_kind("icinga"))
     checks = icinga_checks(store)
+    probes = probe_results(store)
     rows = []
     troubled = 0
     for service in config.services:
         worst = worst_state_by_host(checks, service.hosts, service.checks, config.farm.domains)
+        results = probes.get(service.name)
+        probe = probe_summary(results) if service.probes else Text(NO_VALUE, style="dim")
+        failing_probe = any(not r.ok for r in results or ())
         if not has_data:
-            cells: tuple[Cell, ...] = (service.name, NO_VALUE, Text("no data", style="dim"), "")
+            cells: tuple[Cell, ...] = (service.name, NO_VALUE, Text("no data", style="dim"), probe, "")
+            troubled += failing_probe
         elif not worst:
-            cells = (service.name, "0", Text("no matching checks", style="dim"), "")
+            cells = (service.name, "0", Text("no matching checks", style="dim"), probe, "")
+            troubled += failing_probe
         else:
             problems = problem_hosts(worst)
-            troubled += bool(problems)
-            cells = (service.name, str(len(worst)), state_summary(worst), problems)
+            troubled += bool(problems) or failing_probe
+            cells = (service.name, str(len(worst)), state_summary(worst), probe, problems)
         rows.append(Row(service.name, cells))
     badge = f"✖ {troubled}" if troubled else ""
-    return PaneView(SERVICE_COLUMNS, tuple(rows), feed_note(store, ("icinga",), now), badge, feed_detail(store, ("icinga",)))
+    kinds = ("icinga", "probes") if store.of_kind("probes") else ("icinga",)
+    return PaneView(SERVICE_COLUMNS, tuple(rows), feed_note(store, kinds, now), badge, feed_detail(store, kinds))
+
+
+def probe_results(store: Store) -> dict[str, list[ProbeResult]]:
+    """service name -> its probes' last results, failing first (then in config order)."""
+    by_service: dict[str, list[ProbeResult]] = {}
+    for snapshot in store.data_of_kind("probes"):
+        assert isinstance(snapshot, ProbeSnapshot)
+        for result in snapshot.results:
+            by_service.setdefault(result.service, []).append(result)
+    return {name: sorted(results, key=lambda r: r.ok) for name, results in by_service.items()}
+
+
+def probe_summary(results: Sequence[ProbeResult] | None) -> Text:
+    """"✔ 3/3 12ms" (the slowest probe's latency), or the first failing one: "✖ mw152 api.php: HTTP 502 +1"."""
+    if results is None:
+        return Text("loading…", style="dim")
+    if not results:
+        return Text(NO_VALUE, style="dim")
+    failing = [r for r in results if not r.ok]
+    if failing:
+        more = f" +{len(failing) - 1}" if len(failing) > 1 else ""
+        return Text(f"✖ {failing[0].label}: {short_error(failing[0].detail)}{more}", style="bold red")
+    slowest = max((r.latency_ms or 0.0) for r in results)
+    return Text(f"✔ {len(results)}/{len(results)} {slowest:.0f}ms", style="green")
 
 
 # --- Alerts ------------------------------------------------------------------------------------
@@ -357,9 +446,10 @@ ALERT_COLUMNS = (
     Column("flags", "flags"),
     Column("age", "age"),
     Column("host", "host"),
-    Column("service", "service"),
+    Column("service", "service / event"),
     Column("output", "output"),
 )
+CLUSTER_COLUMN = Column("cluster", "cluster")  # the source instance, shown when a kind has several
 
 
 def alert_order(check: ServiceCheck) -> tuple:
@@ -376,29 +466,40 @@ def alert_flags(check: ServiceCheck) -> str:
 
 
 def alerts_view(store: Store, config: AppConfig, now: datetime) -> PaneView:
-    problems = sorted((c for c in icinga_checks(store) if c.state != CheckState.OK), key=alert_order)
-    seen: set[str] = set()
+    """Icinga problems and Graylog alert events merged (console.alerts: severity, dedupe, order);
+    handled rows dimmed; a cluster column when there are several Icinga or Graylog instances."""
+    clustered = several(store, "icinga") or several(store, "graylog")
+    # where an alert comes from matters less than what it is: "from" follows the service, before the output
+    columns = (ALERT_COLUMNS[:3] + ((CLUSTER_COLUMN,) if clustered else ()) + ALERT_COLUMNS[3:5]
+               + (Column("from", "from"),) + ALERT_COLUMNS[5:])
     rows = []
-    for check in problems:
-        if check.key in seen:  # the same check from two Icinga sources
-            continue
-        seen.add(check.key)
-        age = now - check.last_state_change if check.last_state_change else None
-        rows.append(
-            Row(
-                check.key,
-                (
-                    state_label(check.state, dim=check.handled),
-                    alert_flags(check),
-                    humanize_age(age),
-                    short_name(check.host, config.farm.domains),
-                    check.service,
-                    first_line(check.output),
-                ),
-            )
+    handled = set()
+    for alert in merged_alerts(store, config.farm.domains):
+        age = now - alert.since if alert.since else None
+        if alert.check is not None:
+            flags = alert_flags(alert.check)
+        else:  # a Graylog event: how often it fired in the window
+            flags = f"{len(alert.events)}×" if len(alert.events) > 1 else ""
+        output = first_line(alert.check.output) if alert.check is not None else first_line(alert.output)
+        if alert.origin == BOTH:
+            output = f"{output} | graylog: {first_line(alert.events[0].message, 60)}"
+        cells: tuple[Cell, ...] = (
+            state_label(alert.state, dim=alert.handled),
+            flags,
+            humanize_age(age),
+            *((alert.cluster,) if clustered else ()),
+            short_name(alert.host, config.farm.domains) if alert.host else NO_VALUE,
+            alert.name,
+            alert.origin,
+            output,
         )
-    note, detail = feed_note(store, ("icinga",), now), feed_detail(store, ("icinga",))
-    return PaneView(ALERT_COLUMNS, tuple(rows), note, str(len(rows)) if rows else "", detail)
+        if alert.handled:  # the whole row recedes; the flags still say why in words
+            handled.add(alert.key)
+            cells = (cells[0], *(Text(cell, style="dim") if isinstance(cell, str) else cell for cell in cells[1:]))
+        rows.append(Row(alert.key, cells))
+    kinds = ("icinga", "graylog")
+    note, detail = feed_note(store, kinds, now), feed_detail(store, kinds)
+    return PaneView(columns, tuple(rows), note, str(len(rows)) if rows else "", detail, handled=frozenset(handled))
 
 
 # --- Commits -----------------------------------------------------------------------------------
@@ -514,8 +615,31 @@ def source_health(state: SourceState, now: datetime, tls_off: bool = False) -> S
         return SourceHealth(state.name, state.kind, False, text, text)
     paused = " paused" if state.paused else ""
     name = Text(f"✔ {state.name}{paused}", style="green")
-    text = name + Text(f" {state.last.latency_ms:.0f}ms {humanize_age(state.age(now))}", style="dim") + warning
-    return SourceHealth(state.name, state.kind, True, text, name + warning)
+    partial = getattr(state.last.data, "partial_errors", ())  # a part failed, the rest is on screen
+    warning = Text("".join(f" ▲ {partial_problem(problem)}" for problem in partial), style="bold yellow") + warning
+    stream, stream_short = stream_note(state, now)
+    text = name + stream + Text(f" {state.last.latency_ms:.0f}ms {humanize_age(state.age(now))}", style="dim") + warning
+    return SourceHealth(state.name, state.kind, True, text, name + stream_short + warning)
+
+
+def stream_note(state: SourceState, now: datetime) -> tuple[Text, Text]:
+    """(in full, short) what a source's event stream is doing: `⚡` live, `▲ stream down, retrying
+    in 8s` (polling carries on meanwhile), nothing before its first attempt ends."""
+    stream = state.stream
+    if stream is None or (not stream.live and stream.error is None):
+        return Text(), Text()
+    if stream.live:
+        live = Text(" ⚡", style="bold green")
+        return live, live
+    wait = max(0, round((stream.retry_at - now).total_seconds())) if stream.retry_at else 0
+    retry = f", retrying in {wait}s" if wait else ", retrying"
+    return Text(f" ▲ stream down{retry}", style="bold yellow"), Text(" ▲ stream down", style="bold yellow")
+
+
+def partial_problem(problem: str) -> str:
+    """"events: HTTP 500 …": which part failed, then why in a few words."""
+    part, _, why = problem.partition(": ")
+    return f"{part}: {short_error(why)}" if why else short_error(part)
 
 
 def status_items(store: Store, now: datetime, unverified: frozenset[str] = frozenset()) -> list[SourceHealth]:

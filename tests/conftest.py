@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import ssl
+import tempfile
 from datetime import datetime, timezone
 
 import httpx
@@ -16,6 +17,10 @@ from console.sim import SimFarm
 from tests.harness.realservers import RealServers
 
 _servers: RealServers | None = None
+
+# configs without actions.locks lock in the shared default directory: give the test session (and the
+# console processes it starts) a directory of its own, so a test killed mid-action leaves no stale lock behind
+os.environ.setdefault("OPSCONSOLE_LOCK_DIR", tempfile.mkdtemp(prefix="opsconsole-test-locks-"))
 
 # loopback servers make timings noisy: no per-example deadline (HYPOTHESIS_PROFILE=default restores it).
 # `ci` (chosen when the CI environment variable is set) runs 1,000 examples per property, `dev` (the
@@ -101,6 +106,30 @@ def sim_client_factory():
 def real_redis(real_servers):
     """A running redis-server on loopback (fails, never skips, when it cannot start)."""
     return real_servers.ready("redis")
+
+
+@pytest.fixture(scope="session")
+def real_sshd(real_servers):
+    """OpenSSH's sshd on 127.0.0.1:2222 with its own host key and a client key (fails, never skips)."""
+    return real_servers.ready("sshd")
+
+
+@pytest.fixture(scope="session")
+def real_salt(real_servers):
+    """salt-master + minion mw151 + salt-api from .venv-salt (fails, never skips)."""
+    return real_servers.ready("salt")
+
+
+@pytest.fixture(scope="session")
+def real_memcached(real_servers):
+    """A running memcached on loopback (fails, never skips, when it cannot start)."""
+    return real_servers.ready("memcached")
+
+
+@pytest.fixture(scope="session")
+def real_gdnsd(real_servers):
+    """A running gdnsd, authoritative for wikitide.net (fails, never skips, when it cannot start)."""
+    return real_servers.ready("gdnsd")
 
 
 @pytest.fixture(scope="session")

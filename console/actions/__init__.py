@@ -63,3 +63,11 @@ __all__ = [
     "challenge_for", "confirmation_from_flags", "current_operator", "format_duration", "icinga_filter",
     "parse_duration", "sal_line", "sal_message",
 ]
+
+# registered actions (console.actions.registry): importing them registers their plan builders and runners
+from console.actions.power import GuestPower  # noqa: E402
+from console.actions.puppet import PuppetDisable, PuppetEnable, PuppetRun  # noqa: E402
+from console.actions.restart import HELD, Depool, Repool, RestartService  # noqa: E402
+
+__all__ += ["GuestPower", "PuppetDisable", "PuppetEnable", "PuppetRun"]
+__all__ += ["Depool", "HELD", "Repool", "RestartService"]

@@ -93,6 +93,94 @@ class AuditLog:
         return [json.loads(line) for line in self.path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
+# --- unfinished actions: an intent without a result ---------------------------------------------
+
+UNFINISHED_TAIL = 8 * 1024 * 1024  # bytes of the audit file's end that are read at start
+
+
+def tail_records(path: str | os.PathLike[str], max_bytes: int = UNFINISHED_TAIL) -> list[dict[str, Any]]:
+    """The records in the last `max_bytes` of an audit file (a cut first line and damaged lines skipped)."""
+    path = Path(path).expanduser()
+    try:
+        with open(path, "rb") as handle:
+            size = handle.seek(0, os.SEEK_END)
+            start = max(0, size - max_bytes)
+            handle.seek(start)
+            data = handle.read()
+    except FileNotFoundError:
+        return []
+    if start > 0:
+        data = data.split(b"\n", 1)[1] if b"\n" in data else b""
+    records = []
+    for line in data.splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue  # a line cut by a crash mid-write
+        if isinstance(record, dict):
+            records.append(record)
+    return records
+
+
+class UnfinishedAction:
+    """An action whose intent is on record but whose result is not: the console died while it ran."""
+
+    def __init__(self, intent: dict[str, Any], acknowledged: bool = False) -> None:
+        self.intent = intent
+        self.plan_id = str(intent.get("id") or "")
+        self.title = str(intent.get("title") or intent.get("action") or "an action")
+        self.targets = [str(t) for t in intent.get("targets") or []]
+        self.user = str(intent.get("user") or "?")
+        self.host = str(intent.get("host") or "?")
+        self.started = str(intent.get("time") or "")
+        self.acknowledged = acknowledged
+
+    def started_label(self) -> str:
+        try:
+            return f"{datetime.fromisoformat(self.started).astimezone(timezone.utc):%Y-%m-%d %H:%M} UTC"
+        except ValueError:
+            return self.started or "at an unknown time"
+
+    def describe(self) -> str:
+        """`unfinished: purge X started 10:02 UTC by alice@bast161 — its result is unknown; check ...`."""
+        targets = ", ".join(self.targets[:5]) + (f" and {len(self.targets) - 5} more" if len(self.targets) > 5 else "")
+        return (f"unfinished: {self.title} started {self.started_label()} by {self.user}@{self.host} "
+                f"(plan {self.plan_id[:8]}) — its result is unknown; check the targets: {targets or '-'}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"plan": self.plan_id, "action": self.intent.get("action"), "title": self.title,
+                "targets": self.targets, "user": self.user, "host": self.host, "started_at": self.started,
+                "reason": self.intent.get("reason"), "acknowledged": self.acknowledged}
+
+
+def unfinished_actions(path: str | os.PathLike[str], *, running: set[str] | frozenset[str] = frozenset(),
+                       max_bytes: int = UNFINISHED_TAIL, include_acknowledged: bool = False) -> list[UnfinishedAction]:
+    """Intents without a result in the audit file's tail, oldest first. `running`: plan ids still held
+    by a live process (their result is still to come). An `acknowledged-unfinished` record (written
+    once the console has shown them) hides them unless `include_acknowledged`."""
+    intents: dict[str, dict[str, Any]] = {}
+    acknowledged: set[str] = set()
+    for record in tail_records(path, max_bytes):
+        event, plan_id = record.get("event"), record.get("id")
+        if event == "intent" and plan_id:
+            intents[str(plan_id)] = record
+        elif event == "result" and plan_id:
+            intents.pop(str(plan_id), None)
+        elif event == "acknowledged-unfinished":
+            acknowledged.update(str(p) for p in record.get("plans") or [])
+    found = [UnfinishedAction(intent, plan_id in acknowledged) for plan_id, intent in intents.items()
+             if plan_id not in running]
+    return [u for u in found if include_acknowledged or not u.acknowledged]
+
+
+def acknowledge_unfinished(audit: AuditLog, unfinished: list[UnfinishedAction], user: str, host: str,
+                           via: str = "tui") -> None:
+    """Record that the operator was shown these unfinished actions (they are not shown again)."""
+    if unfinished:
+        audit.append({"event": "acknowledged-unfinished", "plans": [u.plan_id for u in unfinished],
+                      "titles": [u.title for u in unfinished], "user": user, "host": host, "via": via})
+
+
 def sal_line(operator: str, message: str) -> str:
     """`!log [user@host] message`, one line, cut to what the relay carries."""
     text = " ".join(message.split())

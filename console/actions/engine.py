@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,8 +26,9 @@ from console.actions.guard import (
     AlreadyRunning, Challenge, Confirmation, InvalidAction, MissingReason, ReadOnlySession, Refused, Session,
     challenge_for, check,
 )  # fmt: skip
+from console.actions.locks import locks_for
 from console.actions.plan import Plan, Reason, Step
-from console.actions.registry import RUNNERS
+from console.actions.registry import RUNNERS, SAL_START_END
 from console.actions.remote import CommandExecutor, command_executor
 from console.clock import Clock, utc_now
 from console.config import AppConfig, secret_values
@@ -169,12 +171,14 @@ def sal_message(result: ActionResult) -> str:
     else:
         text = plan.log_summary
         if result.outcome != SUCCESS:
-            bad = [f"{s.target} {s.status}" for s in steps if not s.good]
+            bad = dict.fromkeys(f"{s.target} {s.status}" for s in steps if not s.good)  # once per host and status
             text += f" ({'; '.join(bad)})"
     if result.outcome not in (SUCCESS,):
         text += f" - {result.outcome.upper()}"
     if plan.reason is not None:
         text += f" - {plan.reason.for_log()}"
+    if plan.action in SAL_START_END:  # the runner sent `START - ...`; this closes it, spicerack-style
+        text = f"END ({'PASS' if result.outcome == SUCCESS else 'FAIL'}) - {text}"
     return text
 
 
@@ -198,6 +202,7 @@ class ActionEngine:
         self._running: dict[str, Plan] = {}
         self._cancel: dict[str, asyncio.Event] = {}  # plan id -> set when the operator asks to stop
         self._background: set[asyncio.Future[ActionResult]] = set()  # runs started by stream()
+        self.locks = locks_for(config, clock)  # per-target locks shared with every operator (console/actions/locks.py)
 
     # --- planning ------------------------------------------------------------------------------
 
@@ -262,7 +267,12 @@ class ActionEngine:
         check(plan, self.session, confirmation)
         self._running[plan.key] = plan
         try:
-            return await self._run(plan, confirmation, on_event)
+            emit = _emitter(plan, on_event)
+            # the targets' shared locks, for the whole run: a held one refuses before the intent is recorded
+            async with self.locks.hold(plan, lambda text: emit("notice", text)) as held:
+                result = await self._run(plan, confirmation, on_event)
+            extra = tuple(n for n in held.notices if n not in result.notices)
+            return dataclasses.replace(result, notices=result.notices + extra) if extra else result
         finally:
             self._running.pop(plan.key, None)
 

@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 PLAN_BUILDERS: dict[type, Callable[..., Any]] = {}
 RUNNERS: dict[str, Callable[..., Any]] = {}
+SAL_START_END: set[str] = set()  # long actions: a `START - ...` SAL line first, the end line `END (PASS|FAIL) - ...`
 
 
 def plan_builder(action_type: type) -> Callable[[Callable[..., Any]], Callable[..., Any]]:

@@ -98,6 +98,9 @@ class Farm:
         # one Varnish per cache host (console/sim/varnish.py), and the SAL relay's lines
         self.caches: dict[str, CacheState] = new_caches([h.name for h in load_inventory().hosts if h.role == "cache"])  # scaled cp* are not caches
         self.sal_log: list[str] = []
+        # the depool service of each cache (console/sim/depool.py): cache -> host -> sick|healthy (absent: auto)
+        self.backend_admin: dict[str, dict[str, str]] = {name: {} for name in self.caches}
+        self.depool_log: list[tuple[str, str, str]] = []  # (cache, host, state) in the order the services got them
         apply_scenario(self, scenario)
         apply_scale(self, self.scale)  # extra alerts and log lines (console/sim/scale.py)
 

@@ -96,8 +96,14 @@ def _truthy_param(value: Any) -> bool:
 
 class IcingaApi(FarmApi):
     def __init__(self, farm: Farm, password: str) -> None:
+        from console.sim.icinga_events import EventHub
+
         super().__init__(farm)
         self.password = password
+        self.events = EventHub(farm, self._encode)  # POST /v1/events (console/sim/icinga_events.py)
+
+    def _encode(self, data: Any) -> Any:
+        return _floats(data) if self.farm.icinga_float_numbers else _integral(_floats(data))
 
     def _authorized(self, request: Request) -> bool:
         credentials = basic_credentials(request)
@@ -133,6 +139,8 @@ class IcingaApi(FarmApi):
         floats = self.farm.icinga_float_numbers
         not_found = _error(404, f"The requested path '{'/'.join(path)}' could not be found or the request method "
                                 "is not valid for this path.", params, floats=floats)
+        if method == "POST" and path == ["v1", "events"]:
+            return self.subscribe(params)
         if method == "POST" and path[:2] == ["v1", "objects"] and len(path) in (3, 4):
             # Icinga's ModifyObjectHandler takes it: a query sent without the override header lands here
             if not isinstance(params.get("attrs"), dict):
@@ -295,6 +303,7 @@ class IcingaApi(FarmApi):
         if not chosen:
             return _error(404, "No objects found.", params, floats=floats)
         results = [handler(self, type_name, record["attrs"], params, now) for record in chosen]
+        self.events.poke()  # the event stream tells at once, as Icinga's does
         codes = {int(r["code"]) for r in results}
         ok, bad = {c for c in codes if 200 <= c < 300}, {c for c in codes if not 200 <= c < 300}
         status = 500
@@ -375,6 +384,42 @@ class IcingaApi(FarmApi):
         self.farm.recheck(host, service, now)
         return _result(200, f"Successfully rescheduled check for object '{label}'.")
 
+    def _process_check_result(self, type_name: str, attrs: dict, params: dict, now: datetime) -> dict:
+        """A passive check result: the state holds until the next one (the sim has no active checks
+        for it then). Hosts take 0 UP / 1 DOWN, services 0..3."""
+        host, service, label = _slot_of(type_name, attrs)
+        if params.get("exit_status") is None:
+            return _result(400, "Parameter 'exit_status' is required.")
+        if params.get("plugin_output") is None:
+            return _result(400, "Parameter 'plugin_output' is required")
+        try:
+            exit_status = int(float(_last(params["exit_status"])))
+        except (TypeError, ValueError):
+            return _result(400, "Invalid 'exit_status'.")
+        output = str(_last(params["plugin_output"]))
+        if service:
+            if exit_status not in (0, 1, 2, 3):
+                return _result(400, "Invalid 'exit_status' for Service.")
+            self.farm.set_check(host, service, exit_status, output)
+        else:
+            if exit_status not in (0, 1):
+                return _result(400, "Invalid 'exit_status' for Host.")
+            self.farm.set_host_state(host, exit_status, output)
+        return _result(200, f"Successfully processed check result for object '{label}'.")
+
+    # --- /v1/events ---------------------------------------------------------------------------------
+
+    def subscribe(self, params: dict) -> Response:
+        """POST /v1/events: held open, one JSON object per line (console/sim/icinga_events.py)."""
+        from console.sim.icinga_events import EventStreamResponse, SubscribeError, check_request
+
+        try:
+            types, _queue = check_request(params)
+        except SubscribeError as exc:
+            return _error(400, str(exc), params, floats=self.farm.icinga_float_numbers)
+        return EventStreamResponse(self.events.subscribe(types), 200, headers={"server": SERVER},
+                                 media_type="application/json")
+
     def application_status(self) -> dict:
         started = self.farm.anchor.timestamp() - 3 * 86400 - 4242
         return {"name": "IcingaApplication", "perfdata": [], "status": {"icingaapplication": {"app": {
@@ -389,6 +434,7 @@ ACTIONS = {
     "schedule-downtime": IcingaApi._schedule_downtime,
     "remove-downtime": IcingaApi._remove_downtime,
     "reschedule-check": IcingaApi._reschedule_check,
+    "process-check-result": IcingaApi._process_check_result,
 }
 
 

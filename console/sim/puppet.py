@@ -81,6 +81,7 @@ class Agent:
     windows: list[Window] = field(default_factory=list)
     disabled_since: datetime | None = None
     disabled_reason: str = ""
+    manual: list[Run] = field(default_factory=list)  # runs started by hand (`puppet agent -t`), oldest first
 
     def _window_at(self, t: datetime) -> Window | None:
         found = None
@@ -119,8 +120,37 @@ class Agent:
             code_id=hexid("code", config_version),
         )
 
+    def run_now(self, seed: int, now: datetime) -> Run:
+        """`puppet agent -t` by hand: a run that has just ended (its report is stored by `now`), ending as
+        the open window says (else with no changes)."""
+        slow = self.host.role in ("mediawiki", "jobrunner")
+        took = timedelta(seconds=31 if slow else 14)
+        start = now - took - timedelta(seconds=2)
+        window = self._window_at(start)
+        status = window.status if window is not None and window.status is not None else "unchanged"
+        events = window.events if window is not None and status in ("failed", "changed") else ()
+        if status == "failed" and not events:
+            events = DEFAULT_FAILURE
+        base = self.run(seed, math.floor((start.timestamp() - self.phase) / RUN_INTERVAL))
+        n = len(self.manual)
+        run = Run(
+            host=self.host, index=base.index, start=start, end=start + took, status=status, events=events,
+            hash=hexid(seed, "manual-report", self.host.fqdn, n, start.isoformat()),
+            transaction_uuid=stable_uuid(seed, "manual-transaction", self.host.fqdn, n, start.isoformat()),
+            catalog_uuid=base.catalog_uuid, configuration_version=base.configuration_version, code_id=base.code_id,
+        )
+        self.manual.append(run)
+        return run
+
     def runs(self, seed: int, now: datetime, history: int = HISTORY_RUNS) -> list[Run]:
-        """Reports PuppetDB holds at `now`, newest first."""
+        """Reports PuppetDB holds at `now`, newest first (scheduled runs and runs by hand)."""
+        scheduled = self._scheduled_runs(seed, now, history)
+        by_hand = [run for run in self.manual if run.receive_time <= now]
+        if not by_hand:
+            return scheduled
+        return sorted(scheduled + by_hand, key=lambda run: run.start, reverse=True)[:history]
+
+    def _scheduled_runs(self, seed: int, now: datetime, history: int) -> list[Run]:
         k = math.floor((now.timestamp() - self.phase) / RUN_INTERVAL)
         if self.disabled_since is not None and self.disabled_since < now:
             # a disabled agent sends nothing after it was disabled

@@ -124,6 +124,10 @@ class ApiServer:
         self.latency: float = 0.0  # seconds every answer waits (SimFarm(latency_ms=...)); faults aside
         self.requests = 0  # requests answered or attempted, /__sim/stats excluded
         self.requests_by_route: dict[str, int] = {}  # "GET /api2/json/cluster/resources" -> count
+        # Health endpoints the console's service probes hit (Varnish /check, Graylog lbstatus): counted
+        # apart, so "requests per refresh" stays about the backend APIs
+        self.probe_paths: frozenset[str] = frozenset()
+        self.probe_requests = 0
         self._sock = self._bind(port)
         self.port: int = self._sock.getsockname()[1]
         self._server: asyncio.base_events.Server | None = None
@@ -211,8 +215,11 @@ class ApiServer:
             await _send(send, 200, [(b"content-type", b"application/json")], self.stats_json())
             return
         route = f"{scope.get('method', '')} {scope.get('path', '')}"
-        self.requests += 1
-        self.requests_by_route[route] = self.requests_by_route.get(route, 0) + 1
+        if scope.get("path") in self.probe_paths:
+            self.probe_requests += 1
+        else:
+            self.requests += 1
+            self.requests_by_route[route] = self.requests_by_route.get(route, 0) + 1
         if self.latency > 0:
             await asyncio.sleep(self.latency)
         fault = self.fault
@@ -259,7 +266,7 @@ class ApiServer:
 
     def stats(self) -> dict[str, Any]:
         return {"api": self.name, "requests": self.requests, "by_route": dict(sorted(self.requests_by_route.items())),
-                "latency_ms": round(self.latency * 1000, 3), "fault": self.fault}
+                "latency_ms": round(self.latency * 1000, 3), "fault": self.fault, "probe_requests": self.probe_requests}
 
     def stats_json(self) -> bytes:
         return json.dumps(self.stats()).encode()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import secrets
 import shlex
@@ -13,12 +14,14 @@ from typing import Any
 import yaml
 
 from console.clock import Clock
+from console.sim.depool import DepoolApi
 from console.sim.farm import Farm
 from console.sim.github_api import GitHubApi
 from console.sim.graylog_api import GraylogApi
 from console.sim.icinga_api import USERNAME as ICINGA_USER, IcingaApi
 from console.sim.proxmox_api import TOKEN_ID, ProxmoxApi
 from console.sim.puppet import DISABLED_FACT
+from console.sim.probe_targets import ProbeTargets
 from console.sim.puppetdb_api import PuppetDbApi
 from console.sim.scenarios import DEFAULT_SCENARIO
 from console.sim.scale import Scale
@@ -26,8 +29,9 @@ from console.sim.sal import close_relay, open_relay
 from console.sim.server import ApiServer, LoopThread, parse_fault
 from console.sim.tls import FarmTLS, make_tls, write_private
 from console.sim.varnish import CacheApi
+from console.sim.salt_api import EAUTH as SALT_EAUTH, USERNAME as SALT_USER, SaltApi
 
-APIS = ("proxmox", "icinga", "puppetdb", "graylog", "github")
+APIS = ("proxmox", "icinga", "puppetdb", "graylog", "github", "salt")
 REPOS = ("miraheze/mw-config", "miraheze/puppet", "miraheze/dns")
 SERVICES = (
     ("php-fpm", "mw*", ("PHP-FPM",)),
@@ -42,6 +46,9 @@ SERVICES = (
     ("ldap", "ldap*", ("LDAP",)),
     ("ircecho", "bots*", ("IRCEcho", "IRC Log Bot")),
     ("puppet", "*", ("Puppet",)),
+    ("redis", "rdb*", ()),  # every check of the host; these three are here for their probes
+    ("graylog", "graylog*", ()),
+    ("grafana", "mon*", ()),
 )
 LINKS = {
     "proxmox": "https://{node}.fsslc.wtnet:8006/#v1:0:=qemu%2F{vmid}:4:::::::",
@@ -58,6 +65,8 @@ def _new_secrets() -> dict[str, str]:
         "icinga": secrets.token_urlsafe(24),
         "graylog": "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(52)),
         "github": "ghp_" + "".join(secrets.choice(alnum) for _ in range(36)),
+        "depool": base64.b32encode(secrets.token_bytes(20)).decode(),  # the depool services' TOTP secret (RFC 6238)
+        "salt": secrets.token_urlsafe(18),  # the salt-api user's (PAM) password
     }
 
 
@@ -84,6 +93,7 @@ class SimFarm:
         self._servers: dict[str, ApiServer] = {}
         self._sal: Any = None
         self._sal_port: int | None = None
+        self.probe_targets: ProbeTargets | None = None  # what the services' probes reach (console/sim/probe_targets.py)
         self._loop: LoopThread | None = None
         self._secrets: dict[str, str] = {}
         self.tls: FarmTLS | None = None
@@ -116,6 +126,7 @@ class SimFarm:
             "puppetdb": PuppetDbApi(self.model),
             "graylog": GraylogApi(self.model, self._secrets["graylog"]),
             "github": GitHubApi(self.model, self._secrets["github"]),
+            "salt": SaltApi(self.model, self._secrets["salt"]),
         }
         servers: dict[str, ApiServer] = {}
         try:
@@ -129,6 +140,9 @@ class SimFarm:
                 server.fault, server.slow_seconds = parse_fault(self._faults[name], self._delays.get(name))
                 server.latency = self._latency[name] / 1000
                 servers[name] = server
+            for name in self.cache_names:  # each cache's depool service, on its own port (plain HTTP, TOTP)
+                servers[f"depool-{name}"] = ApiServer(f"depool-{name}", DepoolApi(self.model, name, self._secrets["depool"]),
+                                                      scheme="http")
         except OSError:
             for server in servers.values():
                 server._sock and server._sock.close()  # noqa: SLF001 - not started yet
@@ -140,6 +154,11 @@ class SimFarm:
                 https = server.scheme == "https"
                 self._loop.call(server.open(self.tls.context if https else None, self.tls.impostor if https else None))
             self._sal, self._sal_port = self._loop.call(open_relay(self.model, self._ports.get("sal", 0)))
+            servers["graylog"].probe_paths = frozenset({"/api/system/lbstatus"})
+            for name in self.cache_names:
+                servers[name].probe_paths = frozenset({"/check"})
+            self.probe_targets = ProbeTargets(self.model)
+            self._loop.call(self.probe_targets.open(self.tls.context))
         except BaseException:
             self.stop()
             raise
@@ -153,6 +172,11 @@ class SimFarm:
             try:
                 loop.call(server.close(), timeout=5)
             except Exception:  # noqa: BLE001 - stop the rest anyway
+                pass
+        if self.probe_targets is not None:
+            try:
+                loop.call(self.probe_targets.close(), timeout=5)
+            except Exception:  # noqa: BLE001 - stopping anyway
                 pass
         if self._sal is not None:
             try:
@@ -204,11 +228,17 @@ class SimFarm:
             state.refusing = refusing
 
     @property
+    def depool_urls(self) -> dict[str, str]:
+        """{"cp161": "http://127.0.0.1:PORT", ...}: each cache's depool service (console/sim/depool.py)."""
+        self._require_started()
+        return {name: self._servers[f"depool-{name}"].url for name in self.cache_names}
+
+    @property
     def ca_path(self) -> Path:
         return self.state_dir / "ca.pem"
 
     def secret_path(self, api: str) -> Path:
-        if api == "puppetdb" or api not in APIS:
+        if api == "puppetdb" or api not in (*APIS, "depool"):
             raise KeyError(f"no secret for {api!r}")
         return self.state_dir / f"{api}.secret"
 
@@ -216,6 +246,8 @@ class SimFarm:
         """The opsconsole config for this farm (secrets by file, TLS verified with the farm's CA)."""
         self._require_started()
         urls, ca = self.urls, str(self.ca_path)
+        assert self.probe_targets is not None
+        probes = self.probe_targets.probes(self.cache_urls, urls["graylog"], ca)
         config = {
             "farm": {"name": self.model.inventory.farm_name, "environment": "demo", "domains": list(self.model.inventory.domains)},
             "sources": {
@@ -229,11 +261,21 @@ class SimFarm:
                 "commits": [{"name": repo.split("/")[1], "github": repo, "api_url": urls["github"],
                              "token": {"file": str(self.secret_path("github"))}, "verify": ca} for repo in REPOS],
             },
-            "services": [{"name": name, "hosts": hosts, "checks": list(checks)} for name, hosts, checks in SERVICES],
+            "services": [{"name": name, "hosts": hosts, "checks": list(checks), **({"probes": probes[name]} if name in probes else {})}
+                         for name, hosts, checks in SERVICES],
             "actions": {
-                "caches": [{"name": name, "url": url} for name, url in self.cache_urls.items()],
+                "caches": [{"name": name, "url": url, "depool": self.depool_urls[name]} for name, url in self.cache_urls.items()],
+                "depool": {"method": "service", "totp_secret": {"file": str(self.secret_path("depool"))}},
+                "rolling": {"batch": 2, "failure_budget": 1, "downtime": 900, "settle": 1},
                 "icinga": "icinga",
                 "audit": {"path": str(self.state_dir / "audit.jsonl")},
+                "locks": {"dir": str(self.state_dir / "locks")},  # this farm's own, never the bastion's
+                "executor": "salt",
+                "salt": {"url": urls["salt"], "username": SALT_USER, "password": {"file": str(self.secret_path("salt"))},
+                         "eauth": SALT_EAUTH, "verify": ca, "timeout": 10},
+                "services": {"php-fpm": {"hosts": "mw[0-9]*", "restart": "sudo systemctl restart php8.4-fpm",
+                                         "salt": {"function": "service.restart", "args": ["php8.4-fpm"]}, "depool": True,
+                                         "check": {"command": "systemctl is-active php8.4-fpm", "attempts": 3, "interval": 1}}},
                 "sal": {"udp": self.sal_address},
             },
             "links": dict(LINKS),
@@ -268,6 +310,8 @@ class SimFarm:
                         f"\"fields\": [\"timestamp\", \"source\", \"message\"], \"size\": 20}}' {urls['graylog']}/api/search/messages"),
             "github": (f"curl -i --cacert {ca} -H \"Authorization: Bearer $(cat {shlex.quote(str(self.secret_path('github')))})\" "
                        f"'{urls['github']}/repos/miraheze/mw-config/commits?per_page=5'"),
+            "salt": (f"curl --cacert {ca} -H 'Accept: application/json' {urls['salt']}/login "
+                     f"-d username={SALT_USER} -d eauth={SALT_EAUTH} --data-urlencode password={cat('salt')}"),
         }
         return [examples[api] for api in APIS]
 
@@ -296,6 +340,11 @@ class SimFarm:
     def request_counts(self) -> dict[str, int]:
         """Requests each API and cache got since start() (what `GET /__sim/stats` answers, in-process)."""
         return {name: server.requests for name, server in self._servers.items()}
+
+    def probe_request_count(self) -> int:
+        """Requests the services' probes made (health endpoints and probe targets), kept out of request_counts()."""
+        targets = self.probe_targets.requests() if self.probe_targets is not None else 0
+        return targets + sum(server.probe_requests for server in self._servers.values())
 
     def faults(self) -> dict[str, str | None]:
         return dict(self._faults)

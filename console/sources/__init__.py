@@ -10,6 +10,7 @@ from console.sources.base import MalformedAnswer, Source, SourceError, describe_
 from console.sources.commits import GitHubCommitsSource, LocalGitCommitsSource
 from console.sources.graylog import GraylogSource
 from console.sources.icinga import IcingaSource
+from console.sources.probes import ProbesSource
 from console.sources.proxmox import ProxmoxSource
 from console.sources.puppetdb import PuppetDBSource
 
@@ -30,8 +31,12 @@ def build_source(kind: str, item: SourceConfig, clock: Clock = utc_now) -> Sourc
 
 
 def build_sources(config: AppConfig, clock: Clock = utc_now) -> list[Source[Any]]:
-    """One source per configured item, in the order proxmox, puppetdb, icinga, graylog, commits."""
-    return [build_source(kind, item, clock) for kind, item in config.sources.all()]
+    """One source per configured item, in the order proxmox, puppetdb, icinga, graylog, commits; then
+    one "probes" source when any service has probes."""
+    sources = [build_source(kind, item, clock) for kind, item in config.sources.all()]
+    if any(service.probes for service in config.services):
+        sources.append(ProbesSource(config.services, clock))
+    return sources
 
 
 __all__ = [
@@ -41,6 +46,7 @@ __all__ = [
     "LocalGitCommitsSource",
     "MalformedAnswer",
     "ProxmoxSource",
+    "ProbesSource",
     "PuppetDBSource",
     "Source",
     "SourceError",

@@ -5,6 +5,7 @@ plan → reason → the tier's confirmation → live progress → the result; re
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Callable
@@ -40,6 +41,7 @@ ACTION_BINDINGS = [
     Binding("t", "tasks", "Tasks", show=False),
 ]
 WRITE_WORD = "write"
+MAX_PROGRESS_LINES = 400  # the action screen keeps the last lines of a long output, not all of it
 DEFAULT_DOWNTIME = "2h"
 ICINGA_ACTIONS = ("ack", "unack", "downtime-add", "downtime-remove", "recheck")
 
@@ -48,13 +50,27 @@ ICINGA_ACTIONS = ("ack", "unack", "downtime-add", "downtime-remove", "recheck")
 
 
 @dataclass(frozen=True)
+class ActionField:
+    """One named input of an action screen (its Input's id is `action-<name>`), prefilled with `default`."""
+
+    name: str
+    placeholder: str
+    default: str = ""
+
+
+@dataclass(frozen=True)
 class ActionRequest:
-    """One menu entry made concrete: a label and how to build the action from the screen's fields."""
+    """One menu entry made concrete: a label and how to build the action from the screen's fields.
+
+    Either `build(urls, duration)` (purge, the Icinga actions), or named `fields` and `make(values)`
+    (values by field name; raise Refused/InvalidAction for a bad value)."""
 
     label: str
-    build: Callable[[str, timedelta | None], Action]  # (urls text, duration) -> action
+    build: Callable[[str, timedelta | None], Action] | None = None  # (urls text, duration) -> action
     asks_urls: bool = False
     asks_duration: bool = False
+    fields: tuple[ActionField, ...] = ()
+    make: Callable[[dict[str, str]], Action] | None = None
 
 
 def purge_request() -> ActionRequest:
@@ -144,6 +160,8 @@ class ActionDesk:
             nonlocal task
             if event.kind == "started":
                 task = self.tasks.started(plan)
+            elif task is not None:
+                self.tasks.event(task, event)
             if screen.is_attached:
                 screen.show_event(event)
 
@@ -198,13 +216,15 @@ class ActionKeys:
         return pane.number, [key] if key else []
 
     def _icinga_targets(self: Any, number: int, keys: list[str]) -> tuple[IcingaTarget, ...]:
-        if number == 2:  # Alerts: "mw152!PHP-FPM"
-            return tuple(IcingaTarget.parse(key) for key in keys)
+        if number == 2:  # Alerts: "mw152!PHP-FPM"; a Graylog event row is refused (console.alerts)
+            from console.alerts import alert_targets
+
+            return alert_targets(self.store, self.config, keys)
         if number == 1:  # Hosts: "guest:mw152", "node:cloud15" -> the name Icinga knows the host by
             from console.hosts import HostDirectory
 
             directory = HostDirectory.from_store(self.store, self.config)
-            names = [key.split(":", 1)[-1] for key in keys]
+            names = [key.split(":", 1)[-1].split("@", 1)[0] for key in keys]  # "guest:mw1@pve-b": clusters
             return tuple(IcingaTarget(directory.resolve(n).icinga_name or n) for n in names)
         return ()
 
@@ -220,8 +240,17 @@ class ActionKeys:
                 requests = host_requests(self._icinga_targets(number, keys))
         except Refused as exc:
             self.notify(str(exc), severity="error")
+        from console.ui.farm_actions import host_farm_requests, service_requests
+
+        try:  # restart, depool, guest power, Puppet (Hosts); rolling restart (Services)
+            if number == 1 and keys:
+                requests.update(host_farm_requests(self, keys))
+            elif number == 3 and keys:
+                requests.update(service_requests(self, keys))
+        except Refused as exc:
+            self.notify(str(exc), severity="error")
         requests["purge"] = purge_request()
-        what = ", ".join(keys[:3]) + (f" and {len(keys) - 3} more" if len(keys) > 3 else "") if number in (1, 2) else ""
+        what = ", ".join(keys[:3]) + (f" and {len(keys) - 3} more" if len(keys) > 3 else "") if number in (1, 2, 3) else ""
         self.push_screen(ActionMenu(what, requests), self._open_action)
 
     def _open_action(self: Any, request: ActionRequest | None) -> None:
@@ -239,7 +268,12 @@ class ActionKeys:
         if number != 2 or not keys:
             self.notify("A and D act on the Alerts pane (2); elsewhere use a", severity="warning")
             return
-        self._open_action(alert_requests(self._icinga_targets(number, keys))[name])
+        try:
+            targets = self._icinga_targets(number, keys)
+        except Refused as exc:  # a Graylog event, another cluster's Icinga: said, never raised
+            self.notify(str(exc), severity="error")
+            return
+        self._open_action(alert_requests(targets)[name])
 
     def action_acknowledge(self: Any) -> None:
         self._alert_action("ack")
@@ -262,9 +296,22 @@ class ActionKeys:
 
         self.push_screen(WriteSwitchScreen(str(self.actions.engine.audit.path)), switched)
 
+    def open_backends(self: Any) -> None:
+        """Backend health per cache (`:backends`); varnishadm reads go through the command executor."""
+        from console.ui.farm_actions import BackendsScreen
+
+        engine = self.actions.engine
+        commands = None
+        if self.config.actions.depool.method == "varnishadm":
+            try:
+                commands = engine.command_executor()
+            except Refused as exc:
+                self.notify(str(exc), severity="error")
+        self.push_screen(BackendsScreen(self.config, engine.session, commands))
+
     def action_tasks(self: Any) -> None:
         if self._at_panes():
-            self.push_screen(TasksScreen(self.actions.tasks))
+            self.push_screen(TasksScreen(self.actions.tasks, cancel=self.actions.engine.cancel))
 
 
 # --- screens ----------------------------------------------------------------------------------------
@@ -370,6 +417,7 @@ class ActionScreen(ModalScreen[None]):
         Binding("escape", "close", "Close"),
         Binding("y", "answer_yes", "Yes", show=False),
         Binding("n", "answer_no", "No", show=False),
+        Binding("c", "cancel_run", "Cancel the action", show=False),
     ]
 
     def __init__(self, desk: ActionDesk, request: ActionRequest) -> None:
@@ -378,7 +426,10 @@ class ActionScreen(ModalScreen[None]):
         self.request = request
         self.stage = FORM
         self.plan: Plan | None = None
-        self.progress: list[Text] = []
+        self.progress: deque[Text] = deque(maxlen=MAX_PROGRESS_LINES)
+        self.output: deque[Text] = deque(maxlen=MAX_PROGRESS_LINES)  # what commands printed, kept for the result
+        self.dropped = 0  # progress lines no longer shown (the bound)
+        self._redraw_pending = False
         self.result: ActionResult | None = None
 
     @property
@@ -394,6 +445,8 @@ class ActionScreen(ModalScreen[None]):
                     yield Input(placeholder="URL(s) to purge, space-separated", id="action-urls")
                 if self.request.asks_duration:
                     yield Input(value=DEFAULT_DOWNTIME, placeholder="duration: 30m, 2h, 1d", id="action-duration")
+                for field in self.request.fields:
+                    yield Input(value=field.default, placeholder=field.placeholder, id=f"action-{field.name}")
                 yield Input(placeholder="reason (required)", id="action-reason")
                 yield Input(placeholder="task, e.g. T12345 (optional)", id="action-task")
             yield Static("", id="action-message")
@@ -422,6 +475,9 @@ class ActionScreen(ModalScreen[None]):
         return found.first(Input).value if found else ""
 
     def _action(self) -> Action:
+        if self.request.make is not None:
+            return self.request.make({field.name: self._field(field.name) for field in self.request.fields})
+        assert self.request.build is not None
         duration = parse_duration(self._field("duration")) if self.request.asks_duration else None
         return self.request.build(self._field("urls"), duration)
 
@@ -444,7 +500,8 @@ class ActionScreen(ModalScreen[None]):
         return Text.assemble(tier, " ", plan.render())
 
     def on_input_changed(self, event: Input.Changed) -> None:
-        if self.stage == FORM and event.input.id in ("action-urls", "action-duration"):
+        fields = ("action-urls", "action-duration", *(f"action-{field.name}" for field in self.request.fields))
+        if self.stage == FORM and event.input.id in fields:
             self.show_plan()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
@@ -506,6 +563,8 @@ class ActionScreen(ModalScreen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("answer_yes", "answer_no"):
             return self.stage == CONFIRM and self.plan is not None and self.plan.risk is Risk.REVERSIBLE
+        if action == "cancel_run":
+            return self.stage == RUNNING
         return True
 
     def action_answer_yes(self) -> None:
@@ -529,19 +588,60 @@ class ActionScreen(ModalScreen[None]):
         self.query_one("#action-challenge", Static).update("")
         self.say("")
         self.query_one("#action-cancel", Button).focus()
+        self.query_one("#action-box").border_subtitle = "c cancels · esc closes (the action keeps running)"
         self.app.run_worker(self.desk.run(plan, Confirmation(answer, via="tui"), self), group="actions",
                             exit_on_error=False)
 
     # --- progress and result ----------------------------------------------------------------------
 
     def show_event(self, event: ActionEvent) -> None:
-        style = OUTCOME_STYLE.get(event.status or "", "") if event.kind == "finished" else \
-            ("red" if event.status not in (None, "ok", "skipped", "running") else "")
-        self.progress.append(Text(f"{event.kind:<14} {event.message}", style=style))
-        self._show_progress()
+        if event.kind == "output":
+            line = Text(f"  {event.message}", style="dim")
+            self.output.append(line)
+        elif event.kind == "batch":
+            line = Text(f"▶ {event.message}", style="bold")
+        else:
+            style = OUTCOME_STYLE.get(event.status or "", "") if event.kind == "finished" else \
+                ("red" if event.status not in (None, "ok", "skipped", "running") else "")
+            line = Text(f"{event.kind:<14} {event.message}", style=style)
+        if len(self.progress) == self.progress.maxlen:
+            self.dropped += 1
+        self.progress.append(line)
+        # a chatty command prints faster than the screen needs redrawing: at most one redraw per tick
+        if not self._redraw_pending:
+            self._redraw_pending = True
+            self.set_timer(0.05, self._redraw)
+
+    def _redraw(self) -> None:
+        self._redraw_pending = False
+        if self.stage != DONE and self.is_attached:
+            self._show_progress()
+            self.query_one("#action-plan", VerticalScroll).scroll_end(animate=False)
 
     def _show_progress(self, *extra: Any) -> None:
-        self.query_one("#action-plan-text", Static).update(Group(*self.progress, *extra))
+        dropped = [Text(f"… {self.dropped} earlier lines not shown", style="italic")] if self.dropped else []
+        self.query_one("#action-plan-text", Static).update(Group(*dropped, *self.progress, *extra))
+
+    def action_cancel_run(self) -> None:
+        """c while running: confirm, then ask the engine to stop where it safely can."""
+        plan = self.plan
+        if plan is None or self.stage != RUNNING:
+            return
+        from console.ui.farm_actions import ConfirmCancelScreen
+
+        def answered(confirmed: bool | None) -> None:
+            if not confirmed or self.stage != RUNNING:
+                return
+            if self.engine.cancel(plan.id):
+                for task in self.desk.tasks.running():
+                    if task.plan.id == plan.id:
+                        task.cancel_requested = True  # the task list says `cancelling`
+                self.say("cancel requested: the action will stop after the current batch (the host in hand is "
+                         "finished and repooled)", "bold yellow")
+            else:
+                self.say("nothing to cancel: the action has already ended", "bold yellow")
+
+        self.app.push_screen(ConfirmCancelScreen(plan.title), answered)
 
     def show_refusal(self, message: str) -> None:
         """The engine refused (already running, not confirmed, audit unwritable): nothing was sent."""
@@ -552,7 +652,9 @@ class ActionScreen(ModalScreen[None]):
         self.stage = DONE
         self.result = result
         # the table says what the progress said, in a stable order (the caches answer in any order)
-        self.query_one("#action-plan-text", Static).update(result_table(result))
+        table = result_table(result)
+        output = [Text("output (the last lines):", style="bold"), *self.output] if self.output else []
+        self.query_one("#action-plan-text", Static).update(Group(table, *output) if output else table)
         box = self.query_one("#action-box")
         box.border_subtitle = f"{result.outcome.upper()} · esc closes"
 

@@ -21,17 +21,22 @@ from textual.widgets import DataTable, Footer, Input
 
 from console.clock import Clock, utc_now
 from console.config import AppConfig, is_production
+from console.hosts import HostDirectory
+from console.logtail import host_log_query
 from console.sources.base import Source
 from console.model import CheckState
 from console.shell import run_in_terminal
 from console.state import Poller, Store
 from console.ui.actions import ACTION_BINDINGS, ActionDesk, ActionKeys
 from console.ui.detail import HostDetailScreen, Picker
+from console.ui.logs import LogScreen
 from console.ui.help import HelpScreen
 from console.ui.panes import PANES, Pane
 from console.jump import completions, parse_jump
 from console.ui.themes import USER_THEMES, load_themes
 from console.ui.widgets import CommandLine, FarmHeader, PromptBar, StatusBar, TabBar
+from console.alerts import alerts_by_key
+from console.clusters import row_host
 from console.views import STATE_STYLE, STATE_SYMBOL, github_quota, service_hosts, status_items
 
 WIDE = 110  # columns from which the four panes fit on screen together
@@ -71,6 +76,8 @@ class OpsConsoleApp(ActionKeys, App[None]):
         Binding("S", "sort", "Sort", show=False, id="sort"),
         Binding("space", "mark", "Mark", show=False, id="mark"),
         Binding("p", "pause", "Pause", show=False, id="pause"),
+        Binding("L", "logs", "Logs", show=False),
+        Binding("h", "toggle_handled", "Handled", show=False),  # hide / show acknowledged and downtimed alerts
         Binding("escape", "back", "Back", show=False),
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("q", "quit", "Quit"),
@@ -111,6 +118,7 @@ class OpsConsoleApp(ActionKeys, App[None]):
         self.status_bar = StatusBar()
         self.prompt = PromptBar()
         self.paused = False
+        self.hide_handled = False  # h: acknowledged / in-downtime alerts left out
         self.actions = ActionDesk(self, write=write)  # read-only unless --write (or W, typed)
         self.active_pane = 1
         self._changed: set[str] = set()
@@ -142,6 +150,9 @@ class OpsConsoleApp(ActionKeys, App[None]):
         self.poller.start()
         self.actions.start()
         self.set_interval(1.0, self._tick)
+        from console.ui.unfinished import warn_unfinished  # an action killed mid-run: say so once
+
+        self.run_worker(warn_unfinished(self), group="unfinished", exit_on_error=False)
 
     async def on_unmount(self) -> None:
         await self.poller.stop()
@@ -150,6 +161,11 @@ class OpsConsoleApp(ActionKeys, App[None]):
     def _store_changed(self, name: str) -> None:
         self._changed.add(name)
         self.post_message(StoreChanged())
+
+    @property
+    def redraw_pending(self) -> bool:
+        """A source changed and the panes have not been redrawn for it yet (tests wait on this)."""
+        return bool(self._changed)
 
     def on_store_changed(self, _: StoreChanged) -> None:
         kinds = {self.store.get(name).kind for name in self._changed}
@@ -194,13 +210,13 @@ class OpsConsoleApp(ActionKeys, App[None]):
         # tab cycles the panes only where the panes are; elsewhere it moves the focus as usual
         if action == "cycle_pane":
             return self.screen is self.screen_stack[0] and not self.prompt.is_open
-        if action in ("filter", "jump", "sort", "mark", "back"):  # the panes' grammar: on the panes only
+        if action in ("filter", "jump", "sort", "mark", "back", "logs", "toggle_handled"):  # the panes' grammar: on the panes only
             return self.screen is self.screen_stack[0] and not self.prompt.is_open
         return True
 
     def action_show_pane(self, number: int) -> None:
         """Show pane `number` (the only one on a narrow screen) and put the keyboard in its table."""
-        while isinstance(self.screen, HostDetailScreen):
+        while isinstance(self.screen, (HostDetailScreen, LogScreen)):
             self.pop_screen()
         self.active_pane = number
         for pane in self.panes:
@@ -238,7 +254,7 @@ class OpsConsoleApp(ActionKeys, App[None]):
 
     def known_hosts(self) -> list[str]:
         view = self.pane(1).view
-        return [row.key.split(":", 1)[1] for row in view.rows] if view else []
+        return list(dict.fromkeys(row_host(row.key) for row in view.rows)) if view else []
 
     def on_input_changed(self, event: Input.Changed) -> None:
         # The filter follows the typing (k9s); a regex still being typed says so in the title.
@@ -271,6 +287,12 @@ class OpsConsoleApp(ActionKeys, App[None]):
         elif jump.what == "theme":
             self.theme = str(jump.arg)
             self.notify(f"theme {jump.arg}", timeout=2)
+        elif jump.what == "handled":
+            self.action_toggle_handled()
+        elif jump.what == "backends":
+            self.open_backends()
+        elif jump.what == "logs":
+            self.open_logs(str(jump.arg or "*"))
         elif jump.what == "pause":
             self.toggle_source_pause(str(jump.arg))
         elif jump.what == "quit":
@@ -288,6 +310,13 @@ class OpsConsoleApp(ActionKeys, App[None]):
 
     def action_mark(self) -> None:
         self.focused_pane.toggle_mark()
+
+    def action_toggle_handled(self) -> None:
+        """Hide (or show again) the acknowledged and in-downtime rows; the pane's subtitle counts them."""
+        self.hide_handled = not self.hide_handled
+        for pane in self.panes:
+            pane.set_hide_handled(self.hide_handled)
+        self.notify("handled alerts hidden (h shows them)" if self.hide_handled else "handled alerts shown", timeout=2)
 
     def action_pause(self) -> None:
         """Hold (or resume) every source's refresh; the header says PAUSED meanwhile."""
@@ -317,6 +346,7 @@ class OpsConsoleApp(ActionKeys, App[None]):
         yield SystemCommand("Jump", ": — hosts, alerts, services, commits, host NAME, theme NAME", self.action_jump)
         yield SystemCommand("Sort by the next column", "S", self.action_sort)
         yield SystemCommand("Pause / resume refresh", "p", self.action_pause)
+        yield SystemCommand("Hide / show handled alerts", "h (:handled)", self.action_toggle_handled)
         yield SystemCommand("Refresh every source now", "r", self.action_refresh)
         yield SystemCommand("Help: the keys", "?", self.action_help)
         for name in sorted(self.available_themes):
@@ -333,11 +363,30 @@ class OpsConsoleApp(ActionKeys, App[None]):
         if pane is None or key is None:
             return
         if pane.number == 1:
-            self.open_host(key.split(":", 1)[1])  # "guest:mw152", "node:cloud15"
+            self.open_host(row_host(key))  # "guest:mw152", "node:cloud15", "guest:mw1@pve-b"
         elif pane.number == 2:
-            self.open_host(key.split("!", 1)[0])  # "mw152!PHP-FPM": Icinga's host name
+            alert = alerts_by_key(self.store, self.config.farm.domains).get(key)  # Icinga's host name, or the event's
+            self.open_host(alert.host if alert else key.split("!", 1)[0])
         elif pane.number == 3:
             self.open_service(key)
+
+    def action_logs(self) -> None:
+        """L: the log screen, on the host under the cursor (Hosts, Alerts), else on every line."""
+        pane, key = self.focused_pane, self.focused_pane.table.cursor_key
+        host = None
+        if key and pane.number == 1:
+            host = row_host(key)
+        elif key and pane.number == 2:
+            alert = alerts_by_key(self.store, self.config.farm.domains).get(key)
+            host = alert.host if alert else key.split("!", 1)[0]
+        if host:
+            identity = HostDirectory.from_store(self.store, self.config).resolve(host)
+            self.open_logs(host_log_query(identity.log_sources or (host,)))
+        else:
+            self.open_logs("*")
+
+    def open_logs(self, query: str) -> None:
+        self.push_screen(LogScreen(query))
 
     def open_host(self, name: str | None) -> None:
         """Show the detail of the host any system calls `name`."""

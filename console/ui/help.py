@@ -24,6 +24,7 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("S", "sort by the next column (▲ ▼); again: reverse, then the next"),
     ("space", "mark / unmark the row (●)"),
     ("p", "pause / resume refresh (header: PAUSED)"),
+    ("h", "hide / show handled alerts: acknowledged, in downtime (:handled)"),
     ("ctrl+p", "command palette: every view, action and theme"),
     ("a", "actions on the selected / marked rows (Alerts: ack, downtime, recheck; Hosts: downtime, recheck)"),
     ("P", "purge URL(s) from every cache, verified per cache"),

@@ -29,6 +29,8 @@ PUPPETDB_PORT = 18080
 ICINGA_PORT = 15665
 VARNISH_PORTS = {"cache-a": 16081, "cache-b": 16082, "cache-refusing": 16083}
 REDIS_PORT = 16379
+MEMCACHED_PORT = 11311
+GDNSD_PORT = 15353
 
 
 class ServerFailed(RuntimeError):
@@ -455,6 +457,103 @@ class Redis:
         _stop_group(self.process)
 
 
+@dataclass
+class Memcached:
+    """memcached on MEMCACHED_PORT (the service probes' `stats`)."""
+
+    base: Path
+    port: int = MEMCACHED_PORT
+    process: subprocess.Popen | None = field(default=None, repr=False)
+
+    def start(self) -> None:
+        require_free(self.port, "memcached")
+        binary = shutil.which("memcached")
+        if binary is None:
+            raise ServerFailed("memcached is not installed (scripts/test installs the memcached package)")
+        self.log = self.base / "memcached.log"
+        self.process = subprocess.Popen([binary, "-l", "127.0.0.1", "-p", str(self.port), "-U", "0", "-u", "nobody"],
+                                        stdout=self.log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
+
+    def stats(self) -> dict[str, str]:
+        """`stats` over a raw socket: {"uptime": "12", ...}."""
+        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as sock:
+            sock.sendall(b"stats\r\n")
+            data = b""
+            while not data.endswith(b"END\r\n"):
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        return {parts[1]: parts[2] for parts in (line.split(" ", 2) for line in data.decode().splitlines()) if parts[0] == "STAT"}
+
+    def wait_ready(self, timeout: float = 30) -> None:
+        wait_until(lambda: "uptime" in self.stats(), timeout, "memcached", self.log, self.process)
+
+    def stop(self) -> None:
+        _stop_group(self.process)
+
+
+GDNSD_SERIAL = 2026112501
+
+
+@dataclass
+class Gdnsd:
+    """gdnsd 3 (the farm's DNS server) on GDNSD_PORT, authoritative for wikitide.net with GDNSD_SERIAL."""
+
+    base: Path
+    port: int = GDNSD_PORT
+    zone: str = "wikitide.net"
+    serial: int = GDNSD_SERIAL
+    process: subprocess.Popen | None = field(default=None, repr=False)
+
+    def start(self) -> None:
+        require_free(self.port, "gdnsd")
+        binary = shutil.which("gdnsd") or ("/usr/sbin/gdnsd" if Path("/usr/sbin/gdnsd").exists() else None)
+        if binary is None:
+            raise ServerFailed("gdnsd is not installed (scripts/test installs the gdnsd package)")
+        directory = self.base / "gdnsd"
+        for sub in ("zones", "run", "state"):
+            (directory / sub).mkdir(parents=True)
+        (directory / "config").write_text(
+            f"options => {{\n  listen => [ 127.0.0.1:{self.port} ]\n  run_dir => {directory / 'run'}\n"
+            f"  state_dir => {directory / 'state'}\n}}\n")
+        (directory / "zones" / self.zone).write_text(
+            "$TTL 3600\n"
+            f"@ SOA ns1.{self.zone}. hostmaster.{self.zone}. ( {self.serial} 7200 1800 1209600 1800 )\n"
+            f"@ NS ns1.{self.zone}.\n@ NS ns2.{self.zone}.\nns1 A 127.0.0.1\nns2 A 127.0.0.1\n")
+        self.log = directory / "gdnsd.log"
+        check = subprocess.run([binary, "-c", str(directory), "checkconf"], capture_output=True, text=True)
+        if check.returncode != 0:
+            raise ServerFailed(f"gdnsd checkconf failed: {(check.stderr or check.stdout).strip()[-600:]}")
+        self.process = subprocess.Popen([binary, "-c", str(directory), "start"], stdout=self.log.open("w"),
+                                        stderr=subprocess.STDOUT, start_new_session=True)
+
+    def answers(self) -> bool:
+        """A SOA query over UDP gets any answer (readiness only; the tests parse it with our client)."""
+        query = b"\x12\x34\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00" + b"".join(
+            bytes([len(p)]) + p.encode() for p in self.zone.split(".")) + b"\x00\x00\x06\x00\x01"
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.settimeout(1)
+            sock.sendto(query, ("127.0.0.1", self.port))
+            try:
+                return sock.recv(4096)[:2] == b"\x12\x34"
+            except OSError:
+                return False
+
+    def wait_ready(self, timeout: float = 30) -> None:
+        wait_until(self.answers, timeout, "gdnsd", self.log, self.process)
+
+    def stop(self) -> None:
+        _stop_group(self.process)
+
+
+def _executor_servers(base: Path) -> dict:
+    """sshd and Salt (tests/harness/remote_servers.py imports this module, hence the late import)."""
+    from tests.harness.remote_servers import Salt, Sshd
+
+    return {"sshd": Sshd(base), "salt": Salt(base)}
+
+
 class RealServers:
     """Starts the servers once per test session, in the background, and stops what it started.
 
@@ -469,6 +568,9 @@ class RealServers:
             "icinga": Icinga2(self.base),
             "varnish": Varnish(self.base),
             "redis": Redis(self.base),
+            "memcached": Memcached(self.base),
+            "gdnsd": Gdnsd(self.base),
+            **_executor_servers(self.base),
         }
         self._errors: dict[str, BaseException] = {}
         self._threads: dict[str, threading.Thread] = {}

@@ -29,6 +29,7 @@ actions:
     - {name: cp161, url: "http://10.0.16.161:81"}
 """
 PROXMOX = "farm: {name: x}\nsources:\n  proxmox:\n    - name: pve\n      url: URL\n      token_id: TOKEN\n      token_secret: {env: TEST_ICINGA_PASSWORD}\n"
+PROBES = "farm: {name: x}\nservices:\n  - name: mediawiki\n    hosts: 'mw*'\n    probes:\n"
 PUPPETDB = "farm: {name: x}\nsources:\n  puppetdb:\n    - name: p\n      url: https://puppet181:8081\n"
 
 
@@ -88,6 +89,18 @@ def cases(d: Path) -> list[tuple[str, str | None, str]]:
          "12: actions.caches[1].name: duplicate cache name 'cp161'"),
         ("actions-unknown-icinga-source", ACTIONS + "  icinga: mon181\n",
          "12: actions.icinga: no icinga source named 'mon181' (icinga)"),
+        ("probe-without-kind", PROBES + "      - {url: 'http://mw151/w/api.php'}\n",
+         "6: services[0].probes[0].kind: required key is missing"),
+        ("probe-unknown-kind", PROBES + "      - kind: smtp\n        host: mx1\n",
+         "6: services[0].probes[0].kind: must be one of http, tcp, redis, memcached, dns"),
+        ("probe-http-bad-expect", PROBES + "      - kind: http\n        url: http://mw151/\n        expect: [200, 999]\n",
+         "8: services[0].probes[0].expect: must be an HTTP status (100-599) or a list of them"),
+        ("probe-tcp-port-missing", PROBES + "      - kind: tcp\n        host: db151\n",
+         "6: services[0].probes[0].port: required key is missing"),
+        ("probe-redis-inline-password", PROBES + "      - kind: redis\n        host: rdb191\n        password: hunter2\n",
+         "8: services[0].probes[0].password: a secret must be {env: NAME} or {file: PATH}, never written inline"),
+        ("probe-dns-unknown-key", PROBES + "      - {kind: dns, server: dns171, zone: wikitide.net, qtype: A}\n",
+         "6: services[0].probes[0].qtype: unknown key"),
     ]  # fmt: skip
 
 

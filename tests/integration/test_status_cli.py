@@ -92,6 +92,9 @@ def short_timeouts(path, tmp_path, seconds: float = 1.0):
     for items in document["sources"].values():
         for item in items:
             item["timeout"] = seconds
+    for service in document.get("services", []):  # the service probes too (Graylog's lbstatus is slow with it)
+        for probe in service.get("probes", []):
+            probe["timeout"] = seconds
     short = tmp_path / "short-timeouts.yaml"
     short.write_text(yaml.safe_dump(document, sort_keys=False))
     return short

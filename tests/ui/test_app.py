@@ -38,7 +38,7 @@ async def test_every_pane_fills_from_the_farm(config):
         assert cell_text(alerts.get_row("mw152!PHP-FPM")[0]) == "✖ CRITICAL"
         services = table(app, "services-table")
         php = [cell_text(c) for c in services.get_row("php-fpm")]
-        assert "✖ CRITICAL 1" in php[2] and "mw152" in php[3]
+        assert "✖ CRITICAL 1" in php[2] and "mw152" in php[4]  # php[3]: the probes
         assert table(app, "commits-table").row_count > 10
         status = text_of(app.query_one(StatusBar))
         assert "✖" not in status
@@ -84,14 +84,15 @@ async def test_a_refresh_that_changes_one_value_touches_only_that_cell(farm, con
 
 async def test_a_failing_source_shows_in_the_status_bar_while_the_others_keep_updating(farm, config):
     app = console_app(config)
-    async with app.run_test(size=(120, 40)) as pilot:
+    async with app.run_test(size=(160, 40)) as pilot:  # wide enough to name every source (with probes)
         await wait_until(pilot, lambda: settled(app))
         alerts_before = table(app, "alerts-table").row_keys()
         farm.set_fault("icinga", "down")
         farm.model.set_guest_usage("mw161", mem=0.5)
         await pilot.press("r")
         hosts = table(app, "hosts-table")
-        await wait_until(pilot, lambda: cell_text(hosts.get_row("guest:mw161")[4]) == "50%", what="mem 50%")
+        mem = [str(c.label) for c in hosts.columns.values()].index("mem")
+        await wait_until(pilot, lambda: cell_text(hosts.get_row("guest:mw161")[mem]) == "50%", what="mem 50%")
         await wait_until(pilot, lambda: "✖ icinga" in text_of(app.query_one(StatusBar)), what="icinga failing")
         status = text_of(app.query_one(StatusBar))
         assert "(data 0s old)" in status and "✔ pve" in status and "✔ puppetdb" in status

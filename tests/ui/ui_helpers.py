@@ -37,7 +37,7 @@ def every_pane_has_rows(app: OpsConsoleApp) -> bool:
 
 
 def every_source_answered(app: OpsConsoleApp) -> bool:
-    return all(state.last is not None for state in app.store.states())
+    return all(state.last is not None for state in app.store.states()) and not app.redraw_pending
 
 
 def text_of(widget) -> str:

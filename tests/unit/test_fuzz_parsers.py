@@ -31,7 +31,8 @@ from console.config import parse_config
 from console.sources import build_sources
 from console.sources.base import MalformedAnswer
 from console.sources.commits import parse_git_log, parse_github_commits, rate_limit_message, rate_limit_remaining
-from console.sources.graylog import parse_messages, syslog_level
+from console.sources.graylog import parse_aggregate, parse_messages, parse_streams, syslog_level
+from console.sources.graylog_events import parse_events as parse_graylog_events
 from console.sources.icinga import parse_hosts, parse_services
 from console.sources.proxmox import parse_cluster_resources, parse_node_status, parse_rrddata
 from console.sources.puppetdb import parse_events, parse_fact, parse_nodes, parse_reports
@@ -80,6 +81,12 @@ TABULAR = {"schema": SCHEMA, "datarows": [["2026-08-20T12:00:00.000Z", "mw151", 
            "metadata": {"effective_timerange": {"type": "absolute", "from": "x", "to": "y"}}}
 LEGACY = {"messages": [{"message": {"_id": "abc", "timestamp": "2026-08-20T12:00:00.000Z", "source": "mw151",
                                     "message": "oops", "level": 4.0}, "index": "graylog_0"}], "total_results": 1.0}
+AGGREGATE = {"schema": [{"column_type": "grouping", "type": "string", "field": "source", "name": "grouping: source"},
+                        {"column_type": "metric", "type": "numeric", "function": "count", "name": "metric: count()"}],
+             "datarows": [["mw152", 41], ["mw151", 2.0]], "metadata": {"effective_timerange": {}}}
+STREAMS = {"total": 2, "streams": [{"id": "000000000000000000000001", "title": "Default Stream", "disabled": False,
+                                    "is_default": True, "rules": []},
+                                   {"id": "65a1b2c3d4e5f60718293a01", "title": "Web tier", "disabled": True}]}
 COMMIT = {"sha": "8b394f29" + "0" * 32, "html_url": "https://github.com/miraheze/mw-config/commit/8b394f29",
           "commit": {"author": {"name": "Alice", "email": "a@example.org", "date": "2026-08-20T12:57:48+01:00"},
                      "committer": {"name": "GitHub", "date": "2026-08-20T12:57:48+01:00"},
@@ -87,6 +94,13 @@ COMMIT = {"sha": "8b394f29" + "0" * 32, "html_url": "https://github.com/miraheze
           "author": {"login": "alice"}, "parents": [{"sha": "0" * 40}]}  # fmt: skip
 
 # parser name -> (parser, valid payloads)
+GRAYLOG_EVENT = {"id": "01JZ6Q0X5V2N8K4M7R3T9W1B6C", "event_definition_id": "65f0c1a2b3c4d5e6f7a80002",
+                 "timestamp": "2026-08-20T11:55:03.000Z", "message": "nginx on mw152: connect() failed",
+                 "source": "graylog161", "key": "mw152", "priority": 3, "alert": True,
+                 "fields": {"source": "mw152"}, "group_by_fields": {"source": "mw152"}}
+GRAYLOG_EVENTS = {"events": [{"event": GRAYLOG_EVENT, "index_name": "gl-events_4"},
+                             {"event": {**GRAYLOG_EVENT, "id": "x", "priority": 1.0, "alert": False}}],
+                  "total_events": 2, "context": {"event_definitions": {"65f0c1a2b3c4d5e6f7a80002": {"title": "nginx upstream errors"}}}}
 PARSERS: dict[str, tuple[Callable[[Any], Any], list[Any]]] = {
     "parse_cluster_resources": (parse_cluster_resources, [[QEMU, LXC, NODE, STORAGE], {"data": [QEMU, NODE]}]),
     "parse_rrddata": (parse_rrddata, [[{"time": 120, "cpu": 0.5, "maxcpu": 2}, {"time": 60.0, "mem": 1e9}]]),
@@ -98,6 +112,9 @@ PARSERS: dict[str, tuple[Callable[[Any], Any], list[Any]]] = {
     "parse_services": (parse_services, [{"results": [SERVICE, {**SERVICE, "name": "mw151!HTTPS"}]}]),
     "parse_hosts": (parse_hosts, [{"results": [HOST, {"name": "mw151", "type": "Host", "attrs": {"state": 0.0}}]}]),
     "parse_messages": (parse_messages, [TABULAR, LEGACY]),
+    "parse_aggregate": (parse_aggregate, [AGGREGATE]),
+    "parse_streams": (parse_streams, [STREAMS]),
+    "parse_graylog_events": (parse_graylog_events, [GRAYLOG_EVENTS]),
     "parse_github_commits": (lambda payload: parse_github_commits(payload, "miraheze/mw-config"), [[COMMIT]]),
 }
 
@@ -200,6 +217,7 @@ def test_fuzz_every_parser_is_covered():
     defined = set()
     for module in (sources.proxmox, sources.puppetdb, sources.icinga, sources.graylog, sources.commits):
         defined |= {n for n in vars(module) if n.startswith("parse_") and callable(getattr(module, n))}
+    defined |= {f"parse_graylog_{n.removeprefix('parse_')}" for n in vars(sources.graylog_events) if n.startswith("parse_")}
     # the record-level helpers are reached through their list parsers; git log has its own test
     inner = {"parse_node", "parse_guest", "parse_service", "parse_host", "parse_tabular", "parse_legacy",
              "parse_github_commit", "parse_git_log"}  # fmt: skip

@@ -34,6 +34,7 @@ from console.config import (
     parse_config,
 )
 from console.model import CheckState, CommitLog, IcingaSnapshot, LogSnapshot, ProxmoxInventory, PuppetInventory
+from console.sources.graylog import absolute_range
 from console.sources import (
     GitHubCommitsSource,
     GraylogSource,
@@ -491,21 +492,50 @@ GRAYLOG_ANSWER = {
 }
 
 
-async def test_graylog_search(serve):
-    server = serve(json_reply(GRAYLOG_ANSWER))
-    source = GraylogSource(graylog_config(server.url))
-    result = await source.fetch()
-    await source.aclose()
+AGGREGATE_ANSWER = {
+    "schema": [
+        {"column_type": "grouping", "type": "string", "field": "source", "name": "grouping: source"},
+        {"column_type": "metric", "type": "numeric", "function": "count", "name": "metric: count()"},
+    ],
+    "datarows": [["mw151", 2], ["mw152", 41]],
+    "metadata": {"effective_timerange": {}},
+}
+
+
+def graylog_routes(request: Seen) -> tuple[int, dict, Any]:
+    answers = {"/api/search/aggregate": AGGREGATE_ANSWER, "/api/search/messages": GRAYLOG_ANSWER,
+               "/api/streams": {"total": 1, "streams": [{"id": "000000000000000000000001", "title": "Default Stream",
+                                                         "disabled": False, "is_default": True}]}}
+    return (200, {}, answers[request.path]) if request.path in answers else (200, {}, {"events": [], "total_events": 0})
+
+
+async def test_graylog_refresh_is_one_aggregate_of_errors_per_host(serve):
+    server = serve(graylog_routes)
+    result = await fetch_once(GraylogSource(graylog_config(server.url)))
     assert result.ok, result.error
-    assert isinstance(result.data, LogSnapshot) and result.data.messages[0].level == 3
-    (request,) = server.seen
-    assert (request.method, request.path) == ("POST", "/api/search/messages")
+    assert isinstance(result.data, LogSnapshot) and result.data.error_counts == (("mw152", 41), ("mw151", 2))
+    (request,) = [r for r in server.seen if r.path.startswith("/api/search/")]
+    assert (request.method, request.path) == ("POST", "/api/search/aggregate")
     assert request.headers["x-requested-by"] == "opsconsole"
     assert auth_of(request) == (GRAYLOG_TOKEN, "token")
     body = request.json()
     assert body["query"] == "level:<=3" and body["timerange"] == {"type": "relative", "range": 300}
-    assert body["fields"] == ["timestamp", "source", "message", "level"]
-    assert (body["sort"], body["sort_order"], body["size"]) == ("timestamp", "Descending", 100)
+    assert body["group_by"][0]["field"] == "source" and body["metrics"] == [{"function": "count"}]
+
+
+async def test_graylog_search_for_the_log_screen(serve):
+    server = serve(graylog_routes)
+    source = GraylogSource(graylog_config(server.url))
+    start, end = datetime(2026, 8, 20, 11, 58, tzinfo=timezone.utc), datetime(2026, 8, 20, 12, 0, 0, 250000, tzinfo=timezone.utc)
+    found = await source.search("source:mw152", absolute_range(start, end), streams=["s1"], size=50, newest_first=False)
+    streams = await source.streams()
+    await source.aclose()
+    assert found.messages[0].level == 3 and streams[0].title == "Default Stream" and streams[0].is_default
+    body = server.seen[0].json()
+    assert body["timerange"] == {"type": "absolute", "from": "2026-08-20T11:58:00.000Z", "to": "2026-08-20T12:00:00.250Z"}
+    assert (body["sort_order"], body["size"], body["streams"], body["query"]) == ("Ascending", 50, ["s1"], "source:mw152")
+    assert "_id" in body["fields"]
+    assert (server.seen[1].method, server.seen[1].path) == ("GET", "/api/streams")
 
 
 async def test_graylog_error_echoing_the_secret_is_redacted(serve):

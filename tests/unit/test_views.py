@@ -138,7 +138,7 @@ def test_hosts_lists_nodes_first_then_guests_in_natural_order():
         "guest:mw2",
         "guest:mw10",
     ]
-    assert [c.key for c in view.columns] == ["host", "status", "puppet", "cpu", "mem", "node", "uptime"]
+    assert [c.key for c in view.columns] == ["host", "status", "puppet", "errors", "cpu", "mem", "node", "uptime"]
     assert view.badge == "5"
 
 
@@ -148,9 +148,10 @@ def test_hosts_cells_show_percentages_uptime_and_node():
         guests=(guest("mw151"), guest("mw152", status="stopped", uptime=0)),
     )
     rows = {row.key: plain(row.cells) for row in hosts_view(store_with(proxmox=inventory), CONFIG, NOW).rows}
-    assert rows["node:cloud15"] == ["cloud15", "online", "—", "50%", "25%", "—", "90d"]
-    assert rows["guest:mw151"] == ["mw151", "running", "—", "12%", "25%", "cloud15", "3d"]
-    assert rows["guest:mw152"] == ["mw152", "stopped", "—", "—", "—", "cloud15", "—"]
+    # err/5m ("") is blank: no Graylog source in this store
+    assert rows["node:cloud15"] == ["cloud15", "online", "—", "", "50%", "25%", "—", "90d"]
+    assert rows["guest:mw151"] == ["mw151", "running", "—", "", "12%", "25%", "cloud15", "3d"]
+    assert rows["guest:mw152"] == ["mw152", "stopped", "—", "", "—", "—", "cloud15", "—"]
 
 
 def test_hosts_join_puppet_by_short_name_with_status_and_age():
@@ -221,9 +222,9 @@ def test_services_count_hosts_by_worst_state_worst_first():
     view = services_view(store_with(icinga=IcingaSnapshot((), tuple(checks))), CONFIG, NOW)
     rows = {row.key: plain(row.cells) for row in view.rows}
     assert [row.key for row in view.rows] == ["php-fpm", "mariadb", "swift"]  # config order
-    assert rows["php-fpm"] == ["php-fpm", "12", "✖ CRITICAL 1  ✔ OK 11", "mw152"]
-    assert rows["mariadb"] == ["mariadb", "2", "▲ WARNING 1  ✔ OK 1", "db151"]
-    assert rows["swift"] == ["swift", "0", "no matching checks", ""]
+    assert rows["php-fpm"] == ["php-fpm", "12", "✖ CRITICAL 1  ✔ OK 11", "—", "mw152"]
+    assert rows["mariadb"] == ["mariadb", "2", "▲ WARNING 1  ✔ OK 1", "—", "db151"]
+    assert rows["swift"] == ["swift", "0", "no matching checks", "—", ""]
     assert view.badge == "✖ 2"
 
 
@@ -233,14 +234,14 @@ def test_services_list_problem_hosts_worst_first_and_cut():
     view = services_view(store_with(icinga=IcingaSnapshot((), tuple(checks))), CONFIG, NOW)
     cells = plain(view.rows[0].cells)
     assert cells[2] == "✖ CRITICAL 2  ? UNKNOWN 1  ▲ WARNING 3"
-    assert cells[3] == "mw152, mw154, mw153, mw151 +2"
+    assert cells[4] == "mw152, mw154, mw153, mw151 +2"
 
 
 def test_services_without_icinga_data_say_so():
     store = Store(clock=lambda: NOW)
     store.register("icinga", "icinga", 15)
     view = services_view(store, CONFIG, NOW)
-    assert plain(view.rows[0].cells) == ["php-fpm", "—", "no data", ""]
+    assert plain(view.rows[0].cells) == ["php-fpm", "—", "no data", "—", ""]
 
 
 # --- alerts --------------------------------------------------------------------------------------
@@ -275,8 +276,8 @@ def test_alert_cells_carry_word_symbol_age_flags_and_first_output_line():
     )
     rows = alerts_view(store_with(icinga=IcingaSnapshot((), checks)), CONFIG, NOW).rows
     assert rows[0].key == "mw152.fsslc.wtnet!PHP-FPM"
-    assert plain(rows[0].cells) == ["✖ CRITICAL", "", "12m", "mw152", "PHP-FPM", "CRITICAL: down"]
-    assert plain(rows[1].cells) == ["▲ WARNING", "ACK DOWNTIME soft", "2h", "cp161", "HTTPS", "x"]
+    assert plain(rows[0].cells) == ["✖ CRITICAL", "", "12m", "mw152", "PHP-FPM", "icinga", "CRITICAL: down"]
+    assert plain(rows[1].cells) == ["▲ WARNING", "ACK DOWNTIME soft", "2h", "cp161", "HTTPS", "icinga", "x"]
     assert rows[1].cells[0].style == "dim"  # handled problems recede; the word stays
 
 

@@ -10,5 +10,5 @@ class AlertsPane(Pane):
     number = 2
     title = "Alerts"
     noun = "alerts"
-    kinds = frozenset({"icinga"})
+    kinds = frozenset({"icinga", "graylog"})  # Graylog's alert events are merged in
     derive = staticmethod(alerts_view)

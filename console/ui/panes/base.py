@@ -47,6 +47,7 @@ class Pane(Vertical):
         self.table = table(id=f"{self.title.lower()}-table")
         self.view: PaneView | None = None
         self.state = TableState()  # the operator's filter, sort order and marks
+        self.hide_handled = False  # `h`: leave out the view's handled (acknowledged, in downtime) rows
 
     def compose(self) -> ComposeResult:
         yield self.note
@@ -57,7 +58,8 @@ class Pane(Vertical):
         update the note, the title (the filter) and the row count."""
         self.view = view
         state = self.state
-        columns, rows = apply(view.columns, view.rows, state)
+        hidden = view.handled if self.hide_handled else frozenset()
+        columns, rows = apply(view.columns, tuple(r for r in view.rows if r.key not in hidden), state)
         self.table.reconcile(columns, rows)
         note = self.note
         note.update(view.note or "")
@@ -66,7 +68,8 @@ class Pane(Vertical):
         count = f"{len(rows)}/{len(view.rows)}" if state.row_filter.active else f"{len(rows)}"
         marked = f" · {len(state.marked)} marked" if state.marked else ""
         legend = f" · {view.legend}" if view.legend else ""
-        self.border_subtitle = f"{count} {self.noun}{marked}{legend}"
+        hidden_note = f", {len(hidden)} handled hidden" if hidden else ""
+        self.border_subtitle = f"{count} {self.noun}{hidden_note}{marked}{legend}"
         title = f"{self.number} {self.title}"
         if state.row_filter.text:
             title += f" /{state.row_filter.text}" + (" (bad regex)" if state.row_filter.error else "")
@@ -78,6 +81,10 @@ class Pane(Vertical):
             self.show(self.view)
 
     # --- what the operator does to the rows (kept by key across refreshes) -----------------------
+
+    def set_hide_handled(self, hide: bool) -> None:
+        self.hide_handled = hide
+        self._redraw()
 
     def set_filter(self, text: str) -> str | None:
         """Filter the rows (see console.filtering); returns the regex error, if any."""
@@ -105,7 +112,8 @@ class Pane(Vertical):
 
     def marked_keys(self) -> list[str]:
         """The keys of the marked rows still in the view (for bulk actions), in the order shown."""
-        present = {row.key for row in self.view.rows} if self.view else set()
+        hidden = self.view.handled if self.view and self.hide_handled else frozenset()
+        present = {row.key for row in self.view.rows if row.key not in hidden} if self.view else set()
         return [key for key in self.table.row_keys() if key in self.state.marked and key in present] + sorted(
             key for key in self.state.marked & present if key not in self.table.row_keys()
         )

@@ -10,5 +10,5 @@ class HostsPane(Pane):
     number = 1
     title = "Hosts"
     noun = "hosts"
-    kinds = frozenset({"proxmox", "puppetdb"})
+    kinds = frozenset({"proxmox", "puppetdb", "graylog"})  # graylog: the err/5m column
     derive = staticmethod(hosts_view)

@@ -10,5 +10,5 @@ class ServicesPane(Pane):
     number = 3
     title = "Services"
     noun = "services"
-    kinds = frozenset({"icinga"})
+    kinds = frozenset({"icinga", "probes"})
     derive = staticmethod(services_view)

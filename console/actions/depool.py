@@ -1,0 +1,347 @@
+"""Taking an app server out of the caches and back: the farm's depool service, or varnishadm.
+
+Two methods (`actions.depool.method`):
+- `service`: on each cache host, `POST /backend/<host>/<sick|healthy|auto>` and `GET /backend/list`,
+  every request with an `X-TOTP` header (RFC 6238, console/actions/totp.py). The service is at the
+  cache's `depool:` URL, else at the host of the cache's `url` on `actions.depool.port`.
+- `varnishadm`: `varnishadm backend.set_health <host> sick|auto` run on each cache host through the
+  command executor (SSH or Salt); `backend.list` for the table.
+
+Repool means `auto`, not `healthy`: `auto` hands the backend back to Varnish's health probe, so a
+server that is still broken stays out on its own; `healthy` would force traffic to it whatever the
+probe says.
+
+No Textual here. `read_backend_health(config, session)` gives the UI and `opsconsole backends`
+a plain table: cache × backend → health.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import shlex
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from console.actions.executors import DOWN, FAILED, OK, REFUSED, Executor, Sent
+from console.actions.guard import InvalidAction, NotConfigured, Refused, Session
+from console.actions.plan import Command, HttpRequest, Step
+from console.actions.totp import decode_base32, totp
+from console.config import AppConfig, CacheConfig
+from console.sources.httpclient import ssl_verify, transport_timeout
+from console.sources.parsing import first_line
+
+SICK, HEALTHY, AUTO = "sick", "healthy", "auto"
+DEPOOL_STATE = SICK
+REPOOL_STATE = AUTO  # back to probe-driven health: a still-broken server stays out on its own
+BACKEND_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
+
+
+def check_backend(host: str) -> str:
+    """A short host name usable as a backend name (it goes into a URL path and a command line)."""
+    name = host.strip().lower()
+    if not BACKEND_NAME.fullmatch(name):
+        raise InvalidAction(f"refused: {host[:60]!r} is not a short host name (mw151)")
+    return name
+
+
+def depool_url(config: AppConfig, cache: CacheConfig) -> str:
+    """Where the depool service of `cache` answers: its `depool:` URL, else its host on actions.depool.port."""
+    if cache.depool:
+        return cache.depool.rstrip("/")
+    settings = config.actions.depool
+    host = urlsplit(cache.url).hostname or cache.name
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{settings.scheme}://{host}:{settings.port}"
+
+
+def host_fqdn(config: AppConfig, host: str) -> str:
+    """mw151 → mw151.fsslc.wtnet (the first of farm.domains); a name with a dot is kept."""
+    if "." in host or not config.farm.domains:
+        return host
+    return f"{host}.{config.farm.domains[0]}"
+
+
+def command_address(config: AppConfig, host: str) -> str:
+    """What the command executor targets for a cache host (its `target` template with {host} {fqdn});
+    caches come from the config, not from the inventory, so {node} and {vmid} cannot be filled."""
+    from console.actions.commands import executor_target
+
+    template = executor_target(config)
+    try:
+        return template.format(host=host, fqdn=host_fqdn(config, host))
+    except (KeyError, IndexError):
+        raise NotConfigured(f"refused: the {config.actions.executor} target {template!r} needs {{node}} or {{vmid}}, "
+                            "which a cache host has not; use {host} or {fqdn}") from None
+
+
+def set_health_steps(config: AppConfig, host: str, state: str, kind: str, start: int, batch: int | None = None) -> list[Step]:
+    """One step per cache that sets `host`'s backend to `state` (sick for a depool, auto for a repool)."""
+    settings = config.actions.depool
+    caches = list(config.actions.caches)
+    if not caches:
+        raise NotConfigured("refused: no caches are configured (actions.caches), so nothing can be depooled")
+    backend = check_backend(host)
+    steps = []
+    for cache in caches:
+        common: dict[str, Any] = {"index": start + len(steps), "kind": kind, "target": backend, "subject": cache.name,
+                                  "batch": batch}
+        if settings.method == "service":
+            url = f"{depool_url(config, cache)}/backend/{backend}/{state}"
+            steps.append(Step(executor=f"depool:{cache.name}", request=HttpRequest("POST", url), **common,
+                              note="with an X-TOTP header (RFC 6238)"))
+        else:
+            line = shlex.join([*settings.varnishadm, "backend.set_health", backend, state])
+            command = Command(cache.name, command_address(config, cache.name), line, settings.timeout)
+            steps.append(Step(executor=f"command:{config.actions.executor}", command=command, **common))
+    return steps
+
+
+# --- the depool service over HTTP ------------------------------------------------------------------
+
+
+class DepoolServiceExecutor(Executor):
+    """One cache's depool service. Writes need a read-write session; every request carries X-TOTP."""
+
+    def __init__(self, config: AppConfig, cache: CacheConfig, session: Session) -> None:
+        settings = config.actions.depool
+        super().__init__(session, settings.timeout)
+        self.settings = settings
+        self.cache = cache
+        self.url = depool_url(config, cache)
+        self.name = f"depool:{cache.name}"
+
+    def _secrets(self) -> list[str]:
+        secret = self.settings.totp_secret
+        return [secret.reveal()] if secret is not None else []
+
+    def _make_client(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(verify=ssl_verify(self.settings.verify), timeout=transport_timeout(self.timeout),
+                                 follow_redirects=False)
+
+    def _totp(self) -> dict[str, str]:
+        secret = self.settings.totp_secret
+        if secret is None:
+            raise NotConfigured("refused: actions.depool.totp_secret is not set; the depool service wants an X-TOTP header")
+        try:
+            key = decode_base32(secret.reveal())
+        except ValueError as exc:
+            raise NotConfigured(f"refused: actions.depool.totp_secret: {exc}") from None
+        return {"X-TOTP": totp(key)}
+
+    async def set_health(self, step: Step) -> Sent:
+        """POST /backend/<host>/<state>: 2xx = ok; 401/403 = refused (a wrong TOTP); no answer = down."""
+        assert step.request is not None
+        started = time.monotonic()
+        try:
+            self.session.require_writable()
+            headers = {**step.request.header_dict(), **self._totp()}
+            response = await self._client().request(step.request.method, step.request.url, headers=headers)
+        except Refused as exc:
+            return Sent(REFUSED, None, str(exc))
+        except (httpx.HTTPError, OSError) as exc:
+            status, message = self.describe(exc, self.url)
+            return Sent(status, None, f"{self.cache.name}: {message}")
+        took = f"{(time.monotonic() - started) * 1000:.0f} ms"
+        body = first_line(response.text, 160)
+        if 200 <= response.status_code < 300:
+            return Sent(OK, response.status_code, f"{self.cache.name}: {response.status_code} in {took}")
+        if response.status_code in (401, 403):
+            return Sent(REFUSED, response.status_code,
+                        f"{self.cache.name}: refused (HTTP {response.status_code}): check actions.depool.totp_secret "
+                        "and the bastion's clock")
+        return Sent(FAILED, response.status_code, f"{self.cache.name}: HTTP {response.status_code} {body}".strip())
+
+    async def backend_list(self) -> dict[str, Backend]:
+        """GET /backend/list → {backend: Backend}; raise DepoolError with a message on any failure."""
+        try:
+            response = await self._client().get(f"{self.url}/backend/list", headers=self._totp())
+        except Refused as exc:
+            raise DepoolError(str(exc).removeprefix("refused: ")) from None
+        except (httpx.HTTPError, OSError) as exc:
+            raise DepoolError(self.describe(exc, self.url)[1]) from None
+        if response.status_code in (401, 403):
+            raise DepoolError(f"refused (HTTP {response.status_code}): check actions.depool.totp_secret and the clock")
+        if response.status_code != 200:
+            raise DepoolError(f"HTTP {response.status_code}")
+        try:
+            return parse_backend_list(response.text)
+        except ValueError as exc:
+            raise DepoolError(str(exc)) from None
+
+
+class DepoolError(Exception):
+    """A cache's backend list could not be read; the message is for the operator."""
+
+
+# --- the backend list ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Backend:
+    """One backend as a cache sees it: admin (probe|sick|healthy: what was set), probe result, health."""
+
+    name: str
+    admin: str
+    health: str
+    probe: str = ""
+
+    @property
+    def depooled(self) -> bool:
+        return self.admin == SICK
+
+
+def _backend_name(raw: str) -> str:
+    # varnishadm says `boot.mw151` (VCL name.backend) or `reload_2024...mw151`; the table keys on mw151
+    return raw.rsplit(".", 1)[-1]
+
+
+def parse_backend_list(text: str) -> dict[str, Backend]:
+    """The depool service's JSON, or `varnishadm backend.list` text (Varnish 6/7 columns:
+    `Backend name  Admin  Probe  Health  Last change`). ValueError when neither."""
+    stripped = text.strip()
+    if stripped.startswith(("{", "[")):
+        try:
+            data = json.loads(stripped)
+        except ValueError:
+            raise ValueError("the backend list is not valid JSON") from None
+        items = data.get("backends") if isinstance(data, dict) else data
+        if isinstance(items, dict):
+            items = [{"name": name, **(value if isinstance(value, dict) else {"health": value})}
+                     for name, value in items.items()]
+        if not isinstance(items, list):
+            raise ValueError("the backend list has no `backends`")
+        backends = {}
+        for item in items:
+            if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+                raise ValueError("a backend without a name in the backend list")
+            name = _backend_name(item["name"])
+            admin = str(item.get("admin", AUTO)).lower()
+            backends[name] = Backend(name, "probe" if admin == AUTO else admin, str(item.get("health", "?")).lower(),
+                                     str(item.get("probe", "")))
+        return backends
+    lines = [line for line in stripped.splitlines() if line.strip()]
+    if not lines or not lines[0].lower().startswith("backend name"):
+        raise ValueError("the backend list is neither JSON nor varnishadm backend.list output")
+    backends = {}
+    for line in lines[1:]:
+        words = line.split()
+        if len(words) < 3:
+            continue
+        name = _backend_name(words[0])
+        admin = words[1].lower()
+        # Varnish 7: Admin Probe Health ...; Varnish 6.0: Admin Probe (`Healthy 5/5` or `0/0`) ...
+        rest = [w.lower() for w in words[2:]]
+        health = next((w for w in rest if w in ("healthy", "sick")), "")
+        if not health:
+            health = admin if admin in ("healthy", "sick") else "?"
+        probe = next((w for w in rest if re.fullmatch(r"\d+/\d+", w)), "")
+        if admin in (SICK, HEALTHY):  # Varnish 7's Health column is the probe's; a forced admin state wins
+            health = admin
+        backends[name] = Backend(name, "probe" if admin == AUTO else admin, health, probe)
+    return backends
+
+
+@dataclass(frozen=True)
+class BackendTable:
+    """Backend health per cache: `cells[(cache, backend)]` and, for a cache that did not answer, its error."""
+
+    caches: tuple[str, ...]
+    backends: tuple[str, ...]
+    cells: dict[tuple[str, str], Backend] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+
+    def health(self, cache: str, backend: str) -> str:
+        """`healthy`, `sick`, `DEPOOLED` (set sick by an operator), `?` (unknown to that cache) or `error`."""
+        if cache in self.errors:
+            return "error"
+        cell = self.cells.get((cache, backend))
+        if cell is None:
+            return "?"
+        return "DEPOOLED" if cell.depooled else cell.health
+
+    def depooled(self) -> dict[str, list[str]]:
+        """{backend: [caches where it is set sick]}."""
+        found: dict[str, list[str]] = {}
+        for (cache, backend), cell in self.cells.items():
+            if cell.depooled:
+                found.setdefault(backend, []).append(cache)
+        return found
+
+    def rows(self) -> list[tuple[str, ...]]:
+        """One row per backend: name, then its health on each cache."""
+        return [(backend, *(self.health(cache, backend) for cache in self.caches)) for backend in self.backends]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"caches": list(self.caches), "errors": dict(self.errors),
+                "backends": {b: {c: self.health(c, b) for c in self.caches} for b in self.backends}}
+
+    def render(self) -> str:
+        header = ("backend", *self.caches)
+        rows = [header, *self.rows()]
+        widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+        lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows]
+        lines += [f"{cache}: {error}" for cache, error in self.errors.items()]
+        return "\n".join(lines)
+
+
+async def read_backend_health(config: AppConfig, session: Session, commands: Any = None) -> BackendTable:
+    """Read the backend list of every cache at once. Never raises for a cache's failure: it is in `errors`.
+
+    `service` method: GET /backend/list. `varnishadm` method: `varnishadm backend.list` through
+    `commands` (a CommandExecutor; it runs only in a read-write session)."""
+    caches = list(config.actions.caches)
+    if not caches:
+        raise NotConfigured("refused: no caches are configured (actions.caches)")
+    settings = config.actions.depool
+
+    async def one(cache: CacheConfig) -> dict[str, Backend] | str:
+        if settings.method == "service":
+            executor = DepoolServiceExecutor(config, cache, session)
+            try:
+                return await executor.backend_list()
+            except DepoolError as exc:
+                return str(exc)
+            finally:
+                await executor.aclose()
+        if commands is None:
+            return "varnishadm needs the command executor (actions.executor)"
+        try:
+            line = shlex.join([*settings.varnishadm, "backend.list"])
+            result = await commands.run(Command(cache.name, command_address(config, cache.name), line, settings.timeout))
+        except Refused as exc:
+            return str(exc).removeprefix("refused: ")
+        if not result.ok:
+            return f"{result.status}: {result.detail}"
+        try:
+            return parse_backend_list(result.stdout)
+        except ValueError as exc:
+            return str(exc)
+
+    answers = await asyncio.gather(*(one(cache) for cache in caches))
+    cells: dict[tuple[str, str], Backend] = {}
+    errors: dict[str, str] = {}
+    for cache, answer in zip(caches, answers):
+        if isinstance(answer, str):
+            errors[cache.name] = answer
+            continue
+        for name, backend in answer.items():
+            cells[(cache.name, name)] = backend
+    names = sorted({backend for _, backend in cells}, key=_natural)
+    return BackendTable(tuple(c.name for c in caches), tuple(names), cells, errors)
+
+
+def _natural(name: str) -> tuple[Any, ...]:
+    return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name))
+
+
+__all__ = [
+    "AUTO", "Backend", "BackendTable", "DOWN", "DepoolError", "DepoolServiceExecutor", "HEALTHY", "SICK",
+    "command_address", "depool_url", "host_fqdn", "parse_backend_list", "read_backend_health", "set_health_steps",
+]

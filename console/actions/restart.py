@@ -1,0 +1,512 @@
+"""Service restarts — one host, or rolling over a group in batches — and depool/repool as actions.
+
+    directory = HostDirectory.from_store(store, config)               # names -> addresses
+    action = RestartService("php-fpm", ("mw151", "mw152"), batch=2, directory=directory)
+    plan = engine.plan(action, reason="php-fpm leak", task="T123")
+    plan = engine.plan(Depool(("mw152",)), reason="disk check")       # from every cache
+    plan = engine.plan(Repool(("mw152",)), reason="disk fixed")
+
+The farm's habit (FARM.md), per batch and per host, the hosts of a batch at once:
+  [Icinga downtime] → depool from EVERY cache (if the service says `depool: true`) → restart →
+  health check (HTTP status or a command's exit 0, `attempts` × `interval`) → repool → [remove the downtime]
+
+- Failure budget: after a batch, when more hosts failed than `failure_budget`, the run stops and the
+  remaining batches are `skipped`.
+- A host whose restart or health check failed is NOT repooled: its repool steps are `held`, the
+  result says `LEFT DEPOOLED`, and the operator repools it by hand once it is fixed.
+- Cancel (`engine.cancel(plan.id)`) is honoured between batches: the hosts in hand finish (and are
+  repooled), the rest is skipped, the outcome is `cancelled`.
+- Events: `batch` ("batch 2/5: mw153, mw154"), `step-started` / `step-finished` per step,
+  `output` (command lines), `notice`. A rolling restart sends a SAL `START - ...` line first; the
+  engine's end line then reads `END (PASS) - ...` or `END (FAIL) - ...`.
+
+No Textual here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+import httpx
+
+from console.actions.audit import sal_line
+from console.actions.catalog import (
+    JSON, MAX_DURATION, IcingaTarget, PlanContext, _plan, format_duration, icinga_filter, icinga_source,
+)  # fmt: skip
+from console.actions.depool import (
+    AUTO, SICK, DepoolServiceExecutor, check_backend, host_fqdn, set_health_steps,
+)  # fmt: skip
+from console.actions.engine import RunContext, StepResult
+from console.actions.executors import DOWN, FAILED, OK, REFUSED, SKIPPED, Executor, IcingaExecutor, Sent
+from console.actions.guard import InvalidAction, NotConfigured, Refused
+from console.actions.plan import HttpRequest, Plan, Risk, Step
+from console.actions.registry import SAL_START_END, plan_builder, runner
+from console.config import AppConfig, HealthCheckConfig
+from console.sources.httpclient import ssl_verify, transport_failure, transport_timeout
+
+if TYPE_CHECKING:
+    from console.hosts import HostDirectory
+
+HELD = "held"  # a repool deliberately not done: the host's restart or check failed, it stays depooled
+MAX_HOSTS = 500
+LEFT_DEPOOLED = "LEFT DEPOOLED"
+
+
+# --- the actions -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RestartService:
+    """Restart an allow-listed service (`actions.services`) on `hosts`, in batches.
+
+    batch / failure_budget / downtime: None = the `actions.rolling` defaults; downtime is a timedelta
+    (timedelta(0) = no Icinga downtime). `directory` resolves names to addresses (from the store);
+    every host of the service's glob that it knows = the whole fleet (tier 3)."""
+
+    service: str
+    hosts: tuple[str, ...]
+    batch: int | None = None
+    failure_budget: int | None = None
+    downtime: timedelta | None = None
+    directory: HostDirectory | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Depool:
+    """Set each host's backend `sick` on every cache: the caches stop sending it traffic."""
+
+    hosts: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Repool:
+    """Set each host's backend back to `auto` on every cache (its health probe decides again)."""
+
+    hosts: tuple[str, ...]
+
+
+# --- planning --------------------------------------------------------------------------------------
+
+
+def _hosts(hosts: tuple[str, ...]) -> list[str]:
+    unique = list(dict.fromkeys(h.strip() for h in hosts if h and h.strip()))
+    if not unique:
+        raise InvalidAction("refused: give at least one host")
+    if len(unique) > MAX_HOSTS:
+        raise InvalidAction(f"refused: at most {MAX_HOSTS} hosts at once (got {len(unique)})")
+    return unique
+
+
+def _describe(hosts: list[str] | tuple[str, ...]) -> str:
+    if len(hosts) == 1:
+        return hosts[0]
+    shown = ", ".join(hosts[:5]) + (" ..." if len(hosts) > 5 else "")
+    return f"{len(hosts)} hosts ({shown})"
+
+
+def _downtime_steps(context: PlanContext, host: str, seconds: int, start: int, batch: int) -> tuple[Step, Step]:
+    """Schedule a fixed host downtime (all services) now; remove exactly that one afterwards."""
+    source = icinga_source(context.config)
+    kind, text, variables = icinga_filter(IcingaTarget(host))
+    now = round(context.now.timestamp())
+    comment = str(context.reason) if context.reason else "<reason>"
+    body = {"type": kind, "filter": text, "filter_vars": variables, "author": context.operator.user,
+            "comment": comment, "start_time": now, "end_time": now + seconds, "fixed": True, "duration": seconds,
+            "all_services": True}
+    schedule = Step(index=start, kind="schedule-downtime", executor=f"icinga:{source.name}", target=host, subject=host,
+                    request=HttpRequest("POST", f"{source.url}/v1/actions/schedule-downtime", JSON, body), batch=batch)
+    remove_body = {"type": "Downtime",
+                   "filter": "downtime.host_name == opsconsole_host && downtime.author == opsconsole_author "
+                             "&& downtime.comment == opsconsole_comment",
+                   "filter_vars": {"opsconsole_host": host, "opsconsole_author": context.operator.user,
+                                   "opsconsole_comment": comment},
+                   "author": context.operator.user}
+    remove = Step(index=start + 1, kind="remove-downtime", executor=f"icinga:{source.name}", target=host, subject=host,
+                  request=HttpRequest("POST", f"{source.url}/v1/actions/remove-downtime", JSON, remove_body), batch=batch)
+    return schedule, remove
+
+
+def fill_check_url(config: AppConfig, check: HealthCheckConfig, host: str) -> str:
+    assert check.http is not None
+    try:
+        return check.http.format(host=host, fqdn=host_fqdn(config, host))
+    except (KeyError, IndexError):
+        raise NotConfigured("refused: a health check URL may use {host} and {fqdn} only") from None
+
+
+def _check_step(context: PlanContext, action: RestartService, host: str, index: int, batch: int) -> Step | None:
+    from console.actions.commands import allowed_service, check_command
+
+    check = allowed_service(context.config, action.service).check
+    if check is None:
+        return None
+    tries = f"up to {check.attempts} attempts, {check.interval:g}s apart"
+    if check.http is not None:
+        headers = (("Host", check.host_header),) if check.host_header else ()
+        request = HttpRequest("GET", fill_check_url(context.config, check, host), headers)
+        return Step(index=index, kind="health-check", executor="http-check", target=host, subject=f"expect {check.expect}",
+                    request=request, batch=batch, note=f"expect HTTP {check.expect}; {tries}")
+    assert action.directory is not None
+    command = check_command(context.config, action.service, host, action.directory)
+    return Step(index=index, kind="health-check", executor=f"command:{context.config.actions.executor}", target=host,
+                subject="exit 0", command=command, batch=batch, note=f"expect exit 0; {tries}")
+
+
+def _plan_restart(action: RestartService, context: PlanContext) -> Plan:
+    from console.actions.commands import allowed_service, service_command, service_hosts
+
+    config = context.config
+    allowed = allowed_service(config, action.service)
+    hosts = _hosts(action.hosts)
+    rolling = config.actions.rolling
+    batch_size = rolling.batch if action.batch is None else action.batch
+    budget = rolling.failure_budget if action.failure_budget is None else action.failure_budget
+    downtime = timedelta(seconds=rolling.downtime) if action.downtime is None else action.downtime
+    if not 1 <= batch_size <= 100:
+        raise InvalidAction("refused: the batch size must be between 1 and 100")
+    if not 0 <= budget <= 100:
+        raise InvalidAction("refused: the failure budget must be between 0 and 100")
+    if not timedelta(0) <= downtime <= MAX_DURATION:
+        raise InvalidAction("refused: the downtime must be 0 (none) or at most 366 days")
+    if action.directory is None:
+        raise NotConfigured("refused: no host inventory to resolve the hosts (the sources have not answered yet)")
+    seconds = round(downtime.total_seconds())
+    steps: list[Step] = []
+    batches = [hosts[i:i + batch_size] for i in range(0, len(hosts), batch_size)]
+    for number, batch_hosts in enumerate(batches):
+        for host in batch_hosts:
+            command = service_command(config, action.service, host, action.directory)
+            host = command.host
+            remove = None
+            if seconds:
+                schedule, remove = _downtime_steps(context, host, seconds, len(steps), number)
+                steps.append(schedule)
+            if allowed.depool:
+                steps += set_health_steps(config, host, SICK, "depool", len(steps), number)
+            steps.append(Step(index=len(steps), kind="restart", executor=f"command:{config.actions.executor}",
+                              target=host, subject=action.service, command=command, batch=number))
+            check = _check_step(context, action, host, len(steps), number)
+            if check is not None:
+                steps.append(check)
+            if allowed.depool:
+                steps += set_health_steps(config, host, AUTO, "repool", len(steps), number)
+            if remove is not None:
+                steps.append(replace(remove, index=len(steps)))
+    targets = tuple(dict.fromkeys(s.target for s in steps))
+    fleet = service_hosts(config, action.service, action.directory)
+    whole_fleet = len(targets) > 1 and set(fleet) <= set(targets)
+    rolling_word = "rolling restart" if len(batches) > 1 else "restart"
+    what = _describe(targets)
+    title = f"{rolling_word} of {action.service} on {what}"
+    if len(batches) > 1:
+        title += f" in {len(batches)} batches of {batch_size}"
+    notes = [f"failure budget {budget}: the run stops when more than {budget} host(s) failed",
+             "a host whose restart or health check fails is left DEPOOLED (never repooled broken)"
+             if allowed.depool else "the service is not depooled around its restart (depool: false)",
+             f"Icinga downtime {format_duration(downtime)} per host, removed after" if seconds else "no Icinga downtime"]
+    if len(batches) > 1:
+        notes.append("cancel stops between batches: the hosts in hand finish and are repooled")
+        if rolling.settle:
+            notes.append(f"waits {rolling.settle:g}s after each batch before the next")
+    if whole_fleet:
+        notes.append(f"this is every known host of {action.service} ({allowed.hosts})")
+    return _plan(
+        context, action="restart", title=title, targets=targets,
+        risk=Risk.IRREVERSIBLE if whole_fleet else Risk.SEVERAL, steps=tuple(steps),
+        confirm_word=action.service if whole_fleet else None,
+        key=f"restart:{action.service}:" + "\n".join(sorted(targets)),
+        log_summary=f"{rolling_word} of {action.service} on {what}", notes=tuple(notes),
+    )  # fmt: skip
+
+
+def _plan_pool(action: Depool | Repool, context: PlanContext) -> Plan:
+    depool = isinstance(action, Depool)
+    hosts = [check_backend(h) for h in _hosts(action.hosts)]
+    steps: list[Step] = []
+    for host in hosts:
+        steps += set_health_steps(context.config, host, SICK if depool else AUTO, "depool" if depool else "repool",
+                                  len(steps))
+    caches = len(context.config.actions.caches)
+    what = _describe(hosts)
+    verb, past = ("depool", "depooled") if depool else ("repool", "repooled")
+    note = ("the caches stop sending these app servers traffic until they are repooled" if depool else
+            "repool sets the backend to `auto`: the caches' health probe decides again, so a server that is "
+            "still broken stays out on its own")
+    return _plan(
+        context, action=verb, title=f"{verb} {what} {'from' if depool else 'on'} {caches} caches", targets=tuple(hosts),
+        risk=Risk.REVERSIBLE if len(hosts) == 1 else Risk.SEVERAL, steps=tuple(steps),
+        key="pool:" + "\n".join(sorted(hosts)),
+        log_summary=f"{past} {what} {'from' if depool else 'on'} {caches} caches", notes=(note,),
+    )  # fmt: skip
+
+
+plan_builder(RestartService)(_plan_restart)
+plan_builder(Depool)(_plan_pool)
+plan_builder(Repool)(_plan_pool)
+SAL_START_END.add("restart")
+
+
+# --- running ---------------------------------------------------------------------------------------
+
+
+class _Runner:
+    """Carries out one plan's steps; every step goes through `step()` (events + a StepResult)."""
+
+    def __init__(self, run: RunContext) -> None:
+        self.run = run
+        self.config = run.config
+
+    async def step(self, step: Step) -> StepResult:
+        await self.run.emit("step-started", _started(step), step=step)
+        try:
+            sent = await self._execute(step)
+        except Refused as exc:
+            sent = Sent(REFUSED, None, str(exc))
+        except Exception as exc:  # noqa: BLE001 - one step's surprise is its failure, never the run's
+            sent = Sent(FAILED, None, f"{type(exc).__name__}: {exc}"[:200])
+        detail = _first_of(sent.detail)
+        await self.run.emit("step-finished", f"{step.target}: {step.kind} {sent.status} {detail}", step=step,
+                            status=sent.status)
+        return self.run.result(step, sent.status, detail, sent.http_status)
+
+    async def skip(self, step: Step, why: str, status: str = SKIPPED) -> StepResult:
+        await self.run.emit("step-finished", f"{step.target}: {step.kind} {status}: {why}", step=step, status=status)
+        return self.run.result(step, status, why)
+
+    async def _execute(self, step: Step) -> Sent:
+        if step.executor.startswith("icinga:"):
+            executor = self._icinga()
+            return await executor.execute(step)
+        if step.executor.startswith("depool:"):
+            return await self._depool(step.executor).set_health(step)
+        if step.kind == "health-check":
+            return await self._health_check(step)
+        assert step.command is not None
+        return await self._command(step)
+
+    async def _command(self, step: Step) -> Sent:
+        assert step.command is not None
+
+        async def output(line: str) -> None:
+            await self.run.emit("output", f"{step.target}: {line}", step=step)
+
+        result = await self.run.commands().run(step.command, on_output=output)
+        detail = result.detail or result.status
+        if step.executor.startswith("command:") and step.kind in ("depool", "repool"):
+            detail = f"{step.subject}: {detail}"
+        return Sent(OK if result.ok else result.status, result.exit_status, detail)
+
+    async def _health_check(self, step: Step) -> Sent:
+        from console.actions.commands import allowed_service
+
+        service = next(s.subject for s in self.run.plan.steps if s.kind == "restart")
+        check = allowed_service(self.config, service).check
+        assert check is not None
+        last = Sent(FAILED, None, "not checked")
+        for attempt in range(1, check.attempts + 1):
+            if step.request is not None:
+                last = await self._http_check(step.request, check)
+            else:
+                assert step.command is not None
+                result = await self.run.commands().run(step.command)
+                last = Sent(OK if result.ok else FAILED, result.exit_status, result.detail or result.status)
+            if last.status == OK:
+                return Sent(OK, last.http_status, f"healthy ({last.detail}) after {attempt} attempt(s)")
+            if attempt < check.attempts:
+                await self.run.emit("output", f"{step.target}: check {attempt}/{check.attempts}: {last.detail}", step=step)
+                await asyncio.sleep(check.interval)
+        return Sent(FAILED, last.http_status, f"unhealthy after {check.attempts} attempts: {last.detail}")
+
+    async def _http_check(self, request: HttpRequest, check: HealthCheckConfig) -> Sent:
+        client = self.run.http("http-check", lambda: _HttpCheck(self.run.engine.session, check.timeout))
+        assert isinstance(client, _HttpCheck)
+        try:
+            response = await client.read(request)
+        except (httpx.HTTPError, OSError) as exc:
+            if isinstance(exc, httpx.TimeoutException):
+                return Sent(DOWN, None, f"timed out after {check.timeout:g}s")
+            return Sent(DOWN, None, transport_failure(request.url, exc))
+        if response.status_code == check.expect:
+            return Sent(OK, response.status_code, f"HTTP {response.status_code}")
+        return Sent(FAILED, response.status_code, f"HTTP {response.status_code}, expected {check.expect}")
+
+    def _icinga(self) -> IcingaExecutor:
+        source = icinga_source(self.config)
+        made = self.run.http(f"icinga:{source.name}",
+                             lambda: IcingaExecutor(source, self.run.engine.session, self.config.actions.timeout))
+        assert isinstance(made, IcingaExecutor)
+        return made
+
+    def _depool(self, name: str) -> DepoolServiceExecutor:
+        cache = next(c for c in self.config.actions.caches if f"depool:{c.name}" == name)
+        made = self.run.http(name, lambda: DepoolServiceExecutor(self.config, cache, self.run.engine.session))
+        assert isinstance(made, DepoolServiceExecutor)
+        return made
+
+
+class _HttpCheck(Executor):
+    """Plain GETs of the health check URL (a read: no session check needed)."""
+
+    name = "http-check"
+
+    def _make_client(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(verify=ssl_verify(True), timeout=transport_timeout(self.timeout), follow_redirects=False)
+
+
+def _first_of(detail: str) -> str:
+    """Icinga answers one message per object (a host downtime and each of its services'): keep the first."""
+    parts = detail.split("; ")
+    return parts[0] if len(parts) == 1 else f"{parts[0]} (+{len(parts) - 1} more)"
+
+
+def _started(step: Step) -> str:
+    if step.kind in ("depool", "repool"):
+        return f"{step.target}: {step.kind} on {step.subject}"
+    if step.kind == "restart":
+        return f"{step.target}: restart {step.subject}"
+    return f"{step.target}: {step.kind}"
+
+
+async def _run_host(runner: _Runner, steps: list[Step]) -> tuple[list[StepResult], bool, bool]:
+    """One host's steps in order. Returns (results, failed, left_depooled)."""
+    results: list[StepResult] = []
+    by_kind: dict[str, list[Step]] = {}
+    for step in steps:
+        by_kind.setdefault(step.kind, []).append(step)
+    host = steps[0].target
+
+    async def skip_all(kinds: tuple[str, ...], why: str, status: str = SKIPPED) -> None:
+        for kind in kinds:
+            for step in by_kind.get(kind, []):
+                results.append(await runner.skip(step, why, status))
+
+    async def remove_downtime() -> None:
+        for step in by_kind.get("remove-downtime", []):
+            results.append(await runner.step(step))
+
+    for step in by_kind.get("schedule-downtime", []):
+        done = await runner.step(step)
+        results.append(done)
+        if not done.good:
+            await skip_all(("depool", "restart", "health-check", "repool", "remove-downtime"),
+                           "not started: the Icinga downtime could not be scheduled")
+            return results, True, False
+    depools = by_kind.get("depool", [])
+    depooled = list(await asyncio.gather(*(runner.step(s) for s in depools)))
+    results += depooled
+    if any(not r.good for r in depooled):
+        # out of some caches only: put it back where it went out, restart nothing
+        done = {r.index for r in depooled if r.good}
+        for depool_step, repool_step in zip(depools, by_kind.get("repool", [])):
+            if depool_step.index in done:
+                results.append(await runner.step(repool_step))
+            else:
+                results.append(await runner.skip(repool_step, "was not depooled from this cache"))
+        await skip_all(("restart", "health-check"), "not started: the depool failed on a cache")
+        await remove_downtime()
+        return results, True, False
+    broken = None
+    for kind in ("restart", "health-check"):
+        for step in by_kind.get(kind, []):
+            if broken is not None:
+                results.append(await runner.skip(step, f"not started: the {broken} failed"))
+                continue
+            done = await runner.step(step)
+            results.append(done)
+            if not done.good:
+                broken = "restart" if kind == "restart" else "health check"
+    if broken is not None:
+        repools = by_kind.get("repool", [])
+        if repools:
+            why = (f"{LEFT_DEPOOLED}: {host} is NOT repooled because its {broken} failed; fix it, then "
+                   f"`opsconsole repool {host}`")
+            await skip_all(("repool",), why, HELD)
+            await runner.run.emit("notice", why)
+        await remove_downtime()
+        return results, True, bool(repools)
+    repooled = list(await asyncio.gather(*(runner.step(s) for s in by_kind.get("repool", []))))
+    results += repooled
+    await remove_downtime()
+    failed_repool = any(not r.good for r in repooled)
+    if failed_repool:
+        await runner.run.emit("notice", f"{LEFT_DEPOOLED}: {host} could not be repooled on every cache; "
+                                        f"`opsconsole repool {host}`")
+    return results, failed_repool, failed_repool
+
+
+@runner("restart")
+async def _run_restart(run: RunContext) -> list[StepResult]:
+    runner_ = _Runner(run)
+    plan = run.plan
+    budget = _budget(plan)
+    batches: dict[int, dict[str, list[Step]]] = {}
+    for step in plan.steps:
+        batches.setdefault(step.batch or 0, {}).setdefault(step.target, []).append(step)
+    order = sorted(batches)
+    if run.engine.sal is not None:  # every restart: the engine closes it with END (PASS|FAIL)
+        try:
+            await run.engine.sal.send(sal_line(str(plan.operator), f"START - {plan.log_summary}"
+                                               + (f" - {plan.reason.for_log()}" if plan.reason else "")))
+        except OSError as exc:
+            await run.emit("notice", f"server admin log START line not written: {exc}")
+    results: list[StepResult] = []
+    failed_hosts: list[str] = []
+    left_depooled: list[str] = []
+    stop_why = None
+    settle = run.config.actions.rolling.settle
+    for position, number in enumerate(order):
+        hosts = batches[number]
+        if stop_why is None and position > 0 and run.cancelled.is_set():
+            stop_why = "not started: cancelled by the operator"
+            run.stopped_by_cancel = True
+        if stop_why is not None:
+            for steps in hosts.values():
+                for step in steps:
+                    results.append(await runner_.skip(step, stop_why))
+            continue
+        await run.emit("batch", f"batch {position + 1}/{len(order)}: {', '.join(hosts)}")
+        outcomes = await asyncio.gather(*(_run_host(runner_, steps) for steps in hosts.values()))
+        for host, (host_results, failed, held) in zip(hosts, outcomes):
+            results += host_results
+            if failed:
+                failed_hosts.append(host)
+            if held:
+                left_depooled.append(host)
+        if len(failed_hosts) > budget:
+            stop_why = (f"not started: {len(failed_hosts)} host(s) failed ({', '.join(failed_hosts)}), "
+                        f"over the failure budget of {budget}")
+            await run.emit("notice", f"stopping: {stop_why.removeprefix('not started: ')}")
+            continue
+        if position + 1 < len(order) and settle and not run.cancelled.is_set():
+            try:  # let the caches' probes see the repooled hosts; a cancel cuts the wait short
+                await asyncio.wait_for(run.cancelled.wait(), settle)
+            except asyncio.TimeoutError:
+                pass
+    if left_depooled:
+        await run.emit("notice", f"{LEFT_DEPOOLED}: {', '.join(left_depooled)} (repool once fixed)")
+    return sorted(results, key=lambda r: r.index)
+
+
+def _budget(plan: Plan) -> int:
+    for note in plan.notes:
+        if note.startswith("failure budget "):
+            return int(note.split()[2].rstrip(":"))
+    return 0
+
+
+@runner("depool")
+@runner("repool")
+async def _run_pool(run: RunContext) -> list[StepResult]:
+    runner_ = _Runner(run)
+    return list(await asyncio.gather(*(runner_.step(step) for step in run.plan.steps)))
+
+
+def left_depooled(steps: list[StepResult] | tuple[StepResult, ...]) -> list[str]:
+    """The hosts a result left out of the caches on purpose (their repool is `held`)."""
+    return list(dict.fromkeys(s.target for s in steps if s.status == HELD))
+
+
+__all__ = ["Depool", "HELD", "LEFT_DEPOOLED", "Repool", "RestartService", "left_depooled"]
