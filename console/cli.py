@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import signal
 import sys
 import tempfile
@@ -236,4 +237,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
     sys.exit(code)
 
 
-import console.cli_actions  # noqa: E402,F401 - registers purge, ban, ack, ... on `main` (defined above)
+# The subcommands beyond these register themselves on `main` (defined above) when their module loads:
+# purge, ban, ack, ..., restart, guest, puppet, locks (console.cli_actions) and incident (console.cli_incident).
+for _module in ("console.cli_actions", "console.cli_incident"):
+    importlib.import_module(_module)

@@ -589,7 +589,7 @@ class ActionsConfig(Section):
 # actions' keys: a rebinding may not take them.
 RESERVED_KEYS = frozenset(
     {"1", "2", "3", "4", "tab", "shift+tab", "enter", "escape", "r", "q", "?", "question_mark", "j", "k", "g", "G",
-     "up", "down", "left", "right", "pageup", "pagedown", "a", "P", "A", "D", "W", "t", "h"}
+     "up", "down", "left", "right", "pageup", "pagedown", "a", "P", "A", "D", "W", "t", "h", "L", "i"}
 )  # fmt: skip
 KEY_NAME = re.compile(r"^(?:(?:shift|alt|meta)\+)?(?:[!-~]|[a-z][a-z0-9_]+|f\d{1,2})$")
 
@@ -628,6 +628,21 @@ class UiConfig(Section):
     keys: KeysConfig = Field(default_factory=KeysConfig)
 
 
+def _default_incident_path() -> str:
+    state = os.environ.get("XDG_STATE_HOME") or "~/.local/state"
+    return str(Path(state) / "opsconsole" / "incident.json")
+
+
+class IncidentConfig(Section):
+    """Incident mode (`i`, :timeline, `opsconsole incident export`) and the leftovers board (:leftovers)."""
+
+    state: str = Field(default_factory=_default_incident_path, min_length=1)  # the open incident, JSON
+    audit: list[str] = Field(default_factory=list)  # other operators' audit files to read actions from (shared)
+    puppet_disabled_hours: float = Field(default=4.0, gt=0, le=24 * 366)  # leftovers: agent disabled this long
+    lock_minutes: float = Field(default=30.0, gt=0, le=24 * 60 * 366)  # leftovers: lock held this long
+    downtime_soon_minutes: float = Field(default=30.0, gt=0, le=24 * 60)  # leftovers: downtime ending this soon
+
+
 class AppConfig(Section):
     farm: FarmConfig
     sources: SourcesConfig = Field(default_factory=SourcesConfig)
@@ -636,6 +651,7 @@ class AppConfig(Section):
     links: LinksConfig = Field(default_factory=LinksConfig)
     ssh: SshConfig = Field(default_factory=SshConfig)
     ui: UiConfig = Field(default_factory=UiConfig)
+    incident: IncidentConfig = Field(default_factory=IncidentConfig)
 
 
 # --- loading -----------------------------------------------------------------------------------

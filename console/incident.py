@@ -25,6 +25,7 @@ ALERT, RECOVERY, HANDLED, ACTION, COMMIT, PUPPET, LOGS, NOTE, START, END = (
     "alert", "recovery", "handled", "action", "commit", "puppet", "logs", "note", "start", "end",
 )  # fmt: skip
 KIND_ORDER = {START: 0, COMMIT: 1, PUPPET: 2, ALERT: 3, LOGS: 4, HANDLED: 5, ACTION: 6, NOTE: 7, RECOVERY: 8, END: 9}
+IMPACT_LOOKBACK = timedelta(hours=1)  # alerts this long before the start count towards the impact window
 COMMIT_LOOKBACK = timedelta(hours=2)  # commits that landed this long before the start are part of the story
 SPIKE_MIN = 20  # error-level messages per window for a host to count as a spike ...
 SPIKE_FACTOR = 3  # ... and this many times what the host had before
@@ -224,6 +225,8 @@ class TimelineObserver:
             stamp = _iso(at)
             if state != CheckState.OK:
                 before = previous.get(key)
+                if first and handled and at < self.incident.started_at:
+                    continue  # acknowledged or in downtime before the incident: not part of it
                 if first or before is None or before[0] != state:
                     word = "was already" if at < self.incident.started_at else "went"
                     entries.append(TimelineEntry(at, ALERT, f"{key} {word} {state.name}", None,
@@ -329,7 +332,9 @@ def refresh_actions(incident: Incident, audit_paths: Iterable[str | os.PathLike[
 
 def impact_window(incident: Incident, now: datetime) -> tuple[datetime, datetime | None]:
     """From the first alert (or the start) to the last recovery when nothing is still failing (None: ongoing)."""
-    alerts = [e for e in incident.entries if e.kind == ALERT]
+    # problems older than the lookback were there before this incident began (a disk warning since
+    # yesterday): they stay in the timeline but do not stretch the impact window
+    alerts = [e for e in incident.entries if e.kind == ALERT and e.at >= incident.started_at - IMPACT_LOOKBACK]
     begin = min((e.at for e in alerts), default=incident.started_at)
     open_keys = _still_failing(incident)
     if open_keys:
@@ -377,13 +382,13 @@ def export_markdown(incident: Incident, now: datetime, follow_ups: Sequence[str]
     lines.append("Still failing at the time of this report: " + (", ".join(failing) if failing else "nothing") + ".")
     lines += ["", "## Timeline", "", "| time (UTC) | what | who | detail |", "|---|---|---|---|"]
     for entry in incident.entries:
-        lines.append(f"| {entry.at.astimezone(timezone.utc).strftime('%H:%M:%S')} | {entry.kind}: {_cell(entry.text)} "
+        lines.append(f"| {entry.at.astimezone(timezone.utc).strftime('%m-%d %H:%M:%S')} | {entry.kind}: {_cell(entry.text)} "
                      f"| {_cell(entry.who)} | {_cell(entry.detail)} |")
     lines += ["", "## Actions", ""]
     if actions:
         lines += ["| time (UTC) | action | who | reason |", "|---|---|---|---|"]
         for entry in actions:
-            lines.append(f"| {entry.at.astimezone(timezone.utc).strftime('%H:%M:%S')} | {_cell(entry.text)} "
+            lines.append(f"| {entry.at.astimezone(timezone.utc).strftime('%m-%d %H:%M:%S')} | {_cell(entry.text)} "
                          f"| {_cell(entry.who)} | {_cell(entry.detail)} |")
     else:
         lines.append("No action was taken through opsconsole.")

@@ -7,6 +7,8 @@
     :logs [QUERY]                       the log screen, tailing QUERY (a Graylog query; default *)
     :backends                           backend health per cache (depool service or varnishadm)
     :handled                            hide (or show) the handled alerts, as `h` does
+    :timeline                           the open incident's timeline (`i` starts an incident)
+    :leftovers                          what incidents left behind, each with its clean-up
     :q  :quit                           quit
 """
 
@@ -41,6 +43,10 @@ def parse_jump(text: str, themes: Iterable[str] = (), sources: Iterable[str] = (
         return Jump("quit")
     if verb == "handled" and not rest:  # hide / show the handled alerts, as `h` does
         return Jump("handled")
+    if verb in ("timeline", "incident") and not rest:  # the open incident's timeline (console/ui/incident.py)
+        return Jump("timeline")
+    if verb == "leftovers" and not rest:  # the leftovers board (console/ui/leftovers.py)
+        return Jump("leftovers")
     if verb == "backends" and not rest:  # backend health per cache (console/ui/farm_actions.py)
         return Jump("backends")
     if verb == "host":
@@ -75,6 +81,8 @@ def completions(hosts: Iterable[str], themes: Iterable[str], sources: Iterable[s
         "logs",
         "handled",
         "backends",
+        "timeline",
+        "leftovers",
         *(f"host {h}" for h in hosts),
         *(f"theme {t}" for t in sorted(themes)),
         *(f"pause {s}" for s in sources),

@@ -2,8 +2,8 @@
 
 Downtimes about to expire (or just expired while the object still fails), Puppet agents disabled for
 longer than N hours, backends still depooled, acknowledgements without an expiry, locks held for
-longer than N minutes. Pure functions over plain data; `gather` (async) asks the backends once when
-the board opens. Every clean-up is an action for the safe-action engine — never a direct call.
+longer than N minutes. Pure functions over plain data; `gather` (console/leftovers_fetch.py) asks
+the backends once when the board opens. Every clean-up is an action for the safe-action engine — never a direct call.
 """
 
 from __future__ import annotations
@@ -112,3 +112,8 @@ def lock_leftovers(locks: Sequence[Any], now: datetime, older_than: timedelta) -
 
 def fmt_time(at: datetime | None) -> str:
     return at.astimezone(timezone.utc).strftime("%H:%M UTC") if at else "?"
+
+
+def since_text(now: datetime, at: datetime | None) -> str:
+    """`10:02 UTC, 2h05m ago` for the board's since column (`?` when unknown)."""
+    return f"{fmt_time(at)}, {_ago(now, at)}" if at else "?"

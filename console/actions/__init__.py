@@ -68,6 +68,8 @@ __all__ = [
 from console.actions.power import GuestPower  # noqa: E402
 from console.actions.puppet import PuppetDisable, PuppetEnable, PuppetRun  # noqa: E402
 from console.actions.restart import HELD, Depool, Repool, RestartService  # noqa: E402
+from console.actions.lockbreak import BreakLock  # noqa: E402
 
 __all__ += ["GuestPower", "PuppetDisable", "PuppetEnable", "PuppetRun"]
 __all__ += ["Depool", "HELD", "Repool", "RestartService"]
+__all__ += ["BreakLock"]

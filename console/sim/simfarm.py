@@ -279,6 +279,7 @@ class SimFarm:
                 "sal": {"udp": self.sal_address},
             },
             "links": dict(LINKS),
+            "incident": {"state": str(self.state_dir / "incident.json")},  # this farm's own incident
         }
         header = (f"# opsconsole config for the simulated farm (scenario {self.scenario}, seed {self.seed}).\n"
                   f"# Secrets and the CA live in {self.state_dir}; they change every time the farm starts.\n")

@@ -8,6 +8,7 @@ import httpx
 
 from console.clock import Clock, utc_now
 from console.config import IcingaConfig
+from console.leftovers import Acknowledgement, Downtime
 from console.model import CheckState, IcingaHostState, IcingaSnapshot, ServiceCheck
 from console.sources.base import MalformedAnswer
 from console.sources.httpclient import HttpSource, answer_json, basic_credentials, gather_or_cancel
@@ -26,6 +27,8 @@ SERVICE_ATTRS = [
     "last_check_result",
 ]
 HOST_ATTRS = ["name", "state", "acknowledgement", "downtime_depth", "last_check_result"]
+DOWNTIME_ATTRS = ["host_name", "service_name", "author", "comment", "start_time", "end_time", "fixed"]
+ACK_COMMENT_ATTRS = ["host_name", "service_name", "author", "text", "entry_time", "expire_time"]
 
 
 class IcingaSource(HttpSource[IcingaSnapshot]):
@@ -51,6 +54,15 @@ class IcingaSource(HttpSource[IcingaSnapshot]):
             self._objects("hosts", {"attrs": HOST_ATTRS}),
         )
         return IcingaSnapshot(hosts=parse_hosts(hosts), services=parse_services(services))
+
+    async def downtimes(self) -> list[Downtime]:
+        """Every downtime Icinga holds (the leftovers board). Raises SourceError."""
+        return parse_downtimes(await self._guard(self._objects("downtimes", {"attrs": DOWNTIME_ATTRS})))
+
+    async def acknowledgements(self) -> list[Acknowledgement]:
+        """Every acknowledgement, from its comment (entry_type 4). Raises SourceError."""
+        body = {"filter": "comment.entry_type == 4", "attrs": ACK_COMMENT_ATTRS}
+        return parse_acknowledgements(await self._guard(self._objects("comments", body)))
 
     async def _objects(self, kind: str, body: dict[str, Any]) -> Any:
         # POST + override: the attribute list travels in the body, not in a long query string
@@ -157,3 +169,52 @@ def parse_host(item: Any, at: str) -> IcingaHostState:
         in_downtime=_number(attrs.get("downtime_depth"), f"{at}.attrs.downtime_depth") > 0,
         output=check_output(attrs.get("last_check_result"), f"{at}.attrs.last_check_result"),
     )
+
+
+def parse_downtimes(payload: Any) -> list[Downtime]:
+    """`/v1/objects/downtimes` → Downtime per result (name = Icinga's full `host!service!uuid`), by end;
+    epoch 0 (Icinga's "not set") is None."""
+    found = [parse_downtime(item, f"downtimes[{i}]") for i, item in enumerate(results(payload, "downtimes"))]
+    return sorted(found, key=lambda d: (d.end is None, d.end.timestamp() if d.end else 0.0, d.name))
+
+
+def parse_downtime(item: Any, at: str) -> Downtime:
+    record = as_dict(item, at)
+    attrs = as_dict(record.get("attrs"), f"{at}.attrs")
+    name = opt_str(record.get("name"), f"{at}.name") or opt_str(attrs.get("__name"), f"{at}.attrs.__name") or ""
+    host = opt_str(attrs.get("host_name"), f"{at}.attrs.host_name") or name.partition("!")[0]
+    if not host:
+        raise MalformedAnswer(f"malformed answer: {at} names no host")
+    return Downtime(
+        name=name or host,
+        host=host,
+        service=opt_str(attrs.get("service_name"), f"{at}.attrs.service_name") or None,  # "" is a host downtime
+        author=opt_str(attrs.get("author"), f"{at}.attrs.author") or "",
+        comment=opt_str(attrs.get("comment"), f"{at}.attrs.comment") or "",
+        start=epoch_time(attrs.get("start_time"), f"{at}.attrs.start_time"),
+        end=epoch_time(attrs.get("end_time"), f"{at}.attrs.end_time"),
+    )
+
+
+def parse_acknowledgements(payload: Any) -> list[Acknowledgement]:
+    """`/v1/objects/comments` (entry_type 4 = acknowledgement) → Acknowledgement per result, by host and
+    service; `expire_time` 0 means none (it lasts until the object recovers)."""
+    found = []
+    for i, item in enumerate(results(payload, "comments")):
+        at = f"comments[{i}]"
+        attrs = as_dict(as_dict(item, at).get("attrs"), f"{at}.attrs")
+        entry_type = opt_float(attrs.get("entry_type"), f"{at}.attrs.entry_type")
+        if entry_type is not None and entry_type != 4:
+            continue  # a user comment, downtime or flapping note: not an acknowledgement
+        host = opt_str(attrs.get("host_name"), f"{at}.attrs.host_name")
+        if not host:
+            raise MalformedAnswer(f"malformed answer: {at} names no host")
+        found.append(Acknowledgement(
+            host=host,
+            service=opt_str(attrs.get("service_name"), f"{at}.attrs.service_name") or None,
+            author=opt_str(attrs.get("author"), f"{at}.attrs.author") or "",
+            comment=opt_str(attrs.get("text"), f"{at}.attrs.text") or "",
+            set_at=epoch_time(attrs.get("entry_time"), f"{at}.attrs.entry_time"),
+            expiry=epoch_time(attrs.get("expire_time"), f"{at}.attrs.expire_time"),
+        ))  # fmt: skip
+    return sorted(found, key=lambda a: (a.host, a.service or ""))

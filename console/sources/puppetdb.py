@@ -51,6 +51,10 @@ class PuppetDBSource(HttpSource[PuppetInventory]):
         body = {"query": ["and", ["=", "certname", certname], ["=", "name", name]]}
         return parse_fact(await self._guard(self._json("POST", FACTS, json=body)))
 
+    async def fact_everywhere(self, name: str) -> dict[str, Any]:
+        """{certname: value} of one fact on every node that has it, in ONE query. Raises SourceError."""
+        return parse_fact_values(await self._guard(self._json("POST", FACTS, json={"query": ["=", "name", name]})))
+
 
 # --- parsers (pure) ----------------------------------------------------------------------------
 
@@ -93,6 +97,15 @@ def parse_fact(payload: Any) -> Any:
     """`/pdb/query/v4/facts` records of one fact of one node → its value (None when there is none)."""
     found = records(payload, "facts")
     return as_dict(found[0], "facts[0]").get("value") if found else None
+
+
+def parse_fact_values(payload: Any) -> dict[str, Any]:
+    """`/pdb/query/v4/facts` records of one fact on many nodes → {certname: value}."""
+    found = {}
+    for index, item in enumerate(records(payload, "facts")):
+        record = as_dict(item, f"facts[{index}]")
+        found[req_str(record, "certname", f"facts[{index}]")] = record.get("value")
+    return found
 
 
 REPORT_TIMES = ("start_time", "end_time", "producer_timestamp", "receive_time")

@@ -167,6 +167,7 @@ class ActionDesk:
 
         try:
             result = await self.engine.run(plan, confirmation, on_event=on_event)
+            self.app.incident.refresh_actions()  # an open incident's timeline gets the action at once
         except Refused as exc:
             if screen.is_attached:
                 screen.show_refusal(str(exc))

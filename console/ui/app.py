@@ -29,6 +29,7 @@ from console.shell import run_in_terminal
 from console.state import Poller, Store
 from console.ui.actions import ACTION_BINDINGS, ActionDesk, ActionKeys
 from console.ui.detail import HostDetailScreen, Picker
+from console.ui.incident import IncidentDesk, StartIncidentScreen, TimelineScreen
 from console.ui.logs import LogScreen
 from console.ui.help import HelpScreen
 from console.ui.panes import PANES, Pane
@@ -41,6 +42,7 @@ from console.views import STATE_STYLE, STATE_SYMBOL, github_quota, service_hosts
 
 WIDE = 110  # columns from which the four panes fit on screen together
 PANE_REFRESH_TICKS = 5  # ages in the panes are redrawn every 5 s even without new data
+INCIDENT_AUDIT_TICKS = 10  # an open incident reads the audit file(s) every 10 s
 
 
 def default_identity() -> str:
@@ -77,7 +79,8 @@ class OpsConsoleApp(ActionKeys, App[None]):
         Binding("space", "mark", "Mark", show=False, id="mark"),
         Binding("p", "pause", "Pause", show=False, id="pause"),
         Binding("L", "logs", "Logs", show=False),
-        Binding("h", "toggle_handled", "Handled", show=False),  # hide / show acknowledged and downtimed alerts
+        Binding("h", "toggle_handled", "Handled", show=False),
+        Binding("i", "incident", "Incident", show=False),  # start an incident, or open its timeline  # hide / show acknowledged and downtimed alerts
         Binding("escape", "back", "Back", show=False),
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("q", "quit", "Quit"),
@@ -120,6 +123,7 @@ class OpsConsoleApp(ActionKeys, App[None]):
         self.paused = False
         self.hide_handled = False  # h: acknowledged / in-downtime alerts left out
         self.actions = ActionDesk(self, write=write)  # read-only unless --write (or W, typed)
+        self.incident = IncidentDesk(self)  # i, :timeline (console/ui/incident.py)
         self.active_pane = 1
         self._changed: set[str] = set()
         self._ticks = 0
@@ -149,6 +153,7 @@ class OpsConsoleApp(ActionKeys, App[None]):
         self.action_show_pane(1)
         self.poller.start()
         self.actions.start()
+        self.incident.load()
         self.set_interval(1.0, self._tick)
         from console.ui.unfinished import warn_unfinished  # an action killed mid-run: say so once
 
@@ -172,10 +177,13 @@ class OpsConsoleApp(ActionKeys, App[None]):
         self._changed.clear()
         self.refresh_panes(kinds)
         self._refresh_detail()
+        self.incident.observe()
 
     def _tick(self) -> None:
         self._ticks += 1
         self.header.tick()
+        if self._ticks % INCIDENT_AUDIT_TICKS == 0:
+            self.incident.refresh_actions()  # other operators' actions, from the shared audit
         if self._ticks % PANE_REFRESH_TICKS == 0:
             self.refresh_panes()
             self._refresh_detail()
@@ -210,7 +218,7 @@ class OpsConsoleApp(ActionKeys, App[None]):
         # tab cycles the panes only where the panes are; elsewhere it moves the focus as usual
         if action == "cycle_pane":
             return self.screen is self.screen_stack[0] and not self.prompt.is_open
-        if action in ("filter", "jump", "sort", "mark", "back", "logs", "toggle_handled"):  # the panes' grammar: on the panes only
+        if action in ("filter", "jump", "sort", "mark", "back", "logs", "toggle_handled", "incident"):  # the panes' grammar: on the panes only
             return self.screen is self.screen_stack[0] and not self.prompt.is_open
         return True
 
@@ -291,6 +299,10 @@ class OpsConsoleApp(ActionKeys, App[None]):
             self.action_toggle_handled()
         elif jump.what == "backends":
             self.open_backends()
+        elif jump.what == "leftovers":
+            self.open_leftovers()
+        elif jump.what == "timeline":
+            self.open_timeline()
         elif jump.what == "logs":
             self.open_logs(str(jump.arg or "*"))
         elif jump.what == "pause":
@@ -338,6 +350,36 @@ class OpsConsoleApp(ActionKeys, App[None]):
         self._show_status(self.clock())
         self.notify(f"{name}: refresh {'paused (:pause ' + name + ' resumes)' if paused else 'resumed'}", timeout=2)
 
+    def action_incident(self) -> None:
+        """i: start an incident (title, task) when none is open; else show its timeline."""
+        if self.incident.incident is not None:
+            self.open_timeline()
+            return
+
+        def started(answer: tuple[str, str | None] | None) -> None:
+            if answer is None:
+                return
+            try:
+                incident = self.incident.start(*answer)
+            except ValueError as exc:
+                self.notify(str(exc), title="Incident not started", severity="error")
+                return
+            self.notify(f"incident started: {incident.title} - the timeline collects itself (:timeline)",
+                        title="Incident", timeout=6)
+
+        self.push_screen(StartIncidentScreen(), started)
+
+    def open_timeline(self) -> None:
+        if not isinstance(self.screen, TimelineScreen):
+            self.push_screen(TimelineScreen(self.incident))
+
+    def open_leftovers(self) -> None:
+        """The leftovers board (console/ui/leftovers.py): asked once on open and on r."""
+        from console.ui.leftovers import LeftoversScreen
+
+        if not isinstance(self.screen, LeftoversScreen):
+            self.push_screen(LeftoversScreen())
+
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """The command palette (ctrl+p): every view and action, then Textual's own (themes, keys)."""
         for pane in self.panes:
@@ -347,6 +389,8 @@ class OpsConsoleApp(ActionKeys, App[None]):
         yield SystemCommand("Sort by the next column", "S", self.action_sort)
         yield SystemCommand("Pause / resume refresh", "p", self.action_pause)
         yield SystemCommand("Hide / show handled alerts", "h (:handled)", self.action_toggle_handled)
+        yield SystemCommand("Incident: start one, or show its timeline", "i (:timeline)", self.action_incident)
+        yield SystemCommand("Leftovers: downtimes, acks, Puppet off, depooled, locks", ":leftovers", self.open_leftovers)
         yield SystemCommand("Refresh every source now", "r", self.action_refresh)
         yield SystemCommand("Help: the keys", "?", self.action_help)
         for name in sorted(self.available_themes):

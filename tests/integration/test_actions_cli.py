@@ -9,29 +9,13 @@ import subprocess
 import sys
 
 import pytest
-from click.testing import CliRunner
 
 import console.cli_actions
-from console.cli import main
+from tests.integration.cli_helpers import invoke
 
 pytestmark = pytest.mark.sim
 
 MAIN_PAGE = "https://meta.miraheze.org/wiki/Main_Page"
-
-
-@pytest.fixture
-def farm_config(sim_farm_factory, tmp_path, monkeypatch):
-    """(farm, path of its config); HOME is a temp dir, the audit file is in the farm's state dir."""
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("SUDO_USER", "alice")
-    farm = sim_farm_factory()
-    path = tmp_path / "farm.yaml"
-    path.write_text(farm.config_yaml())
-    return farm, path
-
-
-def invoke(config, *args, input: str | None = None):
-    return CliRunner().invoke(main, ["--config", str(config), *args], input=input, catch_exceptions=False)
 
 
 def sent(farm) -> list:

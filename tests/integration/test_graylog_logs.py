@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 
-from conftest import SIM_NOW
+from tests.conftest import SIM_NOW
 from console.config import parse_config
 from console.logtail import LogTail, line_key
 from console.sources.base import SourceError

@@ -6,29 +6,19 @@ from __future__ import annotations
 import json
 
 import pytest
-from click.testing import CliRunner
 
 from console.actions import power
-from console.cli import main
+from tests.integration.cli_helpers import invoke
 from console.sim import proxmox_tasks
 
 pytestmark = pytest.mark.sim
 
 
 @pytest.fixture
-def farm_config(sim_farm_factory, tmp_path, monkeypatch):
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("SUDO_USER", "alice")
+def farm_config(cli_farm, monkeypatch):
     monkeypatch.setattr(power, "POLL_SECONDS", 0.05)
     monkeypatch.setattr(proxmox_tasks, "TASK_SECONDS", {"start": 0.2, "shutdown": 0.2, "reboot": 0.3, "stop": 0.1})
-    farm = sim_farm_factory()
-    path = tmp_path / "farm.yaml"
-    path.write_text(farm.config_yaml())
-    return farm, path
-
-
-def invoke(config, *args):
-    return CliRunner().invoke(main, ["--config", str(config), *args], catch_exceptions=False)
+    return cli_farm()
 
 
 def test_guest_reboot_dry_run_names_node_and_vmid(farm_config):

@@ -6,25 +6,15 @@ from __future__ import annotations
 import json
 
 import pytest
-from click.testing import CliRunner
 
-from console.cli import main
+from tests.integration.cli_helpers import invoke
 
 pytestmark = pytest.mark.sim
 
 
 @pytest.fixture
-def farm_config(sim_farm_factory, tmp_path, monkeypatch):
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("SUDO_USER", "alice")
-    farm = sim_farm_factory()
-    path = tmp_path / "farm.yaml"
-    path.write_text(farm.config_yaml().replace("settle: 1", "settle: 0"))
-    return farm, path
-
-
-def invoke(config, *args):
-    return CliRunner().invoke(main, ["--config", str(config), *args], catch_exceptions=False)
+def farm_config(cli_farm):
+    return cli_farm(lambda text: text.replace("settle: 1", "settle: 0"))
 
 
 def test_restart_without_hosts_is_the_whole_glob_and_tier_3(farm_config):

@@ -131,7 +131,7 @@ def test_an_unknown_jump_says_what_exists(text, says):
 
 
 def test_completions_name_panes_hosts_and_themes():
-    assert completions(["mw151"], ["light"]) == ["hosts", "alerts", "services", "commits", "q", "logs", "handled", "backends", "host mw151", "theme light"]
+    assert completions(["mw151"], ["light"]) == ["hosts", "alerts", "services", "commits", "q", "logs", "handled", "backends", "timeline", "leftovers", "host mw151", "theme light"]
     assert completions([], [], ["pve"])[-1] == "pause pve"
 
 

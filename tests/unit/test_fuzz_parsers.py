@@ -33,9 +33,9 @@ from console.sources.base import MalformedAnswer
 from console.sources.commits import parse_git_log, parse_github_commits, rate_limit_message, rate_limit_remaining
 from console.sources.graylog import parse_aggregate, parse_messages, parse_streams, syslog_level
 from console.sources.graylog_events import parse_events as parse_graylog_events
-from console.sources.icinga import parse_hosts, parse_services
+from console.sources.icinga import parse_acknowledgements, parse_downtimes, parse_hosts, parse_services
 from console.sources.proxmox import parse_cluster_resources, parse_node_status, parse_rrddata
-from console.sources.puppetdb import parse_events, parse_fact, parse_nodes, parse_reports
+from console.sources.puppetdb import parse_events, parse_fact, parse_fact_values, parse_nodes, parse_reports
 
 FUZZ_SOURCE_EXAMPLES = 100
 
@@ -93,6 +93,12 @@ COMMIT = {"sha": "8b394f29" + "0" * 32, "html_url": "https://github.com/miraheze
                      "message": "add thumb.wm.org to CSP (#6502)\n\nbody"},
           "author": {"login": "alice"}, "parents": [{"sha": "0" * 40}]}  # fmt: skip
 
+DOWNTIME = {"name": "mw152!PHP-FPM!2d1e6c1a-6f4b-4a36-9d0b-5e7f9a3c1b22", "type": "Downtime",
+            "attrs": {"host_name": "mw152", "service_name": "PHP-FPM", "author": "alice", "comment": "maintenance",
+                      "start_time": 1724155200.0, "end_time": 1724162400.5, "fixed": True}}
+ACK_COMMENT = {"name": "mw152!PHP-FPM!c1", "type": "Comment",
+               "attrs": {"host_name": "mw152", "service_name": "PHP-FPM", "author": "alice", "text": "on it",
+                         "entry_type": 4.0, "entry_time": 1724155200.0, "expire_time": 0.0}}
 # parser name -> (parser, valid payloads)
 GRAYLOG_EVENT = {"id": "01JZ6Q0X5V2N8K4M7R3T9W1B6C", "event_definition_id": "65f0c1a2b3c4d5e6f7a80002",
                  "timestamp": "2026-08-20T11:55:03.000Z", "message": "nginx on mw152: connect() failed",
@@ -109,6 +115,11 @@ PARSERS: dict[str, tuple[Callable[[Any], Any], list[Any]]] = {
     "parse_reports": (parse_reports, [[REPORT, {**REPORT, "hash": "a", "end_time": None}]]),
     "parse_events": (parse_events, [[EVENT, {**EVENT, "status": "skipped", "message": None}]]),
     "parse_fact": (parse_fact, [[FACT], []]),
+    "parse_fact_values": (parse_fact_values, [[FACT, {**FACT, "certname": "mw152.fsslc.wtnet", "value": None}], []]),
+    "parse_downtimes": (parse_downtimes, [{"results": [DOWNTIME, {"name": "db151!x", "attrs": {"service_name": "",
+                                                                                            "end_time": 0}}]}]),
+    "parse_acknowledgements": (parse_acknowledgements, [{"results": [ACK_COMMENT, {**ACK_COMMENT, "attrs": {
+        **ACK_COMMENT["attrs"], "service_name": "", "expire_time": 1724162400}}]}]),
     "parse_services": (parse_services, [{"results": [SERVICE, {**SERVICE, "name": "mw151!HTTPS"}]}]),
     "parse_hosts": (parse_hosts, [{"results": [HOST, {"name": "mw151", "type": "Host", "attrs": {"state": 0.0}}]}]),
     "parse_messages": (parse_messages, [TABULAR, LEGACY]),
@@ -220,7 +231,7 @@ def test_fuzz_every_parser_is_covered():
     defined |= {f"parse_graylog_{n.removeprefix('parse_')}" for n in vars(sources.graylog_events) if n.startswith("parse_")}
     # the record-level helpers are reached through their list parsers; git log has its own test
     inner = {"parse_node", "parse_guest", "parse_service", "parse_host", "parse_tabular", "parse_legacy",
-             "parse_github_commit", "parse_git_log"}  # fmt: skip
+             "parse_github_commit", "parse_git_log", "parse_downtime"}  # fmt: skip
     assert defined - inner <= set(PARSERS), defined - inner - set(PARSERS)
 
 

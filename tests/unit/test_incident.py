@@ -155,7 +155,7 @@ def test_report_lists_window_timeline_actions_and_follow_ups():
     assert report.startswith("# Incident: PHP-FPM down on mw152\n")
     assert "- **Task:** T12345" in report
     assert "- **Impact window:** 2026-11-25 03:01:00 UTC – ongoing" in report
-    assert "| 03:05:00 | restart php-fpm on mw152: success | alice@bast161 | php-fpm hung - alice@bast161 - T12345 |" in report
+    assert "| 11-25 03:05:00 | restart php-fpm on mw152: success | alice@bast161 | php-fpm hung - alice@bast161 - T12345 |" in report
     assert "- [ ] mw151!PHP-FPM is still failing" in report
     assert "- [ ] downtime on mw152 expires in 10m" in report
     observer.observe(icinga(check("mw152!PHP-FPM", CheckState.OK, T0 + timedelta(minutes=20)),

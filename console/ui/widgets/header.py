@@ -29,6 +29,8 @@ class FarmHeader(Horizontal):
         self._clock_label = Static(self._shown, id="clock")
         self._paused = Static(" PAUSED ", id="paused")
         self._paused.display = False
+        self._incident = Static("", id="incident")
+        self._incident.display = False
 
     def compose(self) -> ComposeResult:
         yield Static(self._farm, id="farm-name")
@@ -37,6 +39,13 @@ class FarmHeader(Horizontal):
         yield Static(" READ-ONLY ", id="read-only")
         yield self._clock_label  # docked right
         yield self._paused
+        yield self._incident
+
+    def set_incident(self, text: str | None) -> None:
+        """The open incident's badge (incident mode), or nothing."""
+        self._incident.display = text is not None
+        if text is not None:
+            self._incident.update(text)
 
     def set_paused(self, paused: bool) -> None:
         """The PAUSED word (refresh held for the whole console)."""

@@ -1,0 +1,158 @@
+"""The leftovers board (`:leftovers`, the command palette): what an incident left behind, each row with
+its one-key clean-up. The backends are asked once when it opens and on `r` (console/leftovers_fetch.py),
+never in the periodic refresh. `enter` or `x` opens the usual action screen for the row's clean-up
+(plan → reason → confirmation → audit); after one succeeds the board reloads and the row is gone.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, Static
+
+from console.actions import SUCCESS, ActionResult, Refused
+from console.leftovers import KIND_LABELS, LOCK, since_text
+from console.leftovers_fetch import LeftoverBoard, gather
+from console.ui.actions import ActionDesk, ActionRequest, ActionScreen
+from console.ui.widgets import KeyedTable
+from console.views import Column, Row
+
+if TYPE_CHECKING:
+    from console.ui.app import OpsConsoleApp
+
+COLUMNS = (Column("kind", "kind"), Column("target", "target"), Column("what", "what"), Column("since", "since"),
+           Column("cleanup", "clean-up"))
+KIND_STYLE = {"downtime": "bold yellow", "ack": "yellow", "puppet-disabled": "bold magenta", "depooled": "bold red",
+              "lock": "cyan"}
+
+
+class CleanupScreen(ActionScreen):
+    """The usual action screen; a successful clean-up tells the board, which reloads under it."""
+
+    def __init__(self, desk: ActionDesk, request: ActionRequest, on_success: Callable[[], None]) -> None:
+        super().__init__(desk, request)
+        self.on_success = on_success
+
+    def show_result(self, result: ActionResult) -> None:
+        super().show_result(result)
+        if result.outcome == SUCCESS:
+            self.on_success()
+
+
+class LeftoversScreen(ModalScreen[None]):
+    """A keyed table: kind, target, what, since, clean-up; failing backends and unchecked kinds under it."""
+
+    DEFAULT_CSS = """
+    LeftoversScreen { align: center middle; }
+    #leftovers { width: 98%; max-width: 160; height: auto; max-height: 94%; border: round $accent;
+                 background: $surface; padding: 0 1; }
+    #leftovers-table { height: auto; max-height: 30; }
+    #leftovers-note { height: auto; }
+    """
+    BINDINGS = [
+        Binding("escape", "dismiss", "Close"),
+        Binding("q", "dismiss", "Close", show=False),
+        Binding("r", "reload", "Reload"),
+        Binding("x", "cleanup", "Clean up"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.table = KeyedTable(id="leftovers-table")
+        self.board: LeftoverBoard | None = None
+        self.loading = False
+        self.loads = 0  # finished loads (tests wait on it)
+
+    @property
+    def opsapp(self) -> OpsConsoleApp:
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="leftovers"):
+            yield self.table
+            yield Static("loading…", id="leftovers-note")
+
+    def on_mount(self) -> None:
+        box = self.query_one("#leftovers")
+        box.border_title = "Leftovers"
+        box.border_subtitle = "enter/x clean up · r reloads · esc closes"
+        self.table.focus()
+        self.action_reload()
+
+    # --- loading ----------------------------------------------------------------------------------
+
+    def action_reload(self) -> None:
+        self.loading = True
+        if self.is_attached:
+            self.query_one("#leftovers-note", Static).update("loading…")
+        self.run_worker(self._load(), group="leftovers", exclusive=True, exit_on_error=False)
+
+    async def _load(self) -> None:
+        app = self.opsapp
+        engine = app.actions.engine
+        commands = None
+        if app.config.actions.depool.method == "varnishadm":
+            try:
+                commands = engine.command_executor()
+            except Refused:
+                commands = None  # read_backend_health then says why, as a line on the board
+        try:
+            board = await gather(app.config, app.store, engine.session, clock=app.clock, commands=commands)
+        except Exception as exc:  # noqa: BLE001 - a bug must not take the console down with it
+            self.loading = False
+            self._say(Text(f"cannot gather the leftovers: {type(exc).__name__}: {exc}", style="bold red"))
+            return
+        self.loading = False
+        self.loads += 1
+        self.show(board)
+
+    def _say(self, text: Text) -> None:
+        if self.is_attached:
+            self.query_one("#leftovers-note", Static).update(text)
+
+    def show(self, board: LeftoverBoard) -> None:
+        self.board = board
+        if not self.is_attached:
+            return
+        now = board.checked_at or self.opsapp.clock()
+        rows = []
+        for item in board.rows:
+            rows.append(Row(item.key, (
+                Text(KIND_LABELS.get(item.kind, item.kind), style=KIND_STYLE.get(item.kind, "")),
+                item.target, item.text, since_text(now, item.since),
+                Text(item.cleanup_label if item.cleanup is not None else "—", style="bold" if item.cleanup else "dim"),
+            )))  # fmt: skip
+        self.table.reconcile(COLUMNS, rows)
+        count = len(board.rows)
+        lines = [Text(f"{count} leftover{'s' if count != 1 else ''}" if count else "nothing left behind",
+                      style="bold" if count else "green")]
+        lines += [Text(problem, style="bold red") for problem in board.problems]
+        lines += [Text(note, style="dim") for note in board.notes]
+        self._say(Text("\n").join(lines))
+
+    # --- clean-ups --------------------------------------------------------------------------------
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()  # the panes' own enter (a host's detail) is not for this table
+        self.action_cleanup()
+
+    def action_cleanup(self) -> None:
+        """The row's clean-up in the usual action screen; the board reloads when it succeeded or closes."""
+        key = self.table.cursor_key
+        item = self.board.by_key().get(key) if self.board and key else None
+        if item is None:
+            return
+        if item.cleanup is None:
+            self.app.notify(f"{item.target}: no clean-up action for this row", severity="warning")
+            return
+        label = f"{item.cleanup_label}: {item.target}"
+        if item.kind == LOCK:
+            label += " (the holder, if still running, goes on without its lock)"
+        request = ActionRequest(label, make=lambda _values, action=item.cleanup: action)
+        self.app.push_screen(CleanupScreen(self.opsapp.actions, request, self.action_reload),
+                             lambda _closed: self.action_reload())
