@@ -20,10 +20,11 @@ from __future__ import annotations
 import heapq
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
-from console.actions import IcingaTarget, Refused
-from console.actions.catalog import icinga_source
+if TYPE_CHECKING:
+    from console.actions import IcingaTarget
+
 from console.clusters import several
 from console.config import AppConfig
 from console.hosts import short_name
@@ -144,6 +145,9 @@ def alert_targets(store: Store, config: AppConfig, keys: Sequence[str]) -> tuple
     """The Icinga objects behind Alerts rows, for acknowledge / downtime / re-check. Raises Refused
     for a Graylog-only row (nothing in Icinga to act on) and for a problem of another Icinga
     instance than the one actions go through (`actions.icinga`)."""
+    from console.actions import IcingaTarget, Refused  # the engine loads on the first action, not at start-up
+    from console.actions.catalog import icinga_source
+
     alerts = alerts_by_key(store, config.farm.domains)
     acting = icinga_source(config).name if config.sources.icinga else None
     targets = []

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import signal
 import sys
 import tempfile
@@ -14,6 +13,16 @@ import click
 
 from console import __version__
 from console.config import AppConfig, ConfigError, find_config_path, load_config, parse_config
+from console.lazy_group import LazyGroup
+
+# Subcommand -> the module that registers it; the console itself starts without importing them (and
+# the action engine and clients behind them). tests/unit/test_lazy_cli.py keeps this map complete.
+_ACTIONS, _INCIDENT = "console.cli_actions", "console.cli_incident"
+LAZY_COMMANDS = {
+    **dict.fromkeys(("purge", "ban", "ack", "unack", "recheck", "downtime", "restart", "depool", "repool",
+                     "backends", "guest", "puppet", "locks"), _ACTIONS),
+    "incident": _INCIDENT,
+}
 
 SCENARIOS_HELP = "incident to simulate: healthy, php-fpm-down, puppet-after-commit, db-disk-full"
 
@@ -96,7 +105,8 @@ def run_console(config: AppConfig, theme: str | None, write: bool = False) -> No
     app.run()
 
 
-@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=LazyGroup, lazy_commands=LAZY_COMMANDS, invoke_without_command=True,
+             context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", "-V", prog_name="opsconsole")
 @global_options
 @click.pass_context
@@ -237,7 +247,5 @@ def status(ctx: click.Context, as_json: bool) -> None:
     sys.exit(code)
 
 
-# The subcommands beyond these register themselves on `main` (defined above) when their module loads:
-# purge, ban, ack, ..., restart, guest, puppet, locks (console.cli_actions) and incident (console.cli_incident).
-for _module in ("console.cli_actions", "console.cli_incident"):
-    importlib.import_module(_module)
+# The subcommands in LAZY_COMMANDS register themselves on `main` (defined above) when their module
+# loads, which LazyGroup does only for the subcommand invoked (or for --help and completion).

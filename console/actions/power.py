@@ -16,10 +16,6 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import requests
-from proxmoxer import ProxmoxAPI
-from proxmoxer.core import ResourceException
-
 from console.actions.catalog import PlanContext, _plan
 from console.actions.engine import RunContext, StepResult
 from console.actions.executors import FAILED, OK, REFUSED
@@ -32,6 +28,9 @@ from console.sources.parsing import first_line
 from console.sources.proxmox import NODE_NAME, build_api
 
 if TYPE_CHECKING:
+    from proxmoxer import ProxmoxAPI
+    from proxmoxer.core import ResourceException
+
     from console.hosts import HostDirectory
     from console.state import Store
 
@@ -177,6 +176,9 @@ class ProxmoxPower:
         return await asyncio.to_thread(self._call_sync, api, method, path, params)
 
     def _call_sync(self, api: ProxmoxAPI, method: str, path: tuple[str | int, ...], params: dict[str, Any]) -> Any:
+        import requests  # proxmoxer/requests load on the first power action, not on the console's start-up path
+        from proxmoxer.core import ResourceException
+
         try:
             return getattr(api, method)(*path, **params)
         except ResourceException as exc:

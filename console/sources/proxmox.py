@@ -7,15 +7,15 @@ turned into operator messages here; the parsers are pure functions on the `data`
 from __future__ import annotations
 
 import asyncio
+import importlib
 import math
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import requests
-import urllib3
-from proxmoxer import ProxmoxAPI
-from proxmoxer.core import ResourceException
+if TYPE_CHECKING:  # proxmoxer and requests load on the first fetch, not on the console's start-up path
+    from proxmoxer import ProxmoxAPI
+    from proxmoxer.core import ResourceException
 
 from console.clock import Clock, utc_now
 from console.config import ProxmoxConfig
@@ -89,11 +89,16 @@ class ProxmoxSource(RedactingSource[ProxmoxInventory]):
             await asyncio.to_thread(api._store["session"].close)
 
     async def _get(self, *path: str | int, **params: Any) -> Any:
+        if self._api is None:  # proxmoxer + requests take tens of ms to import: not on the UI loop
+            await asyncio.to_thread(importlib.import_module, "proxmoxer")
         api = self._client()  # built here, not in the thread: no two threads race to build it
         return await asyncio.to_thread(self._get_sync, api, path, params)
 
     def _get_sync(self, api: ProxmoxAPI, path: tuple[str | int, ...], params: dict[str, Any]) -> Any:
         """One GET in the worker thread; proxmoxer/requests exceptions become operator messages."""
+        import requests
+        from proxmoxer.core import ResourceException
+
         try:
             return api.get(*path, **params)
         except ResourceException as exc:
@@ -114,6 +119,9 @@ class ProxmoxSource(RedactingSource[ProxmoxInventory]):
 
 def build_api(config: ProxmoxConfig) -> ProxmoxAPI:
     """A token-authenticated ProxmoxAPI for `config` (no I/O happens here)."""
+    import urllib3
+    from proxmoxer import ProxmoxAPI
+
     if config.verify is False:
         # the operator chose no verification (the UI shows that); urllib3 must not print over the screen
         urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)

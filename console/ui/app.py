@@ -151,7 +151,7 @@ class OpsConsoleApp(ActionKeys, App[None]):
         self.store.subscribe(self._store_changed)
         self.refresh_panes()
         self.action_show_pane(1)
-        self.poller.start()
+        self.call_after_refresh(self.poller.start)  # the first paint does not wait for the first fetch
         self.actions.start()
         self.incident.load()
         self.set_interval(1.0, self._tick)

@@ -150,3 +150,17 @@ async def test_removing_many_rows_at_once_keeps_order_cells_and_cursor():
         assert table.cursor_key == "mw401"
         assert table.get_row("mw599") == ["mw599", "WARNING"]
         assert table.get_row_index("mw401") == kept.index("mw401")
+
+
+async def test_a_column_narrows_when_its_widest_row_leaves():
+    # Otherwise the table's width would depend on what arrived first (a Graylog event row that an
+    # Icinga problem later absorbs), and so would the horizontal scrollbar.
+    async with TableApp().run_test() as pilot:
+        table = pilot.app.query_one(KeyedTable)
+        table.reconcile(COLUMNS, rows("mw151", "a-very-long-host-name-indeed"))
+        await pilot.pause()
+        wide = table.columns["host"].content_width
+        table.reconcile(COLUMNS, rows("mw151"))
+        await pilot.pause()
+        assert table.columns["host"].content_width == len("mw151") < wide
+        assert table.columns["state"].content_width == len("state")  # the label holds it, not a cell

@@ -17,6 +17,8 @@ async def panes_filled(pilot) -> None:
     # first; put every cursor on the top row (what `g` does) so the picture never depends on timing.
     for name in PANE_TABLES:
         table(app, name).move_cursor(row=0)
+        table(app, name).scroll_home(animate=False)
+    await pilot.wait_for_scheduled_animations()  # a loaded machine: let every scroll settle before the picture
     await pilot.pause()
 
 

@@ -7,9 +7,11 @@ from typing import Sequence
 from rich.text import Text
 from textual.binding import Binding
 from textual.coordinate import Coordinate
+from textual.render import measure
 from textual.widgets import DataTable
 from textual._two_way_dict import TwoWayDict  # DataTable's own row index (textual is pinned < 9)
-from textual.widgets.data_table import CellKey, RowKey
+from textual.widgets.data_table import CellKey, ColumnKey, RowKey
+from textual.widgets._data_table import default_cell_formatter  # how DataTable measures a cell (pinned < 9)
 
 from console.views import Cell, Column, Row
 
@@ -77,11 +79,13 @@ class KeyedTable(DataTable[Cell]):
         if not keys:
             return
         gone = {RowKey(key) for key in keys}
+        widest = self._columns_set_by(gone)
         for key in gone:
             for column_key in self._data.get(key, {}):
                 self._updated_cells.discard(CellKey(key, column_key))
             del self.rows[key]
             del self._data[key]
+        self._shrink_columns(widest)
         kept = sorted((self._row_locations.get(key), key) for key in self._row_locations if key not in gone)
         self._row_locations = TwoWayDict({key: index for index, (_, key) in enumerate(kept)})
         self._require_update_dimensions = True
@@ -89,6 +93,26 @@ class KeyedTable(DataTable[Cell]):
         self.hover_coordinate = self.hover_coordinate
         self._update_count += 1
         self.refresh(layout=True)
+
+    def _cell_width(self, value: object) -> int:
+        return measure(self.app.console, default_cell_formatter(value), 1)
+
+    def _columns_set_by(self, rows: set[RowKey]) -> list[ColumnKey]:
+        """The columns whose width one of `rows` holds up (its cell is the widest)."""
+        found = []
+        for column_key, column in self.columns.items():
+            if any(self._cell_width(self._data[row].get(column_key, "")) >= column.content_width
+                   for row in rows if row in self._data):
+                found.append(column_key)
+        return found
+
+    def _shrink_columns(self, columns: list[ColumnKey]) -> None:
+        """Narrow these columns to what their remaining cells need: a column is never wider because of
+        a row that left (otherwise the picture would depend on which source answered first)."""
+        for column_key in columns:
+            column = self.columns[column_key]
+            widths = [self._cell_width(cells.get(column_key, "")) for cells in self._data.values()]
+            column.content_width = max([measure(self.app.console, column.label, 1), *widths])
 
     def _put_row(self, row: Row) -> None:
         cells = row.cells + ("",) * (len(self._column_spec) - len(row.cells))
