@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Sequence
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.binding import Binding
 from textual.coordinate import Coordinate
 from textual.render import measure
 from textual.widgets import DataTable
 from textual._two_way_dict import TwoWayDict  # DataTable's own row index (textual is pinned < 9)
-from textual.widgets.data_table import CellKey, ColumnKey, RowKey
-from textual.widgets._data_table import default_cell_formatter  # how DataTable measures a cell (pinned < 9)
+from textual.widgets.data_table import CellKey, RowKey
 
 from console.views import Cell, Column, Row
 
@@ -21,6 +22,13 @@ def same_cell(old: Cell, new: Cell) -> bool:
     if isinstance(old, Text) and isinstance(new, Text):
         return old.plain == new.plain and old.style == new.style and old.spans == new.spans
     return type(old) is type(new) and old == new
+
+
+def cell_width(cell: Cell) -> int:
+    """The width DataTable gives a one-line cell (its widest line), without rendering it."""
+    if isinstance(cell, Text):
+        return max((line.cell_len for line in cell.split()), default=0) if "\n" in cell.plain else cell.cell_len
+    return max((cell_len(line) for line in str(cell).splitlines()), default=0)
 
 
 class KeyedTable(DataTable[Cell]):
@@ -38,6 +46,10 @@ class KeyedTable(DataTable[Cell]):
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes, cursor_type="row", zebra_stripes=False)
         self._column_spec: tuple[Column, ...] = ()
+        # how many rows have each cell width, per column: a column narrows when its widest row leaves
+        # (else its width would depend on which source answered first), at the cost of the changed cells only
+        self._widths: list[Counter[int]] = []
+        self._row_widths: dict[str, tuple[int, ...]] = {}
 
     @property
     def cursor_key(self) -> str | None:
@@ -71,6 +83,8 @@ class KeyedTable(DataTable[Cell]):
         for column in columns:
             self.add_column(column.label, key=column.key)
         self._column_spec = columns
+        self._widths = [Counter() for _ in columns]
+        self._row_widths = {}
 
     def _remove_rows(self, keys: list[str]) -> None:
         """Remove many rows at once. DataTable.remove_row renumbers every remaining row for each row
@@ -79,13 +93,13 @@ class KeyedTable(DataTable[Cell]):
         if not keys:
             return
         gone = {RowKey(key) for key in keys}
-        widest = self._columns_set_by(gone)
         for key in gone:
             for column_key in self._data.get(key, {}):
                 self._updated_cells.discard(CellKey(key, column_key))
             del self.rows[key]
             del self._data[key]
-        self._shrink_columns(widest)
+            self._count_widths(key.value, None)
+        self._narrow_columns()
         kept = sorted((self._row_locations.get(key), key) for key in self._row_locations if key not in gone)
         self._row_locations = TwoWayDict({key: index for index, (_, key) in enumerate(kept)})
         self._require_update_dimensions = True
@@ -94,34 +108,40 @@ class KeyedTable(DataTable[Cell]):
         self._update_count += 1
         self.refresh(layout=True)
 
-    def _cell_width(self, value: object) -> int:
-        return measure(self.app.console, default_cell_formatter(value), 1)
+    def _count_widths(self, key: str, cells: Sequence[Cell] | None) -> None:
+        """Move row `key`'s cell widths in the per-column counts from what they were to `cells` (None: gone)."""
+        old = self._row_widths.pop(key, None)
+        if old is not None:
+            for counts, width in zip(self._widths, old):
+                counts[width] -= 1
+                if not counts[width]:
+                    del counts[width]
+        if cells is not None:
+            new = self._row_widths[key] = tuple(cell_width(cell) for cell in cells)
+            for counts, width in zip(self._widths, new):
+                counts[width] += 1
 
-    def _columns_set_by(self, rows: set[RowKey]) -> list[ColumnKey]:
-        """The columns whose width one of `rows` holds up (its cell is the widest)."""
-        found = []
-        for column_key, column in self.columns.items():
-            if any(self._cell_width(self._data[row].get(column_key, "")) >= column.content_width
-                   for row in rows if row in self._data):
-                found.append(column_key)
-        return found
-
-    def _shrink_columns(self, columns: list[ColumnKey]) -> None:
-        """Narrow these columns to what their remaining cells need: a column is never wider because of
-        a row that left (otherwise the picture would depend on which source answered first)."""
-        for column_key in columns:
-            column = self.columns[column_key]
-            widths = [self._cell_width(cells.get(column_key, "")) for cells in self._data.values()]
-            column.content_width = max([measure(self.app.console, column.label, 1), *widths])
+    def _narrow_columns(self) -> None:
+        """Set each column that is wider than its widest remaining cell (and its label) back to that."""
+        for column, counts in zip(self.columns.values(), self._widths):
+            needed = max([measure(self.app.console, column.label, 1), *counts])
+            if needed < column.content_width:
+                column.content_width = needed
+                self._require_update_dimensions = True
 
     def _put_row(self, row: Row) -> None:
         cells = row.cells + ("",) * (len(self._column_spec) - len(row.cells))
         if RowKey(row.key) not in self.rows:
             self.add_row(*cells, key=row.key)
+            self._count_widths(row.key, cells)
             return
+        changed = False
         for column, old, new in zip(self._column_spec, self.get_row(row.key), cells):
             if not same_cell(old, new):
                 self.update_cell(row.key, column.key, new, update_width=True)
+                changed = True
+        if changed:
+            self._count_widths(row.key, cells)
 
     def _reorder(self, order: list[str]) -> None:
         # DataTable.sort() hands its key function the cells but not the row key, so this does what
