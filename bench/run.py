@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/run.py            # the full run (a few minutes)
     .venv/bin/python bench/run.py --quick    # fewer repetitions (about a minute)
+    .venv/bin/python bench/run.py --only paint,purge   # some rows only (see --help)
 
 The simulated farm runs in its own process (`opsconsole sim` with the scale knobs); the bench reads
 the config it prints and counts requests at the servers (`GET /__sim/stats` on every API and cache,
@@ -557,10 +558,14 @@ def purge(bench: Bench, latency_ms: float) -> None:
 # --- main ---------------------------------------------------------------------------------------------
 
 
+GROUPS = ("requests", "refresh", "paint", "panes", "stream", "scale", "purge")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
     parser.add_argument("--json", default=str(RESULTS), help="where the results go (default bench/results.json)")
+    parser.add_argument("--only", help="comma-separated groups to run: " + ",".join(GROUPS) + " (default all)")
     parser.add_argument("--child", nargs=2, metavar=("NAME", "CONFIG"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -569,21 +574,33 @@ def main() -> int:
         print(json.dumps(result, default=str))
         return 0
 
+    only = set(args.only.split(",")) if args.only else set(GROUPS)
+    unknown = only - set(GROUPS)
+    if unknown:
+        parser.error(f"unknown --only {', '.join(sorted(unknown))}; choose from {', '.join(GROUPS)}")
     bench = Bench(quick=args.quick)
     started = time.time()
-    print("reference farm ...", file=sys.stderr, flush=True)
-    with sim() as farm:
-        requests_per_refresh(bench, farm, "reference farm")
+    if only & {"requests", "refresh", "paint", "panes", "stream"}:
+        print("reference farm ...", file=sys.stderr, flush=True)
+        with sim() as farm:
+            if "requests" in only:
+                requests_per_refresh(bench, farm, "reference farm")
+                with sim(*BIG, source_timeout=BIG_TIMEOUT) as big:
+                    requests_per_refresh(bench, big, "5,000 guests")
+            if "refresh" in only:
+                refresh_under_latency(bench, 300, farm)
+            if "paint" in only:
+                start_to_first_paint(bench, farm)
+            if "panes" in only:
+                panes_filled(bench, farm)
+            if "stream" in only:
+                stream_latency(bench, farm)
+    if "scale" in only:
+        print("5,000 guests / 30 nodes / 20,000 alerts ...", file=sys.stderr, flush=True)
         with sim(*BIG, source_timeout=BIG_TIMEOUT) as big:
-            requests_per_refresh(bench, big, "5,000 guests")
-        refresh_under_latency(bench, 300, farm)
-        start_to_first_paint(bench, farm)
-        panes_filled(bench, farm)
-        stream_latency(bench, farm)
-    print("5,000 guests / 30 nodes / 20,000 alerts ...", file=sys.stderr, flush=True)
-    with sim(*BIG, source_timeout=BIG_TIMEOUT) as big:
-        big_farm_ui(bench, big)
-    purge(bench, 100)
+            big_farm_ui(bench, big)
+    if "purge" in only:
+        purge(bench, 100)
 
     print(table(bench.rows))
     document = {

@@ -143,7 +143,9 @@ class ApiServer:
 
     @staticmethod
     def _bind(port: int) -> socket.socket:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # IPPROTO_TCP named, not 0: asyncio sets TCP_NODELAY only on sockets that say so; without it
+        # Nagle holds a response's body behind its headers until the client's delayed ACK (~40 ms)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
@@ -220,8 +222,9 @@ class ApiServer:
         else:
             self.requests += 1
             self.requests_by_route[route] = self.requests_by_route.get(route, 0) + 1
-        if self.latency > 0:
-            await asyncio.sleep(self.latency)
+        # The answer starts L after the request came in, the server's own work included (a real API's
+        # latency is its time to first byte): all of a refresh's requests answer together after L.
+        send = _after(asyncio.get_running_loop().time() + self.latency, send) if self.latency > 0 else send
         fault = self.fault
         if fault == "hang" and self._released is not None:
             await self._released.wait()  # accepted, never answered (until the fault is cleared)
@@ -270,6 +273,22 @@ class ApiServer:
 
     def stats_json(self) -> bytes:
         return json.dumps(self.stats()).encode()
+
+
+def _after(deadline: float, send: Callable) -> Callable:
+    """`send`, holding the response's first message until the loop's clock reaches `deadline`."""
+    waited = False
+
+    async def delayed(message: dict) -> None:
+        nonlocal waited
+        if not waited:
+            waited = True
+            delay = deadline - asyncio.get_running_loop().time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+        await send(message)
+
+    return delayed
 
 
 async def _send(send: Callable, status: int, headers: list, body: bytes) -> None:
