@@ -28,6 +28,7 @@ from console.model import (
 )
 from console.sources.base import describe_error
 from console.sources.graylog import GraylogSource
+from console.sources.icinga import IcingaSource
 from console.sources.proxmox import ProxmoxSource
 from console.sources.puppetdb import PuppetDBSource
 from console.state import Store
@@ -272,7 +273,11 @@ def host_state(store: Store, identity: HostIdentity) -> IcingaHostState | None:
     return None
 
 
-def alerts_text(store: Store, identity: HostIdentity, now: datetime, domains: Sequence[str]) -> Text:
+def alerts_text(
+    store: Store, identity: HostIdentity, now: datetime, domains: Sequence[str], host_output: str | None = None
+) -> Text:
+    """`host_output`: a DOWN host's plugin output when the snapshot has none (the refresh leaves it out,
+    the detail loads it: load_host_output)."""
     if not store.of_kind("icinga"):
         return Text("no icinga source configured", style="dim")
     if not store.data_of_kind("icinga"):
@@ -281,7 +286,8 @@ def alerts_text(store: Store, identity: HostIdentity, now: datetime, domains: Se
     state = host_state(store, identity)
     if state is not None and not state.up:
         flags = " ".join(f for f, on in (("ACK", state.acknowledged), ("DOWNTIME", state.in_downtime)) if on)
-        lines.append(Text(f"✖ HOST DOWN {flags} {first_line(state.output, 80)}".replace("  ", " "), style="bold red"))
+        output = first_line(state.output or host_output or "", 80)
+        lines.append(Text(f"✖ HOST DOWN {flags} {output}".replace("  ", " "), style="bold red"))
     for check in host_checks(store, identity, domains):
         age = humanize_age(now - check.last_state_change) if check.last_state_change else NO_VALUE
         who = f"{check.host} " if check.host != identity.icinga_name else ""
@@ -299,6 +305,24 @@ def alerts_text(store: Store, identity: HostIdentity, now: datetime, domains: Se
             return Text("not in Icinga", style="dim")
         return Text("✔ no open alerts", style="green")
     return one_line_each(lines)
+
+
+def needs_host_output(store: Store, identity: HostIdentity) -> bool:
+    """The host is DOWN and the snapshot carries no output for it (see IcingaSource.host_output)."""
+    state = host_state(store, identity)
+    return state is not None and not state.up and not state.output
+
+
+async def load_host_output(sources: Sequence[IcingaSource], name: str) -> Loaded[str]:
+    """One host's last check output from the first Icinga source that knows it (one request each)."""
+    errors = []
+    for source in sources:
+        loaded = await guarded(source.host_output(name), source.timeout)
+        if loaded.data:
+            return loaded
+        if loaded.error:
+            errors.append(loaded.error)
+    return Loaded(error="; ".join(errors)) if errors else Loaded("")
 
 
 def one_line_each(lines: Sequence[Text]) -> Text:

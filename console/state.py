@@ -8,11 +8,13 @@ import time
 from collections import deque
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from console.clock import Clock, utc_now
 from console.model import SourceResult, StreamStatus
-from console.sources.base import Source
+
+if TYPE_CHECKING:  # annotations only: the clients (and httpx) stay off the start-up path
+    from console.sources.base import Source
 
 Listener = Callable[[str], None]
 

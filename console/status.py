@@ -22,6 +22,7 @@ from console.views import (
     natural_key,
     puppet_by_host,
     worst_state_by_host,
+    checks_by_host,
 )
 
 SCHEMA_VERSION = 1
@@ -123,10 +124,10 @@ def alert_entries(store: Store, config: AppConfig) -> list[dict[str, Any]]:
 
 
 def service_entries(store: Store, config: AppConfig) -> list[dict[str, Any]]:
-    checks = icinga_checks(store)
+    by_host = checks_by_host(icinga_checks(store), config.farm.domains)
     entries = []
     for service in config.services:
-        worst = worst_state_by_host(checks, service.hosts, service.checks, config.farm.domains)
+        worst = worst_state_by_host(by_host, service.hosts, service.checks)
         counts = {state.name: 0 for state in CheckState}
         for state in worst.values():
             counts[state.name] += 1

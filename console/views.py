@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from fnmatch import fnmatchcase
+from fnmatch import translate
 from typing import Callable, Iterable, Sequence
 
 from rich.text import Text
@@ -340,17 +340,32 @@ def icinga_checks(store: Store) -> list[ServiceCheck]:
     return checks
 
 
+def checks_by_host(checks: Iterable[ServiceCheck], domains: Sequence[str]) -> dict[str, list[ServiceCheck]]:
+    """host short name -> its checks (grouped once, then matched against every service's host glob)."""
+    by_host: dict[str, list[ServiceCheck]] = {}
+    short: dict[str, str] = {}
+    for check in checks:
+        host = short.get(check.host)
+        if host is None:
+            host = short[check.host] = short_name(check.host, domains)
+        by_host.setdefault(host, []).append(check)
+    return by_host
+
+
 def worst_state_by_host(
-    checks: Iterable[ServiceCheck], hosts_glob: str, names: Sequence[str], domains: Sequence[str]
+    by_host: dict[str, list[ServiceCheck]], hosts_glob: str, names: Sequence[str]
 ) -> dict[str, CheckState]:
     """host short name -> its worst state among the service's checks (all its checks when none are named)."""
+    matches = re.compile(translate(hosts_glob)).match
     worst: dict[str, CheckState] = {}
-    for check in checks:
-        host = short_name(check.host, domains)
-        if not fnmatchcase(host, hosts_glob) or (names and check.service not in names):
+    for host, checks in by_host.items():
+        if not matches(host):
             continue
-        if host not in worst or SEVERITY[check.state] < SEVERITY[worst[host]]:
-            worst[host] = check.state
+        for check in checks:
+            if names and check.service not in names:
+                continue
+            if host not in worst or SEVERITY[check.state] < SEVERITY[worst[host]]:
+                worst[host] = check.state
     return worst
 
 
@@ -381,19 +396,19 @@ def service_hosts(store: Store, config: AppConfig, name: str) -> list[tuple[str,
     service = next((s for s in config.services if s.name == name), None)
     if service is None:
         return []
-    worst = worst_state_by_host(icinga_checks(store), service.hosts, service.checks, config.farm.domains)
+    worst = worst_state_by_host(checks_by_host(icinga_checks(store), config.farm.domains), service.hosts, service.checks)
     return sorted(worst.items(), key=lambda item: (SEVERITY[item[1]], natural_key(item[0])))
 
 
 def services_view(store: Store, config: AppConfig, now: datetime) -> PaneView:
     """One row per configured service, in config order: its hosts' worst check states, counted."""
     has_data = bool(store.data_of_kind("icinga"))
-    checks = icinga_checks(store)
+    by_host = checks_by_host(icinga_checks(store), config.farm.domains)
     probes = probe_results(store)
     rows = []
     troubled = 0
     for service in config.services:
-        worst = worst_state_by_host(checks, service.hosts, service.checks, config.farm.domains)
+        worst = worst_state_by_host(by_host, service.hosts, service.checks)
         results = probes.get(service.name)
         probe = probe_summary(results) if service.probes else Text(NO_VALUE, style="dim")
         failing_probe = any(not r.ok for r in results or ())

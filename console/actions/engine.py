@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, AsyncIterator, Awaitable, Callable
@@ -268,6 +269,7 @@ class ActionEngine:
         self._running[plan.key] = plan
         try:
             emit = _emitter(plan, on_event)
+            self._preconnect_caches(plan)  # handshakes only, overlapping the locks and the intent's fsync
             # the targets' shared locks, for the whole run: a held one refuses before the intent is recorded
             async with self.locks.hold(plan, lambda text: emit("notice", text)) as held:
                 result = await self._run(plan, confirmation, on_event)
@@ -296,10 +298,10 @@ class ActionEngine:
     async def _run(self, plan: Plan, confirmation: Confirmation | None, on_event: EventCallback | None) -> ActionResult:
         emit = _emitter(plan, on_event)
         started_at, started = self.clock(), time.monotonic()
-        try:
-            self.audit.append({**self._who(plan), "event": "intent", "dry_run": False, "tier": int(plan.risk),
-                               "confirmed_via": confirmation.via if confirmation else None,
-                               "steps": [s.to_dict() for s in plan.steps]})
+        intent = {**self._who(plan), "event": "intent", "dry_run": False, "tier": int(plan.risk),
+                  "confirmed_via": confirmation.via if confirmation else None, "steps": [s.to_dict() for s in plan.steps]}
+        try:  # awaited before anything is sent; its fsync in a thread keeps the UI loop (and the handshakes) going
+            await asyncio.to_thread(self.audit.append, intent)
         except AuditError as exc:
             raise Refused(f"refused: {exc}; nothing was sent") from None
         await emit("started", f"{plan.title}: started", status="running")
@@ -328,6 +330,16 @@ class ActionEngine:
         self._record_result(result)
         await emit("finished", f"{plan.title}: {outcome}", status=outcome, result=result)
         return result
+
+    def _preconnect_caches(self, plan: Plan) -> None:
+        """A purge or ban: start opening one connection per request to each cache now. No request goes
+        out on them before `_run_caches` (after the intent is on disk); a refused run leaves them idle."""
+        if plan.action not in ("purge", "ban"):
+            return
+        per_cache = Counter(step.executor for step in plan.steps)
+        for step in plan.steps:
+            if step.executor in per_cache:
+                self._cache(step).preconnect(per_cache.pop(step.executor))
 
     async def _run_caches(self, plan: Plan, emit: Any) -> list[StepResult]:
         """Every PURGE/BAN at once; then, for purges, a GET through each cache that answered."""

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Callable
 
 from console.sim.inventory import HostSpec
+from console.sim.puppet import HISTORY_RUNS
 from console.sim.seeded import rng, unit, wave
 
 if TYPE_CHECKING:
@@ -82,7 +83,7 @@ class Slot:
 class Status:
     state: int
     hard: bool
-    output: str
+    output: str | None  # None: left out (evaluate(output=False))
     perf: tuple[str, ...]
     last_state_change: datetime
     last_hard_state_change: datetime
@@ -103,22 +104,24 @@ def _last_check(slot: Slot, now: datetime) -> datetime:
     return datetime.fromtimestamp(ts - ((ts - slot.phase) % slot.interval), now.tzinfo)
 
 
-def evaluate(farm: Farm, slot: Slot, now: datetime) -> Status:
+def evaluate(farm: Farm, slot: Slot, now: datetime, output: bool = True) -> Status:
+    """The check's state at `now`. output=False: a naturally OK service's plugin output is left out
+    (None, perfdata empty; ok_output() makes them), the rest is the same: making the output is the
+    costly part, and many queries do not ask for it."""
     spec = farm.hosts[slot.host]
     last_check = _last_check(slot, now)
     if slot.rechecked_at is not None and last_check < slot.rechecked_at <= now:
         last_check = slot.rechecked_at
     command = COMMANDS.get(slot.service, "nrpe") if slot.service else "hostalive"
     if slot.override is not None:
-        state, output, perf, since, hard = (slot.override.state, slot.override.output, slot.override.perf,
-                                           slot.override.since, slot.override.hard)
+        state, text, perf, since, hard = (slot.override.state, slot.override.output, slot.override.perf,
+                                         slot.override.since, slot.override.hard)
     elif not slot.service:
-        state, output, perf, since, hard = _host_state(farm, spec, slot, now)
+        state, text, perf, since, hard = _host_state(farm, spec, slot, now)
     elif slot.service == "Puppet":
-        state, output, perf, since, hard = _puppet_state(farm, spec, slot, now)
+        state, text, perf, since, hard = _puppet_state(farm, spec, slot, now)
     else:
-        maker = OK_OUTPUT.get(slot.service, _plain_ok)
-        output, perf = maker(farm, spec, now)
+        text, perf = ok_output(farm, slot, now) if output else (None, ())
         state, since, hard = OK, slot.calm_since, True
     since = min(since, now)
     hard_since = min(since + timedelta(seconds=2 * RETRY_INTERVAL), now) if state != OK else since
@@ -129,7 +132,7 @@ def evaluate(farm: Farm, slot: Slot, now: datetime) -> Status:
     return Status(
         state=state,
         hard=hard,
-        output=output,
+        output=text,
         perf=perf,
         last_state_change=since,
         last_hard_state_change=hard_since if hard else slot.calm_since,
@@ -140,6 +143,12 @@ def evaluate(farm: Farm, slot: Slot, now: datetime) -> Status:
         ack=ack,
         in_downtime=in_downtime,
     )
+
+
+def ok_output(farm: Farm, slot: Slot, now: datetime) -> tuple[str, tuple[str, ...]]:
+    """What a service's plugin prints (output, perfdata) when all is well."""
+    maker = OK_OUTPUT.get(slot.service, _plain_ok)
+    return maker(farm, farm.hosts[slot.host], now)
 
 
 def _host_state(farm: Farm, spec: HostSpec, slot: Slot, now: datetime):
@@ -161,7 +170,8 @@ def _ago(seconds: float) -> str:
 
 def _puppet_state(farm: Farm, spec: HostSpec, slot: Slot, now: datetime):
     agent = farm.agents.get(spec.name)
-    runs = agent.runs(farm.seed, now) if agent else []
+    # with no failed run possible only the latest report tells anything: skip the history
+    runs = agent.runs(farm.seed, now, history=HISTORY_RUNS if agent.may_fail() else 1) if agent else []
     if not runs:
         return UNKNOWN, "UNKNOWN: Puppet has never run on this host", (), slot.calm_since, True
     latest = runs[0]
@@ -219,8 +229,8 @@ def _disk(farm: Farm, spec: HostSpec, now: datetime):
 def load_average(farm: Farm, spec: HostSpec, now: datetime) -> tuple[float, float, float]:
     loads = []
     for minutes in (1, 5, 15):
-        samples = [farm.usage(spec.name, now - timedelta(minutes=m)) for m in range(0, minutes, max(1, minutes // 3))]
-        cpus = [u.cpu for u in samples if u is not None] or [0.02]
+        samples = [farm.cpu(spec.name, now - timedelta(minutes=m)) for m in range(0, minutes, max(1, minutes // 3))]
+        cpus = [cpu for cpu in samples if cpu is not None] or [0.02]
         loads.append(round(spec.cores * sum(cpus) / len(cpus) * 1.1, 2))
     return loads[0], loads[1], loads[2]
 

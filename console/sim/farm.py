@@ -15,7 +15,7 @@ from console.sim.checks import Ack, Downtime, Override, Slot, calm_since, natura
 from console.sim.commits import Commit, build_repos, new_commit
 from console.sim.inventory import HostSpec, NodeSpec, load_inventory
 from console.sim.logs import AlertEvent, EventDefinition, LogBook, LogLine, ulid
-from console.sim.metrics import Usage, natural_usage
+from console.sim.metrics import Usage, natural_cpu, natural_usage
 from console.sim.scale import Scale, apply_scale, scale_inventory
 from console.sim.puppet import RUN_INTERVAL, Agent, ResourceEvent, Window
 from console.sim.seeded import stable_uuid, unit
@@ -132,6 +132,15 @@ class Farm:
         if guest.disk and t >= guest.disk[1]:
             usage = replace(usage, disk=int(usage.maxdisk * guest.disk[0]))
         return usage
+
+    def cpu(self, name: str, t: datetime) -> float | None:
+        """usage(name, t).cpu, computed alone (None when the guest was not running then)."""
+        guest = self.guests.get(name)
+        if guest is None or guest.status_at(t) != "running" or t < guest.boot_at:
+            return None
+        if guest.cpu and t >= guest.cpu[1]:
+            return guest.cpu[0]
+        return natural_cpu(self.seed, guest.spec, t)
 
     def guests_on(self, node: str) -> list[Guest]:
         return [g for g in self.guests.values() if g.spec.node == node]

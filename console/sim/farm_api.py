@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from abc import ABC, abstractmethod
+from concurrent.futures import Executor
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from console.sim.farm import Farm
+from console.sim.gcpause import collector_paused
 
 
 class FarmApi(ABC):
@@ -19,15 +21,24 @@ class FarmApi(ABC):
 
     def __init__(self, farm: Farm) -> None:
         self.farm = farm
+        self.executor: Executor | None = None  # SimFarm gives every API of a farm one worker (None: asyncio's default)
 
     async def __call__(self, scope: dict, receive, send) -> None:
         request = Request(scope, receive)
         body = await request.body()
-        response = await asyncio.to_thread(self._locked_answer, request, body)
+        if self.answers_on_loop(request):
+            response = self._locked_answer(request, body)
+        else:
+            response = await asyncio.get_running_loop().run_in_executor(self.executor, self._locked_answer, request, body)
         await response(scope, receive, send)
 
+    def answers_on_loop(self, request: Request) -> bool:
+        """True for a request whose answer needs the servers' event loop (an event stream subscribes
+        an asyncio queue): built there, not in a worker thread."""
+        return False
+
     def _locked_answer(self, request: Request, body: bytes) -> Response:
-        with self.farm.lock:
+        with self.farm.lock, collector_paused():
             return self.handle(request, body)
 
     @abstractmethod

@@ -71,11 +71,20 @@ class GraylogApi(FarmApi):
     # --- messages ------------------------------------------------------------------------------
 
     def _search(self, query: str, a: datetime, b: datetime, streams: Any = None) -> list[LogLine]:
+        return [line for line, _fields in self._matching(query, a, b, streams)]
+
+    def _matching(self, query: str, a: datetime, b: datetime, streams: Any = None) -> list[tuple[LogLine, dict]]:
+        """The lines the query and streams select, each with its fields (made once: they cost)."""
         predicate = compile_query(query)
         in_streams = _stream_filter(streams)
         # The generator can draw lines at any time: nothing after the farm's "now" has been received yet.
         lines = self.farm.logbook.lines(self.farm.hosts, a, min(b, self.farm.now()))
-        return [line for line in lines if in_streams(line.fields()) and predicate(line.fields())]
+        found = []
+        for line in lines:
+            fields = line.fields()
+            if in_streams(fields) and predicate(fields):
+                found.append((line, fields))
+        return found
 
     def messages(self, request: dict, now: datetime) -> Response:
         a, b = _timerange(request.get("timerange"), now)
@@ -103,8 +112,8 @@ class GraylogApi(FarmApi):
         tabular answer; groups by the first metric, largest first, each level cut at its limit."""
         groupings, metrics = _groupings(request.get("group_by")), _metrics(request.get("metrics"))
         a, b = _timerange(request.get("timerange"), now)
-        found = self._search(str(request.get("query") or "*"), a, b, request.get("streams"))
-        datarows = _pivot([line.fields() for line in found], groupings, metrics)
+        found = self._matching(str(request.get("query") or "*"), a, b, request.get("streams"))
+        datarows = _pivot([fields for _line, fields in found], groupings, metrics)
         schema = [{"column_type": "grouping", "type": "string", "field": field, "name": f"grouping: {field}"}
                   for field, _ in groupings]
         schema += [{"column_type": "metric", "type": "string" if function == "latest" else "numeric",

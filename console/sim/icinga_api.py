@@ -6,18 +6,22 @@ Answers are what Icinga's JSON encoder writes: keys sorted, every number a float
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from functools import lru_cache
+from typing import Any, Callable
 from urllib.parse import unquote
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from console.sim.basic_auth import basic_credentials, same
-from console.sim.checks import CHECK_SOURCE, MAX_ATTEMPTS, RETRY_INTERVAL, Slot, Status, evaluate
+from console.sim.checks import CHECK_SOURCE, MAX_ATTEMPTS, RETRY_INTERVAL, Slot, Status, evaluate, ok_output
 from console.sim.farm import Farm
 from console.sim.farm_api import FarmApi
 from console.sim.icinga_filter import FilterError, IcingaObject, compile_filter, matches
+from console.sim.inventory import HostSpec
 from console.sim.seeded import stable_int, stable_uuid
 
 USERNAME = "opsconsole"
@@ -52,8 +56,13 @@ def _integral(value: Any) -> Any:
     return value
 
 
-def _json(data: Any, status: int = 200, pretty: bool = False, headers: dict | None = None, floats: bool = True) -> Response:
-    data = _floats(data) if floats else _integral(_floats(data))
+def _json(data: Any, status: int = 200, pretty: bool = False, headers: dict | None = None, floats: bool = True,
+          converted: bool = False) -> Response:
+    """`converted`: every number in `data` is a float already (the objects' attributes are built so)."""
+    if not converted:
+        data = _floats(data)
+    if not floats:
+        data = _integral(data)
     body = json.dumps(data, sort_keys=True, indent=4 if pretty else None, separators=None if pretty else (",", ":"))
     return Response(body, status, headers={"server": SERVER, **(headers or {})}, media_type="application/json")
 
@@ -108,6 +117,9 @@ class IcingaApi(FarmApi):
     def _authorized(self, request: Request) -> bool:
         credentials = basic_credentials(request)
         return credentials is not None and credentials[0] == USERNAME and same(credentials[1], self.password)
+
+    def answers_on_loop(self, request: Request) -> bool:
+        return request.method == "POST" and request.url.path.rstrip("/") == "/v1/events"
 
     def handle(self, request: Request, body: bytes) -> Response:
         method = request.method
@@ -181,12 +193,13 @@ class IcingaApi(FarmApi):
         except FilterError as exc:
             return _error(404, "No objects found.", params, f"Error: {exc}", floats=floats)
         results = []
+        all_joins = _truthy_param(params.get("all_joins"))
         for record in chosen:
             try:
-                results.append(self._result(type_name, record, lists, _truthy_param(params.get("all_joins"))))
+                results.append(self._result(type_name, record, lists, all_joins))
             except FilterError as exc:
                 return _error(400, str(exc), params, floats=floats)
-        return _json({"results": results}, pretty=_truthy_param(params.get("pretty")), floats=floats)
+        return _json({"results": results}, pretty=_truthy_param(params.get("pretty")), floats=floats, converted=True)
 
     def _select(self, type_name: str, records: list[dict], path: list[str], params: dict) -> list[dict]:
         by_name = {r["attrs"]["__name"]: r for r in records}
@@ -205,15 +218,18 @@ class IcingaApi(FarmApi):
                 raise FilterError("Object does not exist.")
             chosen.append(by_name[name])
         if "filter" in params or not chosen:
-            text = _last(params.get("filter")) if "filter" in params else "true"
+            if "filter" not in params:
+                return list(records)  # the default filter "true"
+            text = _last(params.get("filter"))
             if not isinstance(text, str):
                 raise FilterError("Invalid filter")
             if not text.strip():
                 return chosen
             node = compile_filter(text)
-            variables = params.get("filter_vars") if isinstance(params.get("filter_vars"), dict) else {}
+            variables = _floats(params.get("filter_vars") if isinstance(params.get("filter_vars"), dict) else {})
             for record in records:
-                env = {**_floats(variables), **record["env"]}
+                env = {**variables, type_name.lower(): IcingaObject(type_name, record["attrs"]),
+                       **{prefix: IcingaObject(prefix.capitalize(), target) for prefix, target in record["joins"].items()}}
                 if matches(node, env):
                     chosen.append(record)
         return chosen
@@ -225,9 +241,9 @@ class IcingaApi(FarmApi):
             for name in wanted:
                 if name not in attrs:
                     raise FilterError(f"Invalid field specified: {name}")
-            shown = {name: attrs[name] for name in wanted}
+            shown = attrs.pick(wanted) if isinstance(attrs, Checkable) else {name: attrs[name] for name in wanted}
         else:
-            shown = attrs
+            shown = _plain(attrs)
         joins: dict[str, Any] = {}
         requested = lists["joins"] or []
         for prefix in JOINABLE[type_name]:
@@ -236,7 +252,7 @@ class IcingaApi(FarmApi):
                 continue
             fields = [j.split(".", 1)[1] for j in requested if "." in j and j.split(".", 1)[0] == prefix]
             if all_joins or prefix in requested:
-                joins[prefix] = target
+                joins[prefix] = _plain(target)
             elif fields:
                 for name in fields:
                     if name not in target:
@@ -255,31 +271,29 @@ class IcingaApi(FarmApi):
     # --- the objects ---------------------------------------------------------------------------
 
     def records(self, type_name: str, now: datetime) -> list[dict]:
+        # attributes are computed when first read (Checkable): most queries read a few of them
         hosts = {}
         for (host, service), slot in self.farm.slots.items():
             if not service:
-                hosts[host] = host_attrs(self.farm, slot, evaluate(self.farm, slot, now))
+                hosts[host] = Checkable(self.farm, slot, now, None)
         if type_name == "Host":
-            return [{"attrs": a, "env": {"host": IcingaObject("Host", a)}, "joins": {}} for a in hosts.values()]
+            return [{"attrs": a, "joins": {}} for a in hosts.values()]
         services = {}
         for (host, service), slot in self.farm.slots.items():
             if service:
-                services[(host, service)] = service_attrs(self.farm, slot, evaluate(self.farm, slot, now), hosts[host])
+                services[(host, service)] = Checkable(self.farm, slot, now, hosts[host])
         if type_name == "Service":
-            return [{"attrs": a, "joins": {"host": hosts[key[0]]},
-                     "env": {"service": IcingaObject("Service", a), "host": IcingaObject("Host", hosts[key[0]])}}
-                    for key, a in services.items()]
+            return [{"attrs": a, "joins": {"host": hosts[key[0]]}} for key, a in services.items()]
         out = []
         for (host, service), slot in self.farm.slots.items():
             item = comment_attrs(self.farm, slot, now) if type_name == "Comment" else downtime_attrs(self.farm, slot, now)
             if item is None:
                 continue
+            item = _floats(item)  # as the checkables' attributes are
             joins = {"host": hosts[host]}
-            env = {type_name.lower(): IcingaObject(type_name, item), "host": IcingaObject("Host", hosts[host])}
             if service:
                 joins["service"] = services[(host, service)]
-                env["service"] = IcingaObject("Service", services[(host, service)])
-            out.append({"attrs": item, "joins": joins, "env": env})
+            out.append({"attrs": item, "joins": joins})
         return out
 
     # --- /v1/actions -------------------------------------------------------------------------------
@@ -453,121 +467,131 @@ def _ts(value: datetime | None) -> float:
     return round(value.timestamp(), 6) if value else 0.0
 
 
+# Every attribute below is written as Icinga's JSON has it already (numbers as floats), so an answer needs
+# no conversion pass (_floats) over tens of thousands of records.
+
+# what every Checkable has, the same on every object
+_CHECKABLE_CONSTANTS: dict[str, Any] = {
+    "action_url": "", "active": True, "check_period": "", "check_timeout": None, "command_endpoint": "",
+    "enable_active_checks": True, "enable_event_handler": True, "enable_flapping": False, "enable_notifications": True,
+    "enable_passive_checks": True, "enable_perfdata": True, "event_command": "", "executions": None, "flapping": False,
+    "flapping_current": 0.0, "flapping_ignore_states": None, "flapping_last_change": 0.0, "flapping_threshold": 0.0,
+    "flapping_threshold_high": 30.0, "flapping_threshold_low": 25.0, "force_next_check": False,
+    "force_next_notification": False, "ha_mode": 0.0, "icon_image": "", "icon_image_alt": "", "last_reachable": True,
+    "last_state_unreachable": 0.0, "max_check_attempts": float(MAX_ATTEMPTS), "notes": "", "notes_url": "",
+    "original_attributes": None, "package": "_etc", "paused": False, "retry_interval": float(RETRY_INTERVAL),
+    "version": 0.0, "volatile": False, "zone": "master",
+}
+# the same objects serve every answer: read-only (nothing downstream mutates an answer's values)
+_STATIC_KEPT = 1 << 16  # one per check: a 5,000-guest farm's ~40,000 fit
+
+
+@lru_cache(maxsize=_STATIC_KEPT)
+def _slot_static(host: str, service: str, address: str) -> tuple[list[str], dict[str, Any], list[str]]:
+    """(check command line, source_location, templates) of one object: fixed by its names."""
+    command = [f"{PLUGINS}/check_ping", "-H", address] if not service else \
+        [f"{PLUGINS}/check_nrpe", "-H", address, "-c", f"check_{service.lower().replace(' ', '_')}"]
+    line = 10 + stable_int("line", host, service) % 900
+    location = {"first_column": 1.0, "first_line": float(line), "last_column": 1.0, "last_line": float(line + 5),
+                "path": "/etc/icinga2/zones.d/master/" + ("hosts.conf" if not service else "services.conf")}
+    return command, location, [service or host, "generic-service" if service else "generic-host"]
+
+
+def _acknowledgement(status: Status) -> float:
+    ack = status.ack
+    return (2.0 if ack.sticky else 1.0) if ack is not None and status.problem else 0.0
+
+
+def _check_result(farm: Farm, slot: Slot, status: Status, state: int) -> dict:
+    """`last_check_result` (`state`: the object's state, 0/1 for a host)."""
+    last_check = _ts(status.last_check)
+    exit_status = 2 if (not slot.service and state == 1) else state
+    state_type = 1.0 if status.hard else 0.0
+    command, _location, _templates = _slot_static(slot.host, slot.service, farm.hosts[slot.host].address)
+    attempt = float(status.check_attempt)
+    return {
+        "active": True, "check_source": CHECK_SOURCE, "command": command,
+        "execution_start": round(last_check + 0.001, 6), "execution_end": round(last_check + 0.05, 6),
+        "schedule_start": last_check, "schedule_end": round(last_check + 0.051, 6),
+        "exit_status": float(exit_status), "output": status.output, "performance_data": list(status.perf),
+        "previous_hard_state": 99.0, "scheduling_source": CHECK_SOURCE,
+        "state": float(state if slot.service else exit_status), "ttl": 0.0, "type": "CheckResult",
+        "vars_after": {"attempt": attempt, "reachable": True, "state": float(state), "state_type": state_type},
+        "vars_before": {"attempt": attempt, "reachable": True, "state": float(state), "state_type": state_type},
+    }
+
+
 def _common(farm: Farm, slot: Slot, status: Status, state: int) -> dict:
     """Attributes hosts and services share (Checkable)."""
     ack = status.ack
     handled_by_ack = ack is not None and status.problem
-    acknowledgement = (2 if ack.sticky else 1) if handled_by_ack else 0
     last_check = _ts(status.last_check)
-    exit_status = 2 if (not slot.service and state == 1) else state
-    spec = farm.hosts[slot.host]
-    command = [f"{PLUGINS}/check_ping", "-H", spec.address] if not slot.service else \
-        [f"{PLUGINS}/check_nrpe", "-H", spec.address, "-c", f"check_{slot.service.lower().replace(' ', '_')}"]
-    result = {
-        "active": True, "check_source": CHECK_SOURCE, "command": command,
-        "execution_start": round(last_check + 0.001, 6), "execution_end": round(last_check + 0.05, 6),
-        "schedule_start": last_check, "schedule_end": round(last_check + 0.051, 6),
-        "exit_status": exit_status, "output": status.output, "performance_data": list(status.perf),
-        "previous_hard_state": 99, "scheduling_source": CHECK_SOURCE, "state": state if slot.service else exit_status,
-        "ttl": 0, "type": "CheckResult",
-        "vars_after": {"attempt": status.check_attempt, "reachable": True, "state": state, "state_type": 1 if status.hard else 0},
-        "vars_before": {"attempt": status.check_attempt, "reachable": True, "state": state, "state_type": 1 if status.hard else 0},
-    }
-    line = 10 + stable_int("line", slot.host, slot.service) % 900
+    state_type = 1.0 if status.hard else 0.0
+    _command, location, templates = _slot_static(slot.host, slot.service, farm.hosts[slot.host].address)
+    attempt = float(status.check_attempt)
+    result = _check_result(farm, slot, status, state)
+    last_state_change = _ts(status.last_state_change)
+    next_check = _ts(status.next_check)
     return {
-        "acknowledgement": acknowledgement,
-        "acknowledgement_expiry": _ts(ack.expiry) if handled_by_ack and ack.expiry else 0,
-        "acknowledgement_last_change": _ts(ack.at) if handled_by_ack else 0,
-        "action_url": "",
-        "active": True,
-        "check_attempt": status.check_attempt,
+        **_CHECKABLE_CONSTANTS,
+        "acknowledgement": _acknowledgement(status),
+        "acknowledgement_expiry": _ts(ack.expiry) if handled_by_ack and ack.expiry else 0.0,
+        "acknowledgement_last_change": _ts(ack.at) if handled_by_ack else 0.0,
+        "check_attempt": attempt,
         "check_command": status.command,
-        "check_interval": slot.interval,
-        "check_period": "",
-        "check_timeout": None,
-        "command_endpoint": "",
-        "downtime_depth": 1 if status.in_downtime else 0,
-        "enable_active_checks": True,
-        "enable_event_handler": True,
-        "enable_flapping": False,
-        "enable_notifications": True,
-        "enable_passive_checks": True,
-        "enable_perfdata": True,
-        "event_command": "",
-        "executions": None,
-        "flapping": False,
-        "flapping_current": 0,
-        "flapping_ignore_states": None,
-        "flapping_last_change": 0,
-        "flapping_threshold": 0,
-        "flapping_threshold_high": 30,
-        "flapping_threshold_low": 25,
-        "force_next_check": False,
-        "force_next_notification": False,
-        "ha_mode": 0,
+        "check_interval": float(slot.interval),
+        "downtime_depth": 1.0 if status.in_downtime else 0.0,
         "handled": bool(status.problem and (handled_by_ack or status.in_downtime)),
-        "icon_image": "",
-        "icon_image_alt": "",
         "last_check": last_check,
         "last_check_result": result,
         "last_hard_state_change": _ts(status.last_hard_state_change),
-        "last_reachable": True,
-        "last_state_change": _ts(status.last_state_change),
-        "last_state_type": 1 if status.hard else 0,
-        "max_check_attempts": MAX_ATTEMPTS,
-        "next_check": _ts(status.next_check),
-        "next_update": round(_ts(status.next_check) + slot.interval, 6),
-        "notes": "",
-        "notes_url": "",
-        "original_attributes": None,
-        "package": "_etc",
-        "paused": False,
-        "previous_state_change": _ts(status.last_state_change),
+        "last_state_change": last_state_change,
+        "last_state_type": state_type,
+        "next_check": next_check,
+        "next_update": round(next_check + slot.interval, 6),
+        "previous_state_change": last_state_change,
         "problem": status.problem,
-        "retry_interval": RETRY_INTERVAL,
-        "source_location": {"first_column": 1, "first_line": line, "last_column": 1, "last_line": line + 5,
-                            "path": "/etc/icinga2/zones.d/master/" + ("hosts.conf" if not slot.service else "services.conf")},
-        "state_type": 1 if status.hard else 0,
-        "templates": [slot.service or slot.host, "generic-service" if slot.service else "generic-host"],
-        "version": 0,
-        "volatile": False,
-        "zone": "master",
+        "source_location": location,
+        "state_type": state_type,
+        "templates": templates,
     }
 
 
-def _severity(state: int, status: Status, host_up: bool, is_host: bool) -> int:
+def _severity(state: int, status: Status, host_up: bool, is_host: bool) -> float:
     if state == 0:
-        return 0
+        return 0.0
     base = (64 if is_host else {1: 32, 3: 64, 2: 128}.get(state, 256))
     if not host_up and not is_host:
-        return base + 1024
+        return float(base + 1024)
     if status.ack is not None:
-        return base + 512
+        return float(base + 512)
     if status.in_downtime:
-        return base + 256
-    return base + 2048
+        return float(base + 256)
+    return float(base + 2048)
+
+
+@lru_cache(maxsize=_STATIC_KEPT)
+def _host_static(spec: HostSpec) -> dict[str, Any]:
+    return {
+        "__name": spec.name, "address": spec.address, "address6": "", "display_name": spec.name,
+        "groups": [spec.role, "linux-servers"], "name": spec.name, "type": "Host",
+        "vars": {"fqdn": spec.fqdn, "os": "Linux", "role": spec.role, "hypervisor": spec.node},
+    }
 
 
 def host_attrs(farm: Farm, slot: Slot, status: Status) -> dict:
     spec = farm.hosts[slot.host]
     state = 1 if status.state else 0
     attrs = _common(farm, slot, status, state)
+    last_state_change = attrs["last_state_change"]
+    attrs.update(_host_static(spec))
     attrs.update({
-        "__name": spec.name,
-        "address": spec.address,
-        "address6": "",
-        "display_name": spec.name,
-        "groups": [spec.role, "linux-servers"],
-        "last_hard_state": state if status.hard else 0,
-        "last_state": state,
-        "last_state_down": _ts(status.last_state_change) if state else _ts(status.last_state_change) - 3600 * 24 * 30,
-        "last_state_unreachable": 0,
-        "last_state_up": _ts(status.last_check) if not state else _ts(status.last_state_change) - 1,
-        "name": spec.name,
+        "last_hard_state": float(state) if status.hard else 0.0,
+        "last_state": float(state),
+        "last_state_down": last_state_change if state else last_state_change - 3600 * 24 * 30,
+        "last_state_up": attrs["last_check"] if not state else last_state_change - 1,
         "severity": _severity(state, status, True, True),
-        "state": state,
-        "type": "Host",
-        "vars": {"fqdn": spec.fqdn, "os": "Linux", "role": spec.role, "hypervisor": spec.node},
+        "state": float(state),
     })
     return attrs
 
@@ -575,26 +599,123 @@ def host_attrs(farm: Farm, slot: Slot, status: Status) -> dict:
 def service_attrs(farm: Farm, slot: Slot, status: Status, host: dict) -> dict:
     state = status.state
     attrs = _common(farm, slot, status, state)
-    last_ok = _ts(status.last_check) if state == 0 else _ts(status.last_state_change) - 1
+    last_check = attrs["last_check"]
+    last_ok = last_check if state == 0 else attrs["last_state_change"] - 1
     attrs.update({
         "__name": f"{slot.host}!{slot.service}",
         "display_name": slot.service,
         "groups": [],
         "host_name": slot.host,
-        "last_hard_state": state if status.hard else 0,
-        "last_state": state,
-        "last_state_critical": _ts(status.last_check) if state == 2 else 0,
+        "last_hard_state": float(state) if status.hard else 0.0,
+        "last_state": float(state),
+        "last_state_critical": last_check if state == 2 else 0.0,
         "last_state_ok": last_ok,
-        "last_state_unknown": _ts(status.last_check) if state == 3 else 0,
-        "last_state_unreachable": 0,
-        "last_state_warning": _ts(status.last_check) if state == 1 else 0,
+        "last_state_unknown": last_check if state == 3 else 0.0,
+        "last_state_warning": last_check if state == 1 else 0.0,
         "name": slot.service,
         "severity": _severity(state, status, host["state"] == 0, False),
-        "state": state,
+        "state": float(state),
         "type": "Service",
         "vars": {},
     })
     return attrs
+
+
+def _state(slot: Slot, status: Status) -> int:
+    """The object's state: a host is UP (0) or DOWN (1), a service 0..3."""
+    return status.state if slot.service else (1 if status.state else 0)
+
+
+# The attributes a Checkable can give alone, without building the whole object: what the console's
+# refresh and most filters read. Each is the very value host_attrs/service_attrs have.
+_HOST_NAMES: dict[str, Callable[[Slot], str]] = {
+    "__name": lambda slot: slot.host, "name": lambda slot: slot.host, "display_name": lambda slot: slot.host,
+    "type": lambda slot: "Host",
+}
+_SERVICE_NAMES: dict[str, Callable[[Slot], str]] = {
+    "__name": lambda slot: f"{slot.host}!{slot.service}", "name": lambda slot: slot.service,
+    "display_name": lambda slot: slot.service, "host_name": lambda slot: slot.host, "type": lambda slot: "Service",
+}
+_FROM_STATUS: dict[str, Callable[[Slot, Status], Any]] = {
+    "state": lambda slot, status: float(_state(slot, status)),
+    "state_type": lambda slot, status: 1.0 if status.hard else 0.0,
+    "acknowledgement": lambda slot, status: _acknowledgement(status),
+    "downtime_depth": lambda slot, status: 1.0 if status.in_downtime else 0.0,
+    "last_state_change": lambda slot, status: _ts(status.last_state_change),
+    "last_check": lambda slot, status: _ts(status.last_check),
+}
+_COMMON_KEYS = frozenset(_CHECKABLE_CONSTANTS) | {
+    "acknowledgement", "acknowledgement_expiry", "acknowledgement_last_change", "check_attempt", "check_command",
+    "check_interval", "downtime_depth", "handled", "last_check", "last_check_result", "last_hard_state_change",
+    "last_state_change", "last_state_type", "next_check", "next_update", "previous_state_change", "problem",
+    "source_location", "state_type", "templates", "last_hard_state", "last_state", "severity", "state",
+    "__name", "display_name", "groups", "name", "type", "vars",
+}
+HOST_KEYS = _COMMON_KEYS | {"address", "address6", "last_state_down", "last_state_up"}
+SERVICE_KEYS = _COMMON_KEYS | {"host_name", "last_state_critical", "last_state_ok", "last_state_unknown",
+                               "last_state_warning"}
+
+
+class Checkable(Mapping):
+    """A host's or service's attributes (host_attrs/service_attrs), computed when first read: a query
+    asking a few attributes of 40,000 services neither builds the rest nor runs the plugins' output."""
+
+    __slots__ = ("farm", "slot", "now", "host", "_status", "_full")
+
+    def __init__(self, farm: Farm, slot: Slot, now: datetime, host: Checkable | None) -> None:
+        self.farm, self.slot, self.now = farm, slot, now
+        self.host = host  # a service's host (None: this is a host)
+        self._status: Status | None = None
+        self._full: dict | None = None
+
+    def status(self, output: bool = False) -> Status:
+        if self._status is None:
+            self._status = evaluate(self.farm, self.slot, self.now, output=output)
+        if output and self._status.output is None:
+            text, perf = ok_output(self.farm, self.slot, self.now)
+            self._status = replace(self._status, output=text, perf=perf)
+        return self._status
+
+    def full(self) -> dict:
+        if self._full is None:
+            status = self.status(output=True)
+            self._full = (host_attrs(self.farm, self.slot, status) if self.host is None
+                          else service_attrs(self.farm, self.slot, status, self.host))
+        return self._full
+
+    def __getitem__(self, name: str) -> Any:
+        if self._full is not None:
+            return self._full[name]
+        names = _HOST_NAMES if self.host is None else _SERVICE_NAMES
+        if name in names:
+            return names[name](self.slot)
+        if name in _FROM_STATUS:
+            return _FROM_STATUS[name](self.slot, self.status())
+        if name == "last_check_result":
+            status = self.status(output=True)
+            return _check_result(self.farm, self.slot, status, _state(self.slot, status))
+        return self.full()[name]
+
+    def pick(self, wanted: list[str]) -> dict:
+        """{name: self[name] for name in wanted}, faster: the state is looked up once."""
+        if self._full is not None or not all(name in _FROM_STATUS for name in wanted):
+            return {name: self[name] for name in wanted}
+        slot, status = self.slot, self.status()
+        return {name: _FROM_STATUS[name](slot, status) for name in wanted}
+
+    def __contains__(self, name: object) -> bool:
+        return name in (HOST_KEYS if self.host is None else SERVICE_KEYS)
+
+    def __iter__(self):
+        return iter(self.full())
+
+    def __len__(self) -> int:
+        return len(HOST_KEYS if self.host is None else SERVICE_KEYS)
+
+
+def _plain(attrs: Mapping) -> dict:
+    """The attributes as a dict (what the JSON encoder takes)."""
+    return attrs.full() if isinstance(attrs, Checkable) else attrs
 
 
 def _object_name(farm: Farm, slot: Slot, kind: str, at: datetime) -> tuple[str, str]:

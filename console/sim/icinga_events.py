@@ -91,6 +91,7 @@ class EventHub:
         self._inputs: dict[tuple[str, str], tuple] = {}
         self._watcher: asyncio.Task[None] | None = None
         self._poked: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None  # the servers' loop, for poke() from a worker thread
         self._next_full = 0.0
         self._full_every = FULL_SECONDS
 
@@ -123,13 +124,16 @@ class EventHub:
             self._stop()
 
     def poke(self) -> None:
-        """Something changed through the API: look now rather than at the next tick."""
-        if self._poked is not None:
-            self._poked.set()
+        """Something changed through the API: look now rather than at the next tick. Called from
+        the thread that built the answer: the event is set on the servers' loop."""
+        poked, loop = self._poked, self._loop
+        if poked is not None and loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(poked.set)
 
     def _start(self) -> None:
         if self._watcher is None:
             self._poked = asyncio.Event()
+            self._loop = asyncio.get_running_loop()
             with self.farm.lock:
                 self._scan(full=True, emit=False)  # the baseline: only changes from now on are events
             self._watcher = asyncio.get_running_loop().create_task(self._watch(), name="icinga-events")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 from console.sim.inventory import GIB, HostSpec
 from console.sim.seeded import unit, wave
@@ -45,17 +46,47 @@ def _clamp(value: float, low: float = 0.0, high: float = 1.0) -> float:
     return max(low, min(high, value))
 
 
+@dataclass(frozen=True)
+class _HostLoad:
+    """What natural_usage() needs of a host that does not change with time."""
+
+    cpu0: float
+    net: float
+    bias: float
+    mem_base: float  # mem0 * (0.95 + 0.1 * unit)
+    disk_base: float
+    maxmem: int
+    maxdisk: int
+
+
+@lru_cache(maxsize=1 << 14)  # one per host: a 5,000-guest farm fits
+def _host_load(seed: int, spec: HostSpec) -> _HostLoad:
+    cpu0, mem0, disk0, disk_gib, net = profile(spec)
+    return _HostLoad(
+        cpu0=cpu0, net=net,
+        bias=0.85 + 0.3 * unit(seed, spec.name, "bias"),
+        mem_base=mem0 * (0.95 + 0.1 * unit(seed, spec.name, "mem")),
+        disk_base=disk0 * (0.9 + 0.2 * unit(seed, spec.name, "disk")),
+        maxmem=spec.memory_gb * GIB, maxdisk=disk_gib * GIB,
+    )
+
+
+def natural_cpu(seed: int, spec: HostSpec, t: datetime) -> float:
+    """natural_usage(seed, spec, t).cpu, without the rest (load averages sample it often)."""
+    host = _host_load(seed, spec)
+    return round(_clamp(host.cpu0 * host.bias * (1 + 0.45 * wave(t.timestamp(), seed, spec.name, "cpu")), 0.003, 0.99), 4)
+
+
 def natural_usage(seed: int, spec: HostSpec, t: datetime) -> Usage:
     """What the guest would do on its own (no scenario, no test override)."""
-    cpu0, mem0, disk0, disk_gib, net = profile(spec)
+    host = _host_load(seed, spec)
     ts = t.timestamp()
-    bias = 0.85 + 0.3 * unit(seed, spec.name, "bias")
-    cpu = _clamp(cpu0 * bias * (1 + 0.45 * wave(ts, seed, spec.name, "cpu")), 0.003, 0.99)
-    mem_fraction = _clamp(mem0 * (0.95 + 0.1 * unit(seed, spec.name, "mem")) + 0.03 * wave(ts, seed, spec.name, "mem"))
-    disk_fraction = _clamp(disk0 * (0.9 + 0.2 * unit(seed, spec.name, "disk")) + 0.002 * wave(ts, seed, spec.name, "disk"))
-    traffic = net * (1 + 0.6 * wave(ts, seed, spec.name, "net"))
-    maxmem = spec.memory_gb * GIB
-    maxdisk = disk_gib * GIB
+    cpu = _clamp(host.cpu0 * host.bias * (1 + 0.45 * wave(ts, seed, spec.name, "cpu")), 0.003, 0.99)
+    mem_fraction = _clamp(host.mem_base + 0.03 * wave(ts, seed, spec.name, "mem"))
+    disk_fraction = _clamp(host.disk_base + 0.002 * wave(ts, seed, spec.name, "disk"))
+    traffic = host.net * (1 + 0.6 * wave(ts, seed, spec.name, "net"))
+    maxmem = host.maxmem
+    maxdisk = host.maxdisk
     return Usage(
         cpu=round(cpu, 4),
         mem=int(maxmem * mem_fraction),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 
 from console.sim.inventory import HostSpec
@@ -11,6 +11,7 @@ from console.sim.seeded import hexid, rng, stable_uuid, unit
 
 RUN_INTERVAL = 1800  # seconds between agent runs
 HISTORY_RUNS = 12  # reports kept per node (6 hours)
+RUNS_KEPT = 4 * (HISTORY_RUNS + 3)  # natural runs memoized per agent (a few refreshes' worth, then the oldest go)
 PUPPET_VERSION = "8.10.0"
 PUPPETSERVER = "puppet181.fsslc.wtnet"
 ENVIRONMENT = "production"
@@ -82,6 +83,8 @@ class Agent:
     disabled_since: datetime | None = None
     disabled_reason: str = ""
     manual: list[Run] = field(default_factory=list)  # runs started by hand (`puppet agent -t`), oldest first
+    # run k as it ends with no window open, a pure function of (seed, host, phase, k): kept, bounded
+    _natural: dict[tuple[int, float, int], Run] = field(default_factory=dict, repr=False, compare=False)
 
     def _window_at(self, t: datetime) -> Window | None:
         found = None
@@ -90,21 +93,39 @@ class Agent:
                 found = window
         return found
 
+    def may_fail(self) -> bool:
+        """Whether any run can end "failed" (only a window makes them fail, or made a run by hand fail)."""
+        return any(window.status == "failed" for window in self.windows) or any(run.status == "failed" for run in self.manual)
+
     def run(self, seed: int, k: int) -> Run:
+        natural = self.natural_run(seed, k)
+        window = self._window_at(natural.start)
+        if window is None or window.status is None:
+            return natural
+        status = window.status
+        events = window.events if status in ("failed", "changed") else ()
+        if status == "failed" and not events:
+            events = DEFAULT_FAILURE
+        return replace(natural, status=status, events=events)
+
+    def natural_run(self, seed: int, k: int) -> Run:
+        key = (seed, self.phase, k)
+        run = self._natural.get(key)
+        if run is None:
+            if len(self._natural) >= RUNS_KEPT:
+                del self._natural[next(iter(self._natural))]  # the oldest kept
+            run = self._natural[key] = self._new_natural_run(seed, k)
+        return run
+
+    def _new_natural_run(self, seed: int, k: int) -> Run:
         r = rng(seed, "puppet-run", self.host.name, k)
         start = datetime.fromtimestamp(self.phase + k * RUN_INTERVAL + r.uniform(0, 12), timezone.utc)
         slow = self.host.role in ("mediawiki", "jobrunner")
         end = start + timedelta(seconds=r.uniform(24, 48) if slow else r.uniform(6, 22))
-        window = self._window_at(start)
-        if window is not None and window.status is not None:
-            status = window.status
-            events = window.events if status in ("failed", "changed") else ()
-        elif unit(seed, "puppet-changed", self.host.name, k) < 0.12:
+        if unit(seed, "puppet-changed", self.host.name, k) < 0.12:
             status, events = "changed", _routine_changes(seed, self.host, k)
         else:
             status, events = "unchanged", ()
-        if status == "failed" and not events:
-            events = DEFAULT_FAILURE
         config_version = str(int(start.timestamp()) - 40 - (int(start.timestamp()) % 600))
         return Run(
             host=self.host,

@@ -9,6 +9,10 @@ import hashlib
 import math
 import random
 import uuid
+from functools import lru_cache
+
+# wave() shapes kept: a few per host (cpu, mem, disk, net, rta ...) of a 5,000-guest farm fit
+WAVE_SHAPES_KEPT = 1 << 16
 
 
 def stable_int(*parts: object) -> int:
@@ -38,8 +42,16 @@ def stable_uuid(*parts: object) -> str:
 
 def wave(t: float, *parts: object) -> float:
     """A smooth curve in [-1, 1] over time `t` (seconds): a day cycle, a half-hour swell and a jitter."""
-    r = rng("wave", *parts)
-    day = math.sin(2 * math.pi * t / 86400 + r.uniform(0, 2 * math.pi))
-    swell = math.sin(2 * math.pi * t / r.uniform(1500, 2700) + r.uniform(0, 2 * math.pi))
-    jitter = math.sin(2 * math.pi * t / r.uniform(110, 190) + r.uniform(0, 2 * math.pi))
+    day_phase, swell_period, swell_phase, jitter_period, jitter_phase = wave_shape(parts)
+    day = math.sin(2 * math.pi * t / 86400 + day_phase)
+    swell = math.sin(2 * math.pi * t / swell_period + swell_phase)
+    jitter = math.sin(2 * math.pi * t / jitter_period + jitter_phase)
     return 0.5 * day + 0.35 * swell + 0.15 * jitter
+
+
+@lru_cache(maxsize=WAVE_SHAPES_KEPT)
+def wave_shape(parts: tuple) -> tuple[float, float, float, float, float]:
+    """The curve's phases and periods, drawn once per `parts` (in the order wave() always drew them)."""
+    r = rng("wave", *parts)
+    return (r.uniform(0, 2 * math.pi), r.uniform(1500, 2700), r.uniform(0, 2 * math.pi),
+            r.uniform(110, 190), r.uniform(0, 2 * math.pi))

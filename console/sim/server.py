@@ -261,6 +261,10 @@ class ApiServer:
             await self.app(scope, receive, dated)
         except ClientDisconnect:
             return  # the client gave up (after a hang, say): nobody to answer
+        except asyncio.CancelledError:
+            # only the sim cancels a request: it dropped the connection (a "down" fault, a stop) while the
+            # answer was being built in the worker; the request ends here, quietly, like the connection
+            return
         except Exception:  # noqa: BLE001 - a sim bug must not take the listener down
             log.exception("simulated %s API failed on %s", self.name, scope.get("path"))
             if not started:

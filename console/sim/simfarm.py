@@ -8,6 +8,7 @@ import secrets
 import shlex
 import string
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from console.sim.graylog_api import GraylogApi
 from console.sim.icinga_api import USERNAME as ICINGA_USER, IcingaApi
 from console.sim.proxmox_api import TOKEN_ID, ProxmoxApi
 from console.sim.puppet import DISABLED_FACT
+from console.sim.farm_api import FarmApi
 from console.sim.probe_targets import ProbeTargets
 from console.sim.puppetdb_api import PuppetDbApi
 from console.sim.scenarios import DEFAULT_SCENARIO
@@ -95,6 +97,10 @@ class SimFarm:
         self._sal_port: int | None = None
         self.probe_targets: ProbeTargets | None = None  # what the services' probes reach (console/sim/probe_targets.py)
         self._loop: LoopThread | None = None
+        self._answers: ThreadPoolExecutor | None = None
+        # The probe targets (53 fresh connections per probe round) on a loop of their own: on the APIs'
+        # loop they would delay reading the API requests that come in meanwhile (and so their latency).
+        self._probe_loop: LoopThread | None = None
         self._secrets: dict[str, str] = {}
         self.tls: FarmTLS | None = None
         self._latency: dict[str, float] = {name: 0.0 for name in self._faults}
@@ -128,6 +134,11 @@ class SimFarm:
             "github": GitHubApi(self.model, self._secrets["github"]),
             "salt": SaltApi(self.model, self._secrets["salt"]),
         }
+        # one worker builds every answer (they take the farm's lock anyway): a fixed thread, not a pool that grows
+        self._answers = ThreadPoolExecutor(max_workers=1, thread_name_prefix="opsconsole-sim-answers")
+        for app in apps.values():
+            if isinstance(app, FarmApi):
+                app.executor = self._answers
         servers: dict[str, ApiServer] = {}
         try:
             for api in APIS:
@@ -158,13 +169,17 @@ class SimFarm:
             for name in self.cache_names:
                 servers[name].probe_paths = frozenset({"/check"})
             self.probe_targets = ProbeTargets(self.model)
-            self._loop.call(self.probe_targets.open(self.tls.context))
+            self._probe_loop = LoopThread(f"opsconsole-sim-probes-{servers['proxmox'].port}")
+            self._probe_loop.call(self.probe_targets.open(self.tls.context))
         except BaseException:
             self.stop()
             raise
         return self
 
     def stop(self) -> None:
+        answers, self._answers = self._answers, None
+        if answers is not None:
+            answers.shutdown(wait=False, cancel_futures=True)
         loop, self._loop = self._loop, None
         if loop is None:
             return
@@ -173,11 +188,14 @@ class SimFarm:
                 loop.call(server.close(), timeout=5)
             except Exception:  # noqa: BLE001 - stop the rest anyway
                 pass
-        if self.probe_targets is not None:
-            try:
-                loop.call(self.probe_targets.close(), timeout=5)
-            except Exception:  # noqa: BLE001 - stopping anyway
-                pass
+        probe_loop, self._probe_loop = self._probe_loop, None
+        if probe_loop is not None:
+            if self.probe_targets is not None:
+                try:
+                    probe_loop.call(self.probe_targets.close(), timeout=5)
+                except Exception:  # noqa: BLE001 - stopping anyway
+                    pass
+            probe_loop.stop()
         if self._sal is not None:
             try:
                 loop.call(close_relay(self._sal), timeout=5)

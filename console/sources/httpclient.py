@@ -6,10 +6,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import dataclasses
+import functools
 import socket
 import ssl
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Awaitable, Generic, TypeVar
+from typing import Any, Awaitable, Callable, Generic, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -147,6 +149,11 @@ class HttpSource(RedactingSource[T], Generic[T]):
         response = await self._request(method, path, **kwargs)
         return answer_json(response, auth_hint=self.auth_hint)
 
+    async def _parsed(self, method: str, path: str, parse: Callable[[bytes], R], **kwargs: Any) -> R:
+        """Send one request and parse its (big) answer in a worker thread (see parsed_in_thread)."""
+        response = await self._request(method, path, **kwargs)
+        return await parsed_in_thread(response, parse, auth_hint=self.auth_hint)
+
 
 def transport_failure(url: str, exc: BaseException) -> str:
     """'cannot connect to host:port: connection refused' and the like, from any transport error
@@ -193,6 +200,35 @@ def tls_reason(text: str) -> str:
 
 def answer_json(response: httpx.Response, *, auth_hint: str = "check the credentials") -> Any:
     """Decode a JSON answer, or raise SourceError saying what the status means to the operator."""
+    check_status(response, auth_hint=auth_hint)
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise MalformedAnswer(f"malformed answer: not JSON ({first_line(str(exc), 80)})") from exc
+
+
+# ONE thread parses every big answer, one after the other: several parsing threads would take turns
+# at the GIL with the event loop's thread, which would then wait for each of them in turn.
+_PARSER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="opsconsole-parse")
+
+
+async def in_parser_thread(func: Callable[..., R], *args: Any) -> R:
+    """`func(*args)` in the parser thread (pure Python work on big answers, off the event loop)."""
+    return await asyncio.get_running_loop().run_in_executor(_PARSER, functools.partial(func, *args))
+
+
+async def parsed_in_thread(
+    response: httpx.Response, parse: Callable[[bytes], R], *, auth_hint: str = "check the credentials"
+) -> R:
+    """For a big answer: the status checked as answer_json does, then `parse(body)` in the parser thread,
+    so decoding tens of MB never stalls the event loop (the UI's). `parse` raises MalformedAnswer on a bad
+    body (console/sources/jsonstream.py decodes it record by record)."""
+    check_status(response, auth_hint=auth_hint)
+    return await in_parser_thread(parse, response.content)
+
+
+def check_status(response: httpx.Response, *, auth_hint: str = "check the credentials") -> None:
+    """Raise SourceError saying what a status other than 2xx means to the operator."""
     status = response.status_code
     if status == 401:
         raise SourceError(f"authentication failed (HTTP 401): {auth_hint}")
@@ -205,10 +241,6 @@ def answer_json(response: httpx.Response, *, auth_hint: str = "check the credent
         if detail.lstrip(": ").lower() == response.reason_phrase.lower():
             detail = ""  # "HTTP 500 Internal Server Error: Internal Server Error" says it twice
         raise SourceError(f"HTTP {status} {response.reason_phrase}".rstrip() + detail)
-    try:
-        return response.json()
-    except ValueError as exc:
-        raise MalformedAnswer(f"malformed answer: not JSON ({first_line(str(exc), 80)})") from exc
 
 
 def _detail(response: httpx.Response) -> str:

@@ -9,6 +9,7 @@ from console.config import PuppetDBConfig
 from console.model import PuppetInventory, PuppetNodeStatus
 from console.sources.base import MalformedAnswer
 from console.sources.httpclient import HttpSource
+from console.sources.jsonstream import iter_items
 from console.sources.parsing import as_dict, as_list, first_line, flag, iso_time, opt_str, req_str
 
 # Active nodes. Not ["=", ["node", "active"], true]: equivalent on a real PuppetDB, but the simulated
@@ -30,7 +31,8 @@ class PuppetDBSource(HttpSource[PuppetInventory]):
         super().__init__(config, clock)
 
     async def _fetch(self) -> PuppetInventory:
-        return parse_nodes(await self._json("POST", NODES, json={"query": ACTIVE_NODES}))
+        # ~3 MB at 5,000 nodes: decoded record by record in the parser thread, off the UI's loop
+        return await self._parsed("POST", NODES, parse_nodes_answer, json={"query": ACTIVE_NODES})
 
     async def reports(self, certname: str, limit: int = 10) -> list[dict[str, Any]]:
         """The latest `limit` reports of one node, newest first (see `parse_reports`). Raises SourceError."""
@@ -70,6 +72,14 @@ def records(payload: Any, where: str) -> list[Any]:
 def parse_nodes(payload: Any) -> PuppetInventory:
     """`/pdb/query/v4/nodes` records → PuppetInventory (sorted by certname)."""
     nodes = [parse_node(item, f"nodes[{i}]") for i, item in enumerate(records(payload, "nodes"))]
+    return PuppetInventory(nodes=tuple(sorted(nodes, key=lambda n: n.certname)))
+
+
+def parse_nodes_answer(content: bytes) -> PuppetInventory:
+    """The body of a `/pdb/query/v4/nodes` answer → PuppetInventory, decoded one record at a time;
+    the same result and MalformedAnswer messages as parse_nodes."""
+    items = iter_items(content, lambda payload: records(payload, "nodes"))
+    nodes = [parse_node(item, f"nodes[{i}]") for i, item in enumerate(items)]
     return PuppetInventory(nodes=tuple(sorted(nodes, key=lambda n: n.certname)))
 
 

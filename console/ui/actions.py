@@ -32,14 +32,6 @@ from console.ui.tasks import OUTCOME_STYLE, TOAST_SEVERITY, TaskList, TasksScree
 if TYPE_CHECKING:
     from console.ui.app import OpsConsoleApp
 
-ACTION_BINDINGS = [
-    Binding("a", "action_menu", "Actions", show=False),
-    Binding("P", "purge", "Purge", show=False),
-    Binding("A", "acknowledge", "Ack", show=False),
-    Binding("D", "downtime", "Downtime", show=False),
-    Binding("W", "write_switch", "Write", show=False),
-    Binding("t", "tasks", "Tasks", show=False),
-]
 WRITE_WORD = "write"
 MAX_PROGRESS_LINES = 400  # the action screen keeps the last lines of a long output, not all of it
 DEFAULT_DOWNTIME = "2h"

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import getpass
+from concurrent.futures import ThreadPoolExecutor
 import os
 import socket
+import sys
 from datetime import datetime
 from functools import partial
 from pathlib import Path
-from typing import Any, ClassVar, Iterable
+from typing import TYPE_CHECKING, Any, ClassVar, Iterable
 
 from rich.text import Text
 from textual.app import App, ComposeResult, SuspendNotSupported
@@ -17,32 +20,43 @@ from textual.containers import Container
 from textual.message import Message
 from textual.screen import Screen
 from textual.app import SystemCommand
-from textual.widgets import DataTable, Footer, Input
+from textual.widgets import Footer, Input
 
 from console.clock import Clock, utc_now
 from console.config import AppConfig, is_production
 from console.hosts import HostDirectory
-from console.logtail import host_log_query
-from console.sources.base import Source
 from console.model import CheckState
 from console.shell import run_in_terminal
 from console.state import Poller, Store
-from console.ui.actions import ACTION_BINDINGS, ActionDesk, ActionKeys
-from console.ui.detail import HostDetailScreen, Picker
+from console.ui.action_keys import ACTION_BINDINGS, ActionKeys
 from console.ui.incident import IncidentDesk, StartIncidentScreen, TimelineScreen
-from console.ui.logs import LogScreen
-from console.ui.help import HelpScreen
 from console.ui.panes import PANES, Pane
+from console.ui.panes.base import derive_indexed
 from console.jump import completions, parse_jump
 from console.ui.themes import USER_THEMES, load_themes
-from console.ui.widgets import CommandLine, FarmHeader, PromptBar, StatusBar, TabBar
+from console.ui.widgets import CommandLine, FarmHeader, KeyedTable, PromptBar, StatusBar, TabBar
 from console.alerts import alerts_by_key
 from console.clusters import row_host
 from console.views import STATE_STYLE, STATE_SYMBOL, github_quota, service_hosts, status_items
 
+if TYPE_CHECKING:
+    from console.sources.base import Source
+    from console.ui.actions import ActionDesk
+
+# Screens opened by a key, the action engine and the clients load on first use, not before the first
+# paint (tests/ui/test_lazy_startup.py); these name the screens the app checks for without loading them.
+DETAIL, LOGS, HELP = ("console.ui.detail", "HostDetailScreen"), ("console.ui.logs", "LogScreen"), ("console.ui.help", "HelpScreen")
+
 WIDE = 110  # columns from which the four panes fit on screen together
 PANE_REFRESH_TICKS = 5  # ages in the panes are redrawn every 5 s even without new data
 INCIDENT_AUDIT_TICKS = 10  # an open incident reads the audit file(s) every 10 s
+
+
+def showing(screen: Screen, where: tuple[str, str]) -> bool:
+    """isinstance(screen, module.Class) for where = (module, class), without importing the module:
+    while it is not loaded, no screen can be one of its classes."""
+    module = sys.modules.get(where[0])
+    return module is not None and isinstance(screen, getattr(module, where[1]))
 
 
 def default_identity() -> str:
@@ -84,7 +98,7 @@ class OpsConsoleApp(ActionKeys, App[None]):
         Binding("escape", "back", "Back", show=False),
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("q", "quit", "Quit"),
-        *ACTION_BINDINGS,  # a P A D W t: console/ui/actions.py
+        *ACTION_BINDINGS,  # a P A D W t: console/ui/action_keys.py (the engine loads on the first press)
     ]
 
     def __init__(
@@ -105,12 +119,13 @@ class OpsConsoleApp(ActionKeys, App[None]):
         self.clock = clock
         self.identity = identity or default_identity()
         self.title = f"opsconsole {config.farm.name}"
-        if sources is None:
-            from console.sources import build_sources  # the clients load only when the console runs
-
-            sources = build_sources(config, clock)
         self.store = Store(clock=clock)
-        self.poller = Poller(sources, self.store)
+        # Without given sources the clients (and httpx) are built after the first paint (start_polling).
+        self._build_sources = sources is None
+        if self._build_sources:  # meanwhile the panes and the status bar know what is configured
+            for kind, item in config.sources.all():
+                self.store.register(item.name, kind, item.interval)
+        self.poller = Poller(sources or [], self.store, streams=[] if sources is None else None)
         # `verify: false` is allowed per source and never silent: the status bar warns for each.
         self.unverified = frozenset(item.name for _, item in config.sources.all() if item.verify is False)
         farm = config.farm
@@ -122,11 +137,24 @@ class OpsConsoleApp(ActionKeys, App[None]):
         self.prompt = PromptBar()
         self.paused = False
         self.hide_handled = False  # h: acknowledged / in-downtime alerts left out
-        self.actions = ActionDesk(self, write=write)  # read-only unless --write (or W, typed)
+        self._write_at_start = write  # read-only unless --write (or W, typed)
+        self._actions: ActionDesk | None = None
         self.incident = IncidentDesk(self)  # i, :timeline (console/ui/incident.py)
         self.active_pane = 1
         self._changed: set[str] = set()
+        self._stale_panes: set[Pane] = set()  # their views are to be derived again
+        self._deriving = False  # a worker is deriving views (console/ui/panes/base.py derive_indexed)
+        self._views_worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="opsconsole-views")
         self._ticks = 0
+
+    @property
+    def actions(self) -> ActionDesk:
+        """The action desk (console/ui/actions.py): built, with the engine behind it, on first use."""
+        if self._actions is None:
+            from console.ui.actions import ActionDesk
+
+            self._actions = ActionDesk(self, write=self._write_at_start)
+        return self._actions
 
     # --- layout --------------------------------------------------------------------------------
 
@@ -151,17 +179,34 @@ class OpsConsoleApp(ActionKeys, App[None]):
         self.store.subscribe(self._store_changed)
         self.refresh_panes()
         self.action_show_pane(1)
-        self.call_after_refresh(self.poller.start)  # the first paint does not wait for the first fetch
-        self.actions.start()
+        self.call_after_refresh(self.start_polling)  # the first paint does not wait for the first fetch
+        if self._write_at_start:  # --write: switched (and audited) now; the header says READ-ONLY until then
+            self.actions.start()
         self.incident.load()
         self.set_interval(1.0, self._tick)
+        self.call_after_refresh(self._check_unfinished)  # it loads the audit code: after the first paint too
+
+    def _check_unfinished(self) -> None:
         from console.ui.unfinished import warn_unfinished  # an action killed mid-run: say so once
 
         self.run_worker(warn_unfinished(self), group="unfinished", exit_on_error=False)
 
+    def start_polling(self) -> None:
+        if self._build_sources:
+            from console.sources import build_sources
+
+            self._build_sources = False
+            poller = Poller(build_sources(self.config, self.clock), self.store)
+            poller.paused = self.poller.paused  # p pressed before this; per-source pauses live in the store
+            self.poller = poller
+            self._show_status(self.clock())
+        self.poller.start()
+
     async def on_unmount(self) -> None:
         await self.poller.stop()
-        await self.actions.aclose()
+        if self._actions is not None:
+            await self._actions.aclose()
+        self._views_worker.shutdown(wait=False, cancel_futures=True)
 
     def _store_changed(self, name: str) -> None:
         self._changed.add(name)
@@ -170,7 +215,7 @@ class OpsConsoleApp(ActionKeys, App[None]):
     @property
     def redraw_pending(self) -> bool:
         """A source changed and the panes have not been redrawn for it yet (tests wait on this)."""
-        return bool(self._changed)
+        return bool(self._changed or self._stale_panes or self._deriving)
 
     def on_store_changed(self, _: StoreChanged) -> None:
         kinds = {self.store.get(name).kind for name in self._changed}
@@ -192,18 +237,34 @@ class OpsConsoleApp(ActionKeys, App[None]):
 
     def _refresh_detail(self) -> None:
         for screen in self.screen_stack:
-            if isinstance(screen, HostDetailScreen) and screen.is_mounted:
+            if showing(screen, DETAIL) and screen.is_mounted:
                 screen.show_store()
 
     def refresh_panes(self, kinds: set[str] | None = None) -> None:
-        """Redraw the panes fed by `kinds` (all when None), the tab bar and the status bar."""
-        now = self.clock()
-        with self.batch_update():
-            for pane in self.panes:
-                if kinds is None or pane.kinds & kinds:
-                    pane.show(pane.derive(self.store, self.config, now))
-            self._show_tabs()
-            self._show_status(now)
+        """Redraw the panes fed by `kinds` (all when None), the tab bar and the status bar. The views
+        are derived in a worker thread, one batch at a time: changes that come meanwhile make one more
+        batch, never a second thread (at 20,000 alerts a view takes a few hundred ms)."""
+        self._stale_panes.update(pane for pane in self.panes if kinds is None or pane.kinds & kinds)
+        if not self._deriving:
+            self._deriving = True
+            self.run_worker(self._derive_stale_panes(), group="views")
+
+    async def _derive_stale_panes(self) -> None:
+        try:
+            while self._stale_panes:
+                panes = [pane for pane in self.panes if pane in self._stale_panes]
+                self._stale_panes.clear()
+                now = self.clock()
+                jobs = [(pane.derive, self.store, self.config, now) for pane in panes]
+                views = await asyncio.get_running_loop().run_in_executor(
+                    self._views_worker, lambda: [derive_indexed(*job) for job in jobs])
+                with self.batch_update():
+                    for pane, view in zip(panes, views):
+                        pane.show(view)
+                    self._show_tabs()
+                    self._show_status(now)
+        finally:
+            self._deriving = False
 
     def _show_status(self, now: datetime) -> None:
         self.status_bar.show(status_items(self.store, now, self.unverified), github_quota(self.store))
@@ -224,7 +285,7 @@ class OpsConsoleApp(ActionKeys, App[None]):
 
     def action_show_pane(self, number: int) -> None:
         """Show pane `number` (the only one on a narrow screen) and put the keyboard in its table."""
-        while isinstance(self.screen, (HostDetailScreen, LogScreen)):
+        while showing(self.screen, DETAIL) or showing(self.screen, LOGS):
             self.pop_screen()
         self.active_pane = number
         for pane in self.panes:
@@ -245,6 +306,8 @@ class OpsConsoleApp(ActionKeys, App[None]):
         self.notify("Refreshing every source…", timeout=2)
 
     def action_help(self) -> None:
+        from console.ui.help import HelpScreen
+
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.config.ui.keys.model_dump()))
 
@@ -399,11 +462,11 @@ class OpsConsoleApp(ActionKeys, App[None]):
 
     # --- the host detail -----------------------------------------------------------------------
 
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+    def on_keyed_table_row_selected(self, event: KeyedTable.RowSelected) -> None:
         """enter on a row: Hosts and Alerts open the row's host, Services its worst problem host (or a
         picker of its hosts). A commit names no host, so enter in Commits does nothing."""
-        pane = next((p for p in self.panes if p.table is event.data_table), None)
-        key = event.row_key.value
+        pane = next((p for p in self.panes if p.table is event.table), None)
+        key = event.row_key
         if pane is None or key is None:
             return
         if pane.number == 1:
@@ -423,6 +486,8 @@ class OpsConsoleApp(ActionKeys, App[None]):
         elif key and pane.number == 2:
             alert = alerts_by_key(self.store, self.config.farm.domains).get(key)
             host = alert.host if alert else key.split("!", 1)[0]
+        from console.logtail import host_log_query
+
         if host:
             identity = HostDirectory.from_store(self.store, self.config).resolve(host)
             self.open_logs(host_log_query(identity.log_sources or (host,)))
@@ -430,10 +495,14 @@ class OpsConsoleApp(ActionKeys, App[None]):
             self.open_logs("*")
 
     def open_logs(self, query: str) -> None:
+        from console.ui.logs import LogScreen
+
         self.push_screen(LogScreen(query))
 
     def open_host(self, name: str | None) -> None:
         """Show the detail of the host any system calls `name`."""
+        from console.ui.detail import HostDetailScreen
+
         if name and not isinstance(self.screen, HostDetailScreen):
             self.push_screen(HostDetailScreen(name))
 
@@ -446,6 +515,8 @@ class OpsConsoleApp(ActionKeys, App[None]):
         elif len(problems) == 1:
             self.open_host(problems[0])
         else:
+            from console.ui.detail import Picker
+
             options = [(host, Text(f"{STATE_SYMBOL[state]} {state.name:<8} {host}", style=STATE_STYLE[state])) for host, state in hosts]
             self.push_screen(Picker(f"{service}: which host?", options), self.open_host)
 

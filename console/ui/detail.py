@@ -14,7 +14,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
-from textual.widgets import DataTable, Footer, OptionList, Static
+from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
 from console.config import is_production
@@ -30,17 +30,20 @@ from console.detail import (
     full_message,
     identity_text,
     links_table,
+    load_host_output,
     load_logs,
     load_puppet,
     load_usage,
     log_rows,
     machine_text,
+    needs_host_output,
     puppet_text,
     usage_line,
 )
 from console.hosts import HostDirectory, HostIdentity, host_links, ssh_command
 from console.model import LogMessage, LogSnapshot
 from console.sources.graylog import GraylogSource
+from console.sources.icinga import IcingaSource
 from console.sources.proxmox import ProxmoxSource
 from console.sources.puppetdb import PuppetDBSource
 from console.ui.widgets import FarmHeader, KeyedTable
@@ -109,6 +112,8 @@ class HostDetailScreen(Screen[None]):
         self._loaded_for: tuple[Any, ...] | None = None
         self._puppet: Loaded[PuppetRun] | None = None
         self._messages: dict[str, LogMessage] = {}
+        self._host_output: str | None = None  # a DOWN host's check output, loaded (the refresh has none)
+        self._host_output_for: str | None = None
         self.pending: set[str] = set()  # the sections still waiting for their data
 
     @property
@@ -154,7 +159,9 @@ class HostDetailScreen(Screen[None]):
         argv, _ = ssh_command(identity, app.config.ssh)
         with app.batch_update():
             self.query_one("#detail-identity", Static).update(identity_text(identity, argv))
-            self.query_one("#sec-alerts", Static).update(alerts_text(app.store, identity, now, app.config.farm.domains))
+            self.query_one("#sec-alerts", Static).update(
+                alerts_text(app.store, identity, now, app.config.farm.domains, self._host_output)
+            )
             self.query_one("#machine-text", Static).update(machine_text(app.store, identity))
             self.query_one("#sec-commits", Static).update(commits_text(app.store, now, incident_start(app.store)))
             self.query_one("#sec-links", Static).update(links_table(host_links(identity, app.config.links)))
@@ -163,12 +170,17 @@ class HostDetailScreen(Screen[None]):
         if names != self._loaded_for:
             self._loaded_for = names
             self.load()
+        down = identity.icinga_name if needs_host_output(app.store, identity) else None
+        if down is not None and down != self._host_output_for:
+            self._host_output_for, self._host_output = down, None
+            self.run_worker(self._load_host_output(down), group="detail", exit_on_error=False)
 
     # --- what it loads -----------------------------------------------------------------------
 
     def load(self) -> None:
         """Start (again) the workers that fetch the usage history, the last Puppet run and the logs."""
         self.workers.cancel_node(self)
+        self._host_output_for = None  # show_store loads it again when the host is DOWN
         self._puppet = None
         self._show_puppet(None)
         for line in self.query(UsageLine):
@@ -215,6 +227,12 @@ class HostDetailScreen(Screen[None]):
             self._puppet = await load_puppet(source, identity.certname, source.config.disabled_fact)
         self._show_puppet(self._puppet)
 
+    async def _load_host_output(self, name: str) -> None:
+        sources = [s for s in self.ops.poller.sources.values() if isinstance(s, IcingaSource)]
+        loaded = await load_host_output(sources, name)
+        self._host_output = loaded.data or (f"(output: {loaded.error})" if loaded.error else None)
+        self.show_store()
+
     def _show_puppet(self, run: Loaded[PuppetRun] | None) -> None:
         app = self.ops
         configured = bool(app.store.of_kind("puppetdb"))
@@ -247,10 +265,10 @@ class HostDetailScreen(Screen[None]):
         # the part with the keyboard gets the room: the logs, once tabbed into, take most of the screen
         self.set_class(self.query_one("#logs-table").has_focus, "-reading-logs")
 
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+    def on_keyed_table_row_selected(self, event: KeyedTable.RowSelected) -> None:
         """enter on a log line: the whole message (long lines are cut in the table)."""
         event.stop()
-        message = self._messages.get(event.row_key.value or "")
+        message = self._messages.get(event.row_key)
         if message is not None:
             self.notify(full_message(message), title="log line", timeout=15, markup=False)
 

@@ -14,7 +14,7 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("1 2 3 4", "show Hosts, Alerts, Services, Commits"),
     ("↑ ↓  j k", "move the cursor"),
     ("← →", "scroll sideways (wide columns)"),
-    ("g  G", "first / last row"),
+    ("g  G  home end", "first / last row"),
     ("pgup pgdn", "page up / down"),
     ("r", "refresh every source now"),
     ("enter", "a host's detail (Hosts, Alerts, Services)"),

@@ -13,7 +13,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
 from console.actions import SUCCESS, ActionResult, Refused
 from console.leftovers import KIND_LABELS, LOCK, since_text
@@ -137,7 +137,7 @@ class LeftoversScreen(ModalScreen[None]):
 
     # --- clean-ups --------------------------------------------------------------------------------
 
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+    def on_keyed_table_row_selected(self, event: KeyedTable.RowSelected) -> None:
         event.stop()  # the panes' own enter (a host's detail) is not for this table
         self.action_cleanup()
 

@@ -45,9 +45,17 @@ def theme_from_data(data: Any, file: str) -> Theme:
     return theme
 
 
+def _safe_load(text: str) -> Any:
+    """libyaml when present (start-up); a syntax error is read again by PyYAML, whose message we quote."""
+    try:
+        return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError:
+        return yaml.safe_load(text)
+
+
 def load_theme_file(path: Path, text: str | None = None) -> Theme:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8") if text is None else text)
+        data = _safe_load(path.read_text(encoding="utf-8") if text is None else text)
     except (OSError, UnicodeDecodeError) as exc:
         raise ValueError(f"cannot read it: {exc}") from None
     except yaml.YAMLError as exc:

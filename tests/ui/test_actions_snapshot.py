@@ -12,7 +12,7 @@ from textual.widgets import Input
 
 from console.ui.actions import ActionScreen
 from console.ui.app import OpsConsoleApp
-from ui_helpers import FIXED, IDENTITY, PANE_TABLES, every_pane_has_rows, every_source_answered, table, wait_until
+from ui_helpers import FIXED, IDENTITY, PANE_TABLES, every_pane_has_rows, every_source_answered, steady_sources, table, wait_until
 
 pytestmark = pytest.mark.sim
 
@@ -37,7 +37,5 @@ async def purged_main_page(pilot) -> None:
 
 
 def test_purge_result_120x40(config, snap_compare):
-    app = OpsConsoleApp(config, clock=FIXED, identity=IDENTITY, write=True)
-    for source in app.poller.sources.values():
-        source.timer = lambda: 0.0
+    app = OpsConsoleApp(config, sources=steady_sources(config), clock=FIXED, identity=IDENTITY, write=True)
     assert snap_compare(app, terminal_size=(120, 40), run_before=purged_main_page)

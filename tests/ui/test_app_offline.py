@@ -30,9 +30,9 @@ async def test_panes_say_loading_until_their_sources_answer():
     proxmox._fetch = slow_fetch
     app = make_app(farm, sources)
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.pause(0.2)
         note = app.query_one("#hosts .pane-note")
-        assert note.display and text_of(note) == "waiting for pve…"  # puppetdb has answered
+        await wait_until(pilot, lambda: note.display and text_of(note) == "waiting for pve…",  # puppetdb has answered
+                         what="the note to wait for pve only")
         assert "… pve" in text_of(app.query_one("#status-bar"))
         gate.set()
         await wait_until(pilot, lambda: not note.display, what="the note to go")

@@ -76,9 +76,7 @@ async def confirm(pilot, screen: ActionScreen, reason: str, answer: str | None =
 
 
 def host_key(app, name: str) -> str:
-    rows = table(app, "hosts-table")
-    return next(key for key in (rows.coordinate_to_cell_key((i, 0)).row_key.value for i in range(rows.row_count))
-                if key.split(":", 1)[-1] == name)
+    return next(key for key in table(app, "hosts-table").row_keys() if key.split(":", 1)[-1] == name)
 
 
 async def test_puppet_run_from_the_hosts_menu_streams_output_and_shows_the_result(farm, config):

@@ -1,4 +1,4 @@
-"""KeyedTable.reconcile: minimal changes, order as given, cursor and scroll kept by row key."""
+"""KeyedTable.reconcile: only changed rows repaint, order as given, cursor and scroll kept by row key."""
 
 from __future__ import annotations
 
@@ -20,41 +20,56 @@ class TableApp(App[None]):
         yield KeyedTable()
 
 
-class CallCounter:
-    def __init__(self, table: KeyedTable, method: str) -> None:
-        self.calls: list[tuple] = []
-        original = getattr(table, method)
+class CountingTable(KeyedTable):
+    """Counts the lines it renders, by the row's first cell (the header's is its first label)."""
 
-        def spy(*args, **kwargs):
-            self.calls.append(args)
-            return original(*args, **kwargs)
+    def __init__(self) -> None:
+        super().__init__()
+        self.rendered: list[str] = []
 
-        setattr(table, method, spy)
+    def _render_cells(self, cells, *args, **kwargs):
+        self.rendered.append(str(cells[0]) if cells else "")
+        return super()._render_cells(cells, *args, **kwargs)
 
 
-async def test_reconcile_adds_updates_and_removes_by_key():
-    async with TableApp().run_test() as pilot:
-        table = pilot.app.query_one(KeyedTable)
-        table.reconcile(COLUMNS, rows("mw151", "mw152", "mw153"))
-        updates = CallCounter(table, "update_cell")
-        adds = CallCounter(table, "add_row")
-        table.reconcile(COLUMNS, [Row("mw151", ("mw151", "CRITICAL")), *rows("mw153", "mw154")])
-        assert updates.calls == [("mw151", "state", "CRITICAL")]
-        assert len(adds.calls) == 1
+class CountingApp(App[None]):
+    def compose(self) -> ComposeResult:
+        yield CountingTable()
+
+
+def line_texts(table: KeyedTable) -> list[str]:
+    return [table.render_line(y).text.rstrip() for y in range(table.size.height)]
+
+
+async def test_reconcile_adds_updates_and_removes_by_key_and_repaints_only_the_changed_row():
+    async with CountingApp().run_test() as pilot:
+        table = pilot.app.query_one(CountingTable)
+        unchanged = rows("mw153")
+        table.reconcile(COLUMNS, [*rows("mw151", "mw152"), *unchanged])
+        await pilot.pause()
+        table.rendered.clear()
+        table.reconcile(COLUMNS, [Row("mw151", ("mw151", "CRIT")), *unchanged, *rows("mw154")])  # widths kept
+        await pilot.pause()
+        assert "mw151" in table.rendered and "mw154" in table.rendered
+        assert "mw153" not in table.rendered  # the same Row object: its line comes from the cache
         assert table.row_keys() == ["mw151", "mw153", "mw154"]
-        assert table.get_row("mw151") == ["mw151", "CRITICAL"]
+        assert table.get_row("mw151") == ["mw151", "CRIT"]
+        assert [line.split() for line in line_texts(table)[:4]] == [
+            ["host", "state"], ["mw151", "CRIT"], ["mw153", "OK"], ["mw154", "OK"]]
 
 
-async def test_a_style_change_alone_updates_the_cell():
+async def test_a_style_change_alone_repaints_the_cell():
     async with TableApp().run_test() as pilot:
         table = pilot.app.query_one(KeyedTable)
-        table.reconcile(COLUMNS, [Row("mw151", ("mw151", Text("✖ CRITICAL", style="bold red")))])
-        updates = CallCounter(table, "update_cell")
-        table.reconcile(COLUMNS, [Row("mw151", ("mw151", Text("✖ CRITICAL", style="bold red")))])
-        assert updates.calls == []
-        table.reconcile(COLUMNS, [Row("mw151", ("mw151", Text("✖ CRITICAL", style="dim")))])
-        assert [call[:2] for call in updates.calls] == [("mw151", "state")]
+        first = Row("mw150", ("mw150", "OK"))  # the cursor's row (its own style) is not the one looked at
+        table.reconcile(COLUMNS, [first, Row("mw151", ("mw151", Text("✖ CRITICAL", style="bold red")))])
+        await pilot.pause()
+        assert any(seg.style and seg.style.bold for seg in table.render_line(2) if "CRITICAL" in seg.text)
+        table.reconcile(COLUMNS, [first, Row("mw151", ("mw151", Text("✖ CRITICAL", style="dim")))])
+        await pilot.pause()
         assert table.get_row("mw151")[1].style == "dim"
+        critical = [seg.style for seg in table.render_line(2) if "CRITICAL" in seg.text]
+        assert critical and all(style.dim and not style.bold for style in critical)
 
 
 async def test_reconcile_follows_the_order_given():

@@ -32,6 +32,7 @@ from console.sim import SimFarm
 from console.sources import build_sources
 from console.ui.app import OpsConsoleApp
 from console.ui.logs import LogScreen
+from console.ui.widgets import KeyedTable
 from ui_helpers import FIXED_AT, IDENTITY, every_pane_has_rows, every_source_answered, wait_until
 
 
@@ -109,6 +110,13 @@ def heap_blocks() -> int:
     return sys.getallocatedblocks()
 
 
+def clear_sim_memos() -> None:
+    from console.sim import icinga_api, metrics, seeded
+
+    for memo in (icinga_api._slot_static, icinga_api._host_static, metrics._host_load, seeded.wave_shape):
+        memo.cache_clear()
+
+
 def rss_bytes() -> int:  # reported only (see heap_blocks)
     with open("/proc/self/statm") as statm:
         return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
@@ -124,6 +132,9 @@ async def quiet_measure(pilot, app: OpsConsoleApp, farm):
     await pilot.pause(TIMEOUT + 0.5)
     for table in app.query(DataTable):
         table._clear_caches()  # bounded LRU caches (1000 lines, 10000 cells per table): filling them is no leak
+    for keyed in app.query(KeyedTable):
+        keyed.clear_caches()  # its bounded line cache, likewise
+    clear_sim_memos()  # the farm (in this process) memoizes pure functions in bounded caches, likewise
     measured = (heap_blocks(), rss_bytes(), task_names(), thread_names(), dict(farm.request_counts()))
     app.poller.resume()
     return measured

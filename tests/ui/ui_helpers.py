@@ -24,11 +24,19 @@ def console_app(config: AppConfig, *, steady_latency: bool = False) -> OpsConsol
     if steady_latency:  # snapshots: no event stream racing the picture (it is tested on its own)
         icinga = [item.model_copy(update={"stream": False}) for item in config.sources.icinga]
         config = config.model_copy(update={"sources": config.sources.model_copy(update={"icinga": icinga})})
-    app = OpsConsoleApp(config, clock=FIXED, identity=IDENTITY)
-    if steady_latency:  # snapshots: latency always shows 0ms
-        for source in app.poller.sources.values():
-            source.timer = lambda: 0.0
-    return app
+    if not steady_latency:  # the app builds its sources itself, after its first paint
+        return OpsConsoleApp(config, clock=FIXED, identity=IDENTITY)
+    return OpsConsoleApp(config, sources=steady_sources(config), clock=FIXED, identity=IDENTITY)
+
+
+def steady_sources(config: AppConfig) -> list:
+    """The sources the app would build, their latency always shown as 0ms (snapshots)."""
+    from console.sources import build_sources
+
+    sources = build_sources(config, FIXED)
+    for source in sources:
+        source.timer = lambda: 0.0
+    return sources
 
 
 def table(app: OpsConsoleApp, table_id: str) -> KeyedTable:

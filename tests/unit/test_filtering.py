@@ -13,8 +13,11 @@ from console.filtering import (
     TableState,
     apply,
     filter_rows,
+    highlight,
+    index_rows,
     mark_rows,
     parse_filter,
+    select,
     sort_rows,
 )
 from console.jump import Jump, completions, parse_jump
@@ -60,13 +63,31 @@ def test_an_empty_filter_keeps_every_row(text):
     assert filter_rows(ROWS, parse_filter(text)) == ROWS
 
 
-def test_matches_are_highlighted_in_the_cells_and_styles_kept():
-    row = filter_rows(ROWS, parse_filter("crit"))[0]
-    state = row.cells[1]
+def test_matches_are_highlighted_with_the_cells_styles_kept():
+    selection = select(ROWS, index_rows(ROWS), TableState(row_filter=parse_filter("crit")))
+    assert [row.key for row in selection.rows] == ["guest:mw152"]
+    state = highlight(selection.rows[0].cells[1], selection.highlight)
     assert isinstance(state, Text) and state.plain == "✖ CRITICAL" and state.style == "bold red"
     assert any(span.start == 2 and span.end == 6 and "reverse" in str(span.style) for span in state.spans)
-    name = filter_rows(ROWS, parse_filter("mw152"))[0].cells[0]
+    name = highlight("mw152", parse_filter("mw152").pattern)
     assert isinstance(name, Text) and name.spans
+    assert select(ROWS, index_rows(ROWS), TableState(row_filter=parse_filter("!crit"))).highlight is None
+
+
+def test_a_substring_filter_never_matches_across_two_cells_and_a_regex_sees_each_cell():
+    rows = (Row("a", ("mw1", "51")), Row("b", ("mw151", "x")))
+    index = index_rows(rows)
+    assert [r.key for r in select(rows, index, TableState(row_filter=parse_filter("mw151"))).rows] == ["b"]
+    assert [r.key for r in select(rows, index, TableState(row_filter=parse_filter("~^51$"))).rows] == ["a"]
+    assert [r.key for r in select(rows, index, TableState(row_filter=parse_filter("~1\\s5"))).rows] == []
+
+
+def test_select_leaves_out_hidden_keys_and_gives_each_row_its_widths():
+    state = TableState(order=SortOrder(0), marked=frozenset({"guest:mw151"}))
+    selection = select(ROWS, index_rows(ROWS), state, hidden={"node:cloud15"})
+    assert keys(selection.rows) == ["guest:db161", "guest:mw151", "guest:mw152"]
+    assert selection.widths[0] == (5, 9, 3)
+    assert selection.widths[1][0] == len(f"{MARK} mw151")  # the mark widens its cell
 
 
 def test_sort_cycles_every_column_both_ways_then_back_to_the_view_order():

@@ -33,9 +33,17 @@ from console.sources.base import MalformedAnswer
 from console.sources.commits import parse_git_log, parse_github_commits, rate_limit_message, rate_limit_remaining
 from console.sources.graylog import parse_aggregate, parse_messages, parse_streams, syslog_level
 from console.sources.graylog_events import parse_events as parse_graylog_events
-from console.sources.icinga import parse_acknowledgements, parse_downtimes, parse_hosts, parse_services
+from console.sources.icinga import (
+    parse_acknowledgements,
+    parse_downtimes,
+    parse_hosts,
+    parse_hosts_answer,
+    parse_services,
+    parse_services_answer,
+    sorted_checks,
+)
 from console.sources.proxmox import parse_cluster_resources, parse_node_status, parse_rrddata
-from console.sources.puppetdb import parse_events, parse_fact, parse_fact_values, parse_nodes, parse_reports
+from console.sources.puppetdb import parse_events, parse_fact, parse_fact_values, parse_nodes, parse_nodes_answer, parse_reports
 
 FUZZ_SOURCE_EXAMPLES = 100
 
@@ -128,6 +136,15 @@ PARSERS: dict[str, tuple[Callable[[Any], Any], list[Any]]] = {
     "parse_graylog_events": (parse_graylog_events, [GRAYLOG_EVENTS]),
     "parse_github_commits": (lambda payload: parse_github_commits(payload, "miraheze/mw-config"), [[COMMIT]]),
 }
+# the record-by-record parsers of big answers (console/sources/jsonstream.py) take the body's bytes
+STREAMED: dict[str, tuple[str, Callable[[bytes], Any], Callable[[Any], Any]]] = {
+    # name: (the dict-based parser it must agree with, parser, its result in the dict parser's terms)
+    "parse_services_answer": ("parse_services", parse_services_answer, sorted_checks),
+    "parse_hosts_answer": ("parse_hosts", parse_hosts_answer, lambda hosts: tuple(sorted(hosts, key=lambda h: h.name))),
+    "parse_nodes_answer": ("parse_nodes", parse_nodes_answer, lambda inventory: inventory),
+}
+for _name, (_twin, _parser, _) in STREAMED.items():
+    PARSERS[_name] = (lambda payload, parse=_parser: parse(json.dumps(payload).encode()), PARSERS[_twin][1])
 
 # --- strategies ------------------------------------------------------------------------------------
 
@@ -235,6 +252,27 @@ def test_fuzz_every_parser_is_covered():
     assert defined - inner <= set(PARSERS), defined - inner - set(PARSERS)
 
 
+def _outcome(parse: Callable[[], Any]) -> tuple[str, Any]:
+    try:
+        return "ok", parse()
+    except MalformedAnswer as exc:
+        return "malformed", str(exc)
+
+
+@pytest.mark.parametrize("name", sorted(STREAMED))
+def test_fuzz_streamed_parsers_agree_with_their_dict_twins(name):
+    """Same data, or the same message, as json.loads + the dict-based parser, for any payload."""
+    twin, parser, normalise = STREAMED[name]
+
+    @given(payload=payloads(PARSERS[twin][1]))
+    def agree(payload: Any) -> None:
+        body = json.dumps(payload).encode()
+        streamed = _outcome(lambda: normalise(parser(body)))
+        assert streamed == _outcome(lambda: PARSERS[twin][0](json.loads(body)))
+
+    agree()
+
+
 GIT_TEXT = st.lists(
     st.sampled_from(["\x1f", "\x1e", "\n", "a" * 40, "Alice", "2026-08-20T12:57:48+01:00", "not-a-date", "subject"])
     | st.text(max_size=10),
@@ -294,6 +332,7 @@ class FuzzServer:
                 self.wfile.write(body)
 
             do_GET = do_POST = _answer
+            timeout = 5  # seconds: a connection left half-open is dropped, never waited on forever
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -302,7 +341,9 @@ class FuzzServer:
         self.httpd.daemon_threads = True
         context = __import__("ssl").create_default_context(__import__("ssl").Purpose.CLIENT_AUTH)
         cert.configure_cert(context)
-        self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
+        # the handshake in the handler's thread, with its timeout: done in accept() (the default), one
+        # client that connects and never finishes it (a fetch cancelled mid-handshake) stops the server
+        self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True, do_handshake_on_connect=False)
         self.url = f"https://127.0.0.1:{self.httpd.server_address[1]}"
         self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self._thread.start()

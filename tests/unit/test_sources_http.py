@@ -422,19 +422,29 @@ async def test_http_source_unknown_ca(serve, tls):
 # --- Icinga ------------------------------------------------------------------------------------
 
 
+ICINGA_SERVICES = [
+    {"name": "mw152!PHP-FPM", "type": "Service", "joins": {}, "meta": {},
+     "attrs": {"state": 2.0, "state_type": 1.0, "acknowledgement": 0.0, "downtime_depth": 0.0,
+               "last_state_change": 1787227200.0, "last_check": 1787227260.0,
+               "last_check_result": {"output": "CRITICAL: not running", "exit_status": 2.0}}},
+    {"name": "mw151!PHP-FPM", "type": "Service", "joins": {}, "meta": {},
+     "attrs": {"state": 0.0, "state_type": 1.0, "acknowledgement": 0.0, "downtime_depth": 0.0,
+               "last_state_change": 1787220000.0, "last_check": 1787227260.0,
+               "last_check_result": {"output": "PHP-FPM OK"}}},
+]  # fmt: skip
+
+
 def icinga_handler(request: Seen) -> Reply:
+    """Honours what the source asks: `attrs` (top-level attributes only) and the problems filter."""
+    body = request.json()
     if request.path == "/v1/objects/services":
-        return 200, {}, {"results": [
-            {"name": "mw152!PHP-FPM", "type": "Service", "joins": {"host": {"name": "mw152"}}, "meta": {},
-             "attrs": {"name": "PHP-FPM", "state": 2.0, "state_type": 1.0, "acknowledgement": 0.0,
-                       "downtime_depth": 0.0, "last_state_change": 1787227200.0,
-                       "last_check_result": {"output": "CRITICAL: not running", "exit_status": 2.0}}},
-            {"name": "mw151!PHP-FPM", "type": "Service", "joins": {"host": {"name": "mw151"}}, "meta": {},
-             "attrs": {"name": "PHP-FPM", "host_name": "mw151", "state": 0.0, "state_type": 1.0,
-                       "acknowledgement": 0.0, "downtime_depth": 0.0, "last_state_change": 1787220000.0,
-                       "last_check_result": {"output": "OK"}}},
-        ]}  # fmt: skip
-    return 200, {}, {"results": [{"name": "mw152", "type": "Host", "attrs": {"name": "mw152", "state": 0.0}}]}
+        chosen = ICINGA_SERVICES
+        if "filter" in body:
+            assert body["filter"] == "service.state != ServiceOK"
+            chosen = [s for s in chosen if s["attrs"]["state"] != 0]
+        return 200, {}, {"results": [{**s, "attrs": {k: s["attrs"][k] for k in body["attrs"]}} for s in chosen]}
+    host = {"state": 0.0, "acknowledgement": 0.0, "downtime_depth": 0.0, "last_check_result": {"output": "PING OK"}}
+    return 200, {}, {"results": [{"name": "mw152", "type": "Host", "attrs": {k: host[k] for k in body["attrs"]}}]}
 
 
 async def test_icinga_services_and_hosts(serve):
@@ -445,16 +455,42 @@ async def test_icinga_services_and_hosts(serve):
     assert result.ok, result.error
     assert isinstance(result.data, IcingaSnapshot)
     assert [(c.host, c.state) for c in result.data.services] == [("mw151", CheckState.OK), ("mw152", CheckState.CRITICAL)]
-    assert result.data.hosts[0].up
-    assert sorted(r.path for r in server.seen) == ["/v1/objects/hosts", "/v1/objects/services"]
+    # the output travels only for problems: an OK check has none
+    assert [c.output for c in result.data.services] == ["", "CRITICAL: not running"]
+    assert result.data.hosts[0].up and result.data.hosts[0].output == ""
+    assert sorted(r.path for r in server.seen) == ["/v1/objects/hosts", "/v1/objects/services", "/v1/objects/services"]
     for request in server.seen:
         assert request.method == "POST"
         assert request.headers["x-http-method-override"] == "GET"
         assert request.headers["accept"] == "application/json"
         assert auth_of(request) == ("opsconsole", ICINGA_PASSWORD)
-    services = next(r for r in server.seen if r.path.endswith("services")).json()
-    assert services["joins"] == ["host.name"] and "filter" not in services  # all services, OK ones too
-    assert {"state", "state_type", "acknowledgement", "downtime_depth", "last_check_result"} <= set(services["attrs"])
+    services = [r.json() for r in server.seen if r.path.endswith("services")]
+    every = next(body for body in services if "filter" not in body)  # all services, OK ones too
+    problems = next(body for body in services if "filter" in body)
+    assert "last_check_result" not in every["attrs"] and "last_check_result" in problems["attrs"]
+    assert {"state", "state_type", "acknowledgement", "downtime_depth"} <= set(every["attrs"]) & set(problems["attrs"])
+    hosts = next(r.json() for r in server.seen if r.path.endswith("hosts"))
+    assert "last_check_result" not in hosts["attrs"]
+
+
+async def test_icinga_host_output_asks_for_one_host(serve):
+    server = serve(icinga_handler)
+    source = IcingaSource(icinga_config(server.url))
+    output = await source.host_output("mw152")
+    await source.aclose()
+    assert output == "PING OK"
+    (request,) = server.seen
+    assert request.json()["filter_vars"] == {"name": "mw152"} and "last_check_result" in request.json()["attrs"]
+
+
+async def test_icinga_unchanged_objects_are_reused_between_refreshes(serve):
+    server = serve(icinga_handler)
+    source = IcingaSource(icinga_config(server.url))
+    first, second = (await source.fetch()).data, (await source.fetch()).data
+    await source.aclose()
+    assert first == second
+    assert all(a is b for a, b in zip(first.services, second.services))
+    assert first.hosts[0] is second.hosts[0]
 
 
 async def test_icinga_401_and_no_objects(serve):

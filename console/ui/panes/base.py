@@ -1,8 +1,11 @@
-"""A pane: a titled box with a note line (loading, failing source) over a keyed table."""
+"""A pane: a titled box with a note line (loading, failing source) over a keyed table.
+
+The app derives a pane's view (and its row index) off the UI loop (`derive_indexed`, in a thread);
+the pane then shows it, and redraws it on each filter keystroke, sort or mark from the index alone."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Callable, ClassVar
 
@@ -12,12 +15,25 @@ from textual.message import Message
 from textual.widgets import Static
 
 from console.config import AppConfig
-from console.filtering import SortOrder, TableState, apply, parse_filter
+from console.filtering import RowIndex, SortOrder, TableState, index_rows, parse_filter, select, sorted_columns
 from console.state import Store
 from console.ui.widgets import KeyedTable, OpeningTable
 from console.views import PaneView
 
 Derive = Callable[[Store, AppConfig, datetime], PaneView]
+
+
+@dataclass(frozen=True, slots=True)
+class IndexedView:
+    view: PaneView
+    index: RowIndex
+
+
+def derive_indexed(derive: Derive, store: Store, config: AppConfig, now: datetime) -> IndexedView:
+    """A pane's view and its row index. No Textual: runs in a worker thread (the store's snapshots are
+    immutable; a source's new answer replaces its snapshot, never edits it)."""
+    view = derive(store, config, now)
+    return IndexedView(view, index_rows(view.rows))
 
 
 class Pane(Vertical):
@@ -46,6 +62,7 @@ class Pane(Vertical):
         table = OpeningTable if self.opens_hosts else KeyedTable
         self.table = table(id=f"{self.title.lower()}-table")
         self.view: PaneView | None = None
+        self.index: RowIndex | None = None
         self.state = TableState()  # the operator's filter, sort order and marks
         self.hide_handled = False  # `h`: leave out the view's handled (acknowledged, in downtime) rows
 
@@ -53,19 +70,27 @@ class Pane(Vertical):
         yield self.note
         yield self.table
 
-    def show(self, view: PaneView) -> None:
+    def show(self, indexed: IndexedView) -> None:
+        self.view, self.index = indexed.view, indexed.index
+        self._redraw()
+
+    def _redraw(self) -> None:
         """Reconcile the table with the view (filtered, sorted and marked as the operator asked) and
         update the note, the title (the filter) and the row count."""
-        self.view = view
+        view, index = self.view, self.index
+        if view is None or index is None:
+            return
         state = self.state
         hidden = view.handled if self.hide_handled else frozenset()
-        columns, rows = apply(view.columns, tuple(r for r in view.rows if r.key not in hidden), state)
-        self.table.reconcile(columns, rows)
+        selection = select(view.rows, index, state, hidden)
+        self.table.reconcile(sorted_columns(view.columns, state.order), selection.rows, selection.widths)
+        self.table.set_highlight(selection.highlight)
         note = self.note
         note.update(view.note or "")
         note.display = view.note is not None
         note.tooltip = view.detail or None
-        count = f"{len(rows)}/{len(view.rows)}" if state.row_filter.active else f"{len(rows)}"
+        shown = len(selection.rows)
+        count = f"{shown}/{len(view.rows)}" if state.row_filter.active else f"{shown}"
         marked = f" · {len(state.marked)} marked" if state.marked else ""
         legend = f" · {view.legend}" if view.legend else ""
         hidden_note = f", {len(hidden)} handled hidden" if hidden else ""
@@ -75,10 +100,6 @@ class Pane(Vertical):
             title += f" /{state.row_filter.text}" + (" (bad regex)" if state.row_filter.error else "")
         self.border_title = title
         self.badge = view.badge
-
-    def _redraw(self) -> None:
-        if self.view is not None:
-            self.show(self.view)
 
     # --- what the operator does to the rows (kept by key across refreshes) -----------------------
 
