@@ -7,6 +7,7 @@ Also where faults are injected ("down", "hang", "slow", "http500", "http502", "h
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import socket
@@ -263,7 +264,11 @@ class ApiServer:
             return  # the client gave up (after a hang, say): nobody to answer
         except asyncio.CancelledError:
             # only the sim cancels a request: it dropped the connection (a "down" fault, a stop) while the
-            # answer was being built in the worker; the request ends here, quietly, like the connection
+            # answer was being built in the worker. The request ends here, quietly: an answer started
+            # (to a connection already gone, or about to be) keeps uvicorn from logging a broken app.
+            if not started:
+                with contextlib.suppress(Exception):
+                    await _send(send, 503, [(b"content-type", b"text/plain; charset=utf-8")], b"simulated farm stopping\n")
             return
         except Exception:  # noqa: BLE001 - a sim bug must not take the listener down
             log.exception("simulated %s API failed on %s", self.name, scope.get("path"))

@@ -135,6 +135,8 @@ async def quiet_measure(pilot, app: OpsConsoleApp, farm):
     for keyed in app.query(KeyedTable):
         keyed.clear_caches()  # its bounded line cache, likewise
     clear_sim_memos()  # the farm (in this process) memoizes pure functions in bounded caches, likewise
+    # the 5 s tick derives the panes' views in a worker: not in the middle of one
+    await wait_until(pilot, lambda: not app.redraw_pending, timeout=10, what="the panes redrawn")
     measured = (heap_blocks(), rss_bytes(), task_names(), thread_names(), dict(farm.request_counts()))
     app.poller.resume()
     return measured
