@@ -25,21 +25,13 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from console.filtering import MATCH_STYLE
+from console.filtering import MATCH_STYLE, cell_width
 from console.views import Cell, Column, Row
 
 CELL_PADDING = " "  # each side of a cell, as DataTable pads
 SIDEWAYS_STEP = 4  # cells per left/right key
-LINE_CACHE_SIZE = 512
-MEASURED_FLOOR = 1_000  # rows whose widths are kept without pruning, whatever is shown  # rendered lines kept: a few screens of every pane, bounded
-
-
-def cell_width(cell: Cell) -> int:
-    """The width a one-line cell takes (its widest line), without rendering it."""
-    plain = cell.plain if isinstance(cell, Text) else str(cell)
-    if "\n" in plain:
-        return max((cell_len(line) for line in plain.splitlines()), default=0)
-    return len(plain) if plain.isascii() else cell_len(plain)
+LINE_CACHE_SIZE = 512  # rendered lines kept: a few screens of every pane, bounded
+MEASURED_FLOOR = 1_000  # rows whose widths are kept without pruning, whatever is shown
 
 
 def same_cell(old: Cell, new: Cell) -> bool:
