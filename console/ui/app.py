@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import gc
 import getpass
-from concurrent.futures import ThreadPoolExecutor
 import os
 import socket
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from functools import partial
 from pathlib import Path
@@ -192,7 +192,7 @@ class OpsConsoleApp(ActionKeys, App[None]):
         if self._write_at_start:  # --write: switched (and audited) now; the header says READ-ONLY until then
             self.actions.start()
         self.incident.load()
-        self._thresholds = gc.get_threshold()
+        self._thresholds = gc.get_threshold()  # as they are now (__init__'s are a fallback for an app never mounted)
         gc.set_threshold(self._thresholds[0], self._thresholds[1], 1_000_000)  # see FULL_COLLECTION_TICKS
         # views and answers are built in worker threads: the UI thread takes the GIL back after 1 ms
         # of theirs, not 5 (measured at 20,000 alerts: the longest stall of a refresh ~140 -> ~60 ms)

@@ -25,7 +25,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from console.filtering import MATCH_STYLE, cell_width
+from console.filtering import cell_width, highlight as highlight_matches
 from console.views import Cell, Column, Row
 
 CELL_PADDING = " "  # each side of a cell, as DataTable pads
@@ -418,11 +418,7 @@ def cell_text(cell: Cell, highlight: re.Pattern[str] | None) -> Text:
             text = text.split("\n")[0]
     else:
         text = Text(str(cell).split("\n", 1)[0])
-    if highlight is not None:
-        for match in highlight.finditer(text.plain):
-            if match.end() > match.start():
-                text.stylize(MATCH_STYLE, match.start(), match.end())
-    return text
+    return text if highlight is None else highlight_matches(text, highlight)
 
 
 class OpeningTable(KeyedTable):
