@@ -24,9 +24,9 @@ from typing import TYPE_CHECKING, Sequence
 
 if TYPE_CHECKING:
     from console.actions import IcingaTarget
+    from console.config import AppConfig
 
 from console.clusters import several
-from console.config import AppConfig
 from console.hosts import short_name
 from console.model import CheckState, IcingaSnapshot, LogEvent, LogSnapshot, ServiceCheck
 from console.state import Store

@@ -7,13 +7,16 @@ import sys
 import tempfile
 import threading
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import click
 
 from console import __version__
-from console.config import AppConfig, ConfigError, find_config_path, load_config, parse_config
+from console.config_file import ConfigDocument, ConfigError, find_config_path, read_document
 from console.lazy_group import LazyGroup
+
+if TYPE_CHECKING:
+    from console.config import AppConfig
 
 # Subcommand -> the module that registers it; the console itself starts without importing them (and
 # the action engine and clients behind them). tests/unit/test_lazy_cli.py keeps this map complete.
@@ -68,7 +71,8 @@ def fail(message: str, code: int = 2) -> None:
     sys.exit(code)
 
 
-def load_or_exit(path: str | Path | None) -> AppConfig:
+def read_or_exit(path: str | Path | None) -> ConfigDocument:
+    """The config file found and parsed as YAML (not validated yet: see load_or_exit)."""
     resolved = find_config_path(path)
     if resolved is None:
         fail(
@@ -77,7 +81,19 @@ def load_or_exit(path: str | Path | None) -> AppConfig:
             "Try the simulated farm: opsconsole demo"
         )
     try:
-        return load_config(resolved)
+        return read_document(resolved)
+    except ConfigError as exc:
+        fail(str(exc))
+    raise AssertionError("unreachable")
+
+
+def load_or_exit(path: str | Path | None) -> AppConfig:
+    """The config file found, parsed and validated; every problem printed (exit 2) otherwise."""
+    document = read_or_exit(path)
+    from console.config import validate_document
+
+    try:
+        return validate_document(document)
     except ConfigError as exc:
         fail(str(exc))
     raise AssertionError("unreachable")
@@ -92,17 +108,21 @@ def require_terminal() -> None:
         )
 
 
-def run_console(config: AppConfig, theme: str | None, write: bool = False) -> None:
+def run_console(config: AppConfig | ConfigDocument, theme: str, write: bool = False) -> None:
+    """The console on `config`; a ConfigDocument is validated by the app right after its first paint
+    (the config's models are the slowest part of a start), and a broken one ends it: every problem is
+    printed once the terminal is back (exit 2), as `check-config` prints them."""
     require_terminal()
     from console.ui.app import OpsConsoleApp  # Textual loads only when a screen is needed
 
     app = OpsConsoleApp(config, write=write)  # --write: read-write from the start, recorded in the audit file
-    chosen = theme or config.ui.theme
-    if chosen not in app.available_themes:
+    if theme not in app.available_themes:
         broken = "".join(f"\n  skipped {problem}" for problem in app.theme_problems)
-        fail(f"opsconsole: unknown theme {chosen!r}; available: {', '.join(sorted(app.available_themes))}{broken}")
-    app.theme = chosen
+        fail(f"opsconsole: unknown theme {theme!r}; available: {', '.join(sorted(app.available_themes))}{broken}")
+    app.theme = theme
     app.run()
+    if app.config_error is not None:
+        fail(str(app.config_error))
 
 
 @click.group(cls=LazyGroup, lazy_commands=LAZY_COMMANDS, invoke_without_command=True,
@@ -116,7 +136,8 @@ def main(ctx: click.Context) -> None:
     Without a subcommand, opens the console on the configured farm.
     """
     if ctx.invoked_subcommand is None:
-        run_console(load_or_exit(_global(ctx, "config")), _global(ctx, "theme"), bool(_global(ctx, "write")))
+        document = read_or_exit(_global(ctx, "config"))
+        run_console(document, _global(ctx, "theme") or document.theme, bool(_global(ctx, "write")))
 
 
 @main.command("check-config")
@@ -165,13 +186,14 @@ def _scenario_options(command: Callable[..., Any]) -> Callable[..., Any]:
 def demo(ctx: click.Context, scenario: str, seed: int, **scale: Any) -> None:
     """Start the simulated farm in-process and the console on it."""
     require_terminal()
+    from console.config import parse_config
     from console.sim import SimFarm
 
     with tempfile.TemporaryDirectory(prefix="opsconsole-demo-") as state_dir:
         farm = _start_farm_or_exit(SimFarm, Path(state_dir) / "farm", scenario, seed, **_scale_args(scale))
         try:
             config = parse_config(farm.config_yaml(), "<demo farm>")
-            run_console(config, _global(ctx, "theme"), bool(_global(ctx, "write")))
+            run_console(config, _global(ctx, "theme") or config.ui.theme, bool(_global(ctx, "write")))
         finally:
             farm.stop()
 

@@ -9,18 +9,30 @@ from __future__ import annotations
 import os
 import re
 import stat
-import string
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainValidator, ValidationError, field_validator, model_validator
+# pydantic looks up plugins in every installed distribution's metadata when the first model is built
+# (~25 ms); the console uses none.
+os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
-SEARCH_PATHS = (
-    Path("~/.config/opsconsole/config.yaml"),
-    Path("/etc/opsconsole/config.yaml"),
+import yaml  # noqa: E402
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainValidator, ValidationError, field_validator, model_validator  # noqa: E402
+
+from console.config_file import (  # noqa: E402 - re-exported: the file's reading and its errors
+    DEFAULT_ENVIRONMENT,
+    DEFAULT_THEME,
+    ConfigDocument,
+    ConfigError,
+    ConfigIssue,
+    dotted as _dotted,
+    find_config_path,
+    is_production_environment,
+    line_of as _line_of,
+    parse_document,
+    read_document,
+    template_fields,
 )
 
 
@@ -124,7 +136,7 @@ class Section(BaseModel):
 
 class FarmConfig(Section):
     name: str = Field(min_length=1)
-    environment: str = Field(default="production", min_length=1)
+    environment: str = Field(default=DEFAULT_ENVIRONMENT, min_length=1)
     domains: list[str] = Field(default_factory=list)
 
 
@@ -339,11 +351,6 @@ class ServiceConfig(Section):
 
 
 HOST_PLACEHOLDERS = ("host", "fqdn", "node", "vmid")
-
-
-def template_fields(template: str) -> list[str]:
-    """The placeholders a template uses ("{fqdn}:9100" -> ["fqdn"]); ValueError when braces are unbalanced."""
-    return [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
 
 
 def _check_host_template(value: str | None) -> str | None:
@@ -624,7 +631,7 @@ class KeysConfig(Section):
 
 
 class UiConfig(Section):
-    theme: str = "dark"  # themes/*.yaml (dark, light, high-contrast, colorblind), ~/.config/opsconsole/themes/*.yaml or Textual's
+    theme: str = DEFAULT_THEME  # themes/*.yaml (dark, light, high-contrast, colorblind), ~/.config/opsconsole/themes/*.yaml or Textual's
     keys: KeysConfig = Field(default_factory=KeysConfig)
 
 
@@ -657,77 +664,20 @@ class AppConfig(Section):
 # --- loading -----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ConfigIssue:
-    file: str
-    line: int
-    path: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.path}: {self.message}"
-
-
-class ConfigError(Exception):
-    def __init__(self, issues: list[ConfigIssue]) -> None:
-        super().__init__("\n".join(str(i) for i in issues))
-        self.issues = issues
-
-
-def find_config_path(explicit: str | os.PathLike[str] | None = None) -> Path | None:
-    """--config, then $OPSCONSOLE_CONFIG, then the user's and the system's file."""
-    if explicit:
-        return Path(explicit)
-    if os.environ.get("OPSCONSOLE_CONFIG"):
-        return Path(os.environ["OPSCONSOLE_CONFIG"])
-    for candidate in SEARCH_PATHS:
-        path = candidate.expanduser()
-        if path.is_file():
-            return path
-    return None
-
-
 def load_config(path: str | os.PathLike[str]) -> AppConfig:
     """Read, parse and validate one config file; raise ConfigError listing every problem."""
-    path = Path(path)
-    label = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError([ConfigIssue(label, 0, "(file)", f"cannot read: {exc.strerror}")]) from None
-    return parse_config(text, label)
-
-
-# libyaml parses the file about ten times faster (start-up); a syntax error is parsed again by the
-# pure-Python loader, whose messages the errors quote either way.
-FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-def _compose(text: str) -> yaml.Node | None:
-    try:
-        return yaml.compose(text, Loader=FAST_LOADER)
-    except yaml.YAMLError:
-        return yaml.compose(text, Loader=yaml.SafeLoader)
+    return validate_document(read_document(path))
 
 
 def parse_config(text: str, label: str = "<config>") -> AppConfig:
+    return validate_document(parse_document(text, label))
+
+
+def validate_document(document: ConfigDocument) -> AppConfig:
+    """The validated config of a parsed file; raise ConfigError listing every problem."""
+    root, label = document.root, document.label
     try:
-        root = _compose(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        line = mark.line + 1 if mark else 0
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError([ConfigIssue(label, line, "(yaml)", f"YAML syntax error: {problem}")]) from None
-    if root is None:
-        raise ConfigError([ConfigIssue(label, 1, "(file)", "the file is empty")])
-    issues = [ConfigIssue(label, line, path, msg) for line, path, msg in _duplicate_keys(root, ())]
-    if issues:
-        raise ConfigError(issues)
-    data = FAST_LOADER(text).construct_document(root)
-    if not isinstance(data, dict):
-        raise ConfigError([ConfigIssue(label, _line(root), "(file)", "the top level must be a mapping")])
-    try:
-        config = AppConfig.model_validate(data)
+        config = AppConfig.model_validate(document.data)
     except ValidationError as exc:
         raise ConfigError(_issues_from(exc, root, label)) from None
     duplicates = _duplicate_source_names(config, root, label) + _action_issues(config, root, label)
@@ -807,50 +757,6 @@ def _duplicate_source_names(config: AppConfig, root: yaml.Node, label: str) -> l
     return issues
 
 
-def _duplicate_keys(node: yaml.Node, loc: tuple) -> list[tuple[int, str, str]]:
-    found = []
-    if isinstance(node, yaml.MappingNode):
-        seen: set[str] = set()
-        for key_node, value_node in node.value:
-            key = key_node.value
-            if key in seen:
-                found.append((_line(key_node), _dotted((*loc, key)), "duplicate key"))
-            seen.add(key)
-            found += _duplicate_keys(value_node, (*loc, key))
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            found += _duplicate_keys(item, (*loc, index))
-    return found
-
-
-def _line(node: yaml.Node) -> int:
-    return node.start_mark.line + 1
-
-
-def _line_of(root: yaml.Node, loc: tuple) -> int:
-    """The line of the deepest YAML node that `loc` reaches (the key's line for mapping entries)."""
-    node, line = root, _line(root)
-    for part in loc:
-        if isinstance(node, yaml.MappingNode):
-            match = next(((k, v) for k, v in node.value if k.value == part), None)
-            if match is None:
-                break
-            line, node = _line(match[0]), match[1]
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-            node = node.value[part]
-            line = _line(node)
-        else:
-            break
-    return line
-
-
-def _dotted(loc: tuple) -> str:
-    text = ""
-    for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text or "(top)"
-
-
 def secret_values(config: AppConfig) -> list[str]:
     """Every resolved secret value in the config (for tests that grep outputs for leaks)."""
     found: list[str] = []
@@ -872,11 +778,8 @@ def secret_values(config: AppConfig) -> list[str]:
     return found
 
 
-ENVIRONMENTS_THAT_ARE_PRODUCTION = ("production", "prod")
-
-
 def is_production(config: AppConfig) -> bool:
-    return config.farm.environment.lower() in ENVIRONMENTS_THAT_ARE_PRODUCTION
+    return is_production_environment(config.farm.environment)
 
 
 __all__ = [
@@ -894,7 +797,11 @@ __all__ = [
     "Secret",
     "ServiceConfig",
     "SshConfig",
+    "ConfigDocument",
     "find_config_path",
     "load_config",
     "parse_config",
+    "parse_document",
+    "read_document",
+    "validate_document",
 ]

@@ -12,15 +12,18 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence
 
-from console.config import AppConfig, LinksConfig, SshConfig, template_fields
+from console.config_file import template_fields
 from console.model import Guest, HypervisorNode, IcingaSnapshot, ProxmoxInventory, PuppetInventory, PuppetNodeStatus
 from console.state import Store
 
 DEFAULT_STALE_AFTER = 3600.0
 # What a host name may look like before it goes into a command line, a URL or a log query.
 SAFE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+
+if TYPE_CHECKING:
+    from console.config import AppConfig, LinksConfig, SshConfig
 
 
 def short_name(name: str, domains: Iterable[str]) -> str:

@@ -10,13 +10,12 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from fnmatch import translate
-from typing import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
 from rich.text import Text
 
 from console.alerts import BOTH, merged_alerts
 from console.clusters import clustered_key, proxmox_by_instance, several
-from console.config import AppConfig
 from console.hosts import DEFAULT_STALE_AFTER, proxmox_machines, puppet_nodes_by_host, short_name
 from console.model import (
     CheckState,
@@ -35,6 +34,9 @@ from console.state import SourceState, Store
 
 Cell = str | Text
 NO_VALUE = "—"
+
+if TYPE_CHECKING:
+    from console.config import AppConfig
 
 
 @dataclass(frozen=True, slots=True)

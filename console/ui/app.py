@@ -24,13 +24,12 @@ from textual.app import SystemCommand
 from textual.widgets import Footer, Input
 
 from console.clock import Clock, utc_now
-from console.config import AppConfig, is_production
+from console.config_file import ConfigDocument, ConfigError, is_production_environment
 from console.hosts import HostDirectory
 from console.model import CheckState
 from console.shell import run_in_terminal
 from console.state import Poller, Store
 from console.ui.action_keys import ACTION_BINDINGS, ActionKeys
-from console.ui.incident import IncidentDesk, StartIncidentScreen, TimelineScreen
 from console.ui.panes import PANES, Pane
 from console.ui.panes.base import derive_indexed
 from console.jump import completions, parse_jump
@@ -41,8 +40,10 @@ from console.clusters import row_host
 from console.views import STATE_STYLE, STATE_SYMBOL, github_quota, service_hosts, status_items
 
 if TYPE_CHECKING:
+    from console.config import AppConfig
     from console.sources.base import Source
     from console.ui.actions import ActionDesk
+    from console.ui.incident import IncidentDesk
 
 # Screens opened by a key, the action engine and the clients load on first use, not before the first
 # paint (tests/ui/test_lazy_startup.py); these name the screens the app checks for without loading them.
@@ -109,7 +110,7 @@ class OpsConsoleApp(ActionKeys, App[None]):
 
     def __init__(
         self,
-        config: AppConfig,
+        config: AppConfig | ConfigDocument,
         *,
         sources: list[Source[Any]] | None = None,
         clock: Clock = utc_now,
@@ -121,22 +122,25 @@ class OpsConsoleApp(ActionKeys, App[None]):
         themes, self.theme_problems = load_themes(user_themes)
         for theme in themes:
             self.register_theme(theme)
-        self.config = config
+        # A ConfigDocument (the console's start) is validated right after the first paint, off the
+        # UI loop (_validate_document): until then the app shows the farm and takes no key but q.
+        self._document = config if isinstance(config, ConfigDocument) else None
+        self.config: AppConfig = None if self._document else config  # type: ignore[assignment]
+        self.config_error: ConfigError | None = None  # the console exits with it (console/cli.py prints it)
         self.clock = clock
         self.identity = identity or default_identity()
-        self.title = f"opsconsole {config.farm.name}"
+        farm_name, environment = ((config.farm_name, config.environment) if self._document
+                                  else (config.farm.name, config.farm.environment))
+        self.title = f"opsconsole {farm_name}"
         self.store = Store(clock=clock)
         # Without given sources the clients (and httpx) are built after the first paint (start_polling).
         self._build_sources = sources is None
-        if self._build_sources:  # meanwhile the panes and the status bar know what is configured
-            for kind, item in config.sources.all():
-                self.store.register(item.name, kind, item.interval)
         self.poller = Poller(sources or [], self.store, streams=[] if sources is None else None)
-        # `verify: false` is allowed per source and never silent: the status bar warns for each.
-        self.unverified = frozenset(item.name for _, item in config.sources.all() if item.verify is False)
-        farm = config.farm
+        self.unverified: frozenset[str] = frozenset()
+        if self.config is not None:
+            self._know_sources(self.config)
         # Held rather than queried: the poller may report while the app tears its screen down.
-        self.header = FarmHeader(farm.name, farm.environment, is_production(config), self.identity, clock)
+        self.header = FarmHeader(farm_name, environment, is_production_environment(environment), self.identity, clock)
         self.tab_bar = TabBar()
         self.panes: list[Pane] = [pane() for pane in PANES]
         self.status_bar = StatusBar()
@@ -145,7 +149,7 @@ class OpsConsoleApp(ActionKeys, App[None]):
         self.hide_handled = False  # h: acknowledged / in-downtime alerts left out
         self._write_at_start = write  # read-only unless --write (or W, typed)
         self._actions: ActionDesk | None = None
-        self.incident = IncidentDesk(self)  # i, :timeline (console/ui/incident.py)
+        self._incident: IncidentDesk | None = None
         self.active_pane = 1
         self._changed: set[str] = set()
         self._stale_panes: set[Pane] = set()  # their views are to be derived again
@@ -165,6 +169,15 @@ class OpsConsoleApp(ActionKeys, App[None]):
             self._actions = ActionDesk(self, write=self._write_at_start)
         return self._actions
 
+    @property
+    def incident(self) -> IncidentDesk:
+        """Incident mode (i, :timeline; console/ui/incident.py): loaded with the config, after the first paint."""
+        if self._incident is None:
+            from console.ui.incident import IncidentDesk
+
+            self._incident = IncidentDesk(self)
+        return self._incident
+
     # --- layout --------------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
@@ -182,22 +195,55 @@ class OpsConsoleApp(ActionKeys, App[None]):
     # --- life cycle ----------------------------------------------------------------------------
 
     def on_mount(self) -> None:
-        self.set_keymap(self.config.ui.keys.model_dump())
         for problem in self.theme_problems:  # a broken theme file: said, skipped, never a traceback
             self.notify(str(problem), title="Theme skipped", severity="warning", timeout=10)
         self.store.subscribe(self._store_changed)
-        self.refresh_panes()
         self.action_show_pane(1)
-        self.call_after_refresh(self.start_polling)  # the first paint does not wait for the first fetch
-        if self._write_at_start:  # --write: switched (and audited) now; the header says READ-ONLY until then
-            self.actions.start()
-        self.incident.load()
+        if self._document is None:
+            self._configured()
+        else:
+            self.call_after_refresh(lambda: self.run_worker(self._validate_document(), group="config"))
         self._thresholds = gc.get_threshold()  # as they are now (__init__'s are a fallback for an app never mounted)
         gc.set_threshold(self._thresholds[0], self._thresholds[1], 1_000_000)  # see FULL_COLLECTION_TICKS
         # views and answers are built in worker threads: the UI thread takes the GIL back after 1 ms
         # of theirs, not 5 (measured at 20,000 alerts: the longest stall of a refresh ~140 -> ~60 ms)
         self._switch_interval = sys.getswitchinterval()
         sys.setswitchinterval(UI_SWITCH_INTERVAL)
+
+    async def _validate_document(self) -> None:
+        """The config's models (pydantic) load and validate in a thread after the first paint; a
+        broken config ends the console, and the cli prints every problem (exit 2)."""
+
+        def validate() -> AppConfig:
+            from console.config import validate_document
+
+            return validate_document(self._document)
+
+        try:
+            config = await asyncio.to_thread(validate)
+        except ConfigError as exc:
+            self.config_error = exc
+            self.exit(return_code=2)
+            return
+        self.config, self._document = config, None
+        self._know_sources(config)
+        self._configured()
+
+    def _know_sources(self, config: AppConfig) -> None:
+        if self._build_sources:  # until the clients are built the panes and the status bar know what is configured
+            for kind, item in config.sources.all():
+                self.store.register(item.name, kind, item.interval)
+        # `verify: false` is allowed per source and never silent: the status bar warns for each.
+        self.unverified = frozenset(item.name for _, item in config.sources.all() if item.verify is False)
+
+    def _configured(self) -> None:
+        """What needs the validated config once the app runs: keys, the panes, the polling, incident mode."""
+        self.set_keymap(self.config.ui.keys.model_dump())
+        self.refresh_panes()
+        self.call_after_refresh(self.start_polling)  # the first paint does not wait for the first fetch
+        if self._write_at_start:  # --write: switched (and audited) now; the header says READ-ONLY until then
+            self.actions.start()
+        self.incident.load()
         self.set_interval(1.0, self._tick)
         self.call_after_refresh(self._check_unfinished)  # it loads the audit code: after the first paint too
 
@@ -266,7 +312,7 @@ class OpsConsoleApp(ActionKeys, App[None]):
         are derived in a worker thread, one batch at a time: changes that come meanwhile make one more
         batch, never a second thread (at 20,000 alerts a view takes a few hundred ms)."""
         self._stale_panes.update(pane for pane in self.panes if kinds is None or pane.kinds & kinds)
-        if not self._deriving:
+        if not self._deriving and self.config is not None:
             self._deriving = True
             self.run_worker(self._derive_stale_panes(), group="views")
 
@@ -297,6 +343,8 @@ class OpsConsoleApp(ActionKeys, App[None]):
     # --- keys ----------------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if self.config is None:  # the config is being validated (a fraction of a second): only q
+            return action == "quit"
         # tab cycles the panes only where the panes are; elsewhere it moves the focus as usual
         if action == "cycle_pane":
             return self.screen is self.screen_stack[0] and not self.prompt.is_open
@@ -451,9 +499,13 @@ class OpsConsoleApp(ActionKeys, App[None]):
             self.notify(f"incident started: {incident.title} - the timeline collects itself (:timeline)",
                         title="Incident", timeout=6)
 
+        from console.ui.incident import StartIncidentScreen
+
         self.push_screen(StartIncidentScreen(), started)
 
     def open_timeline(self) -> None:
+        from console.ui.incident import TimelineScreen
+
         if not isinstance(self.screen, TimelineScreen):
             self.push_screen(TimelineScreen(self.incident))
 

@@ -34,9 +34,16 @@ class IncidentDesk:
 
     def __init__(self, app: OpsConsoleApp) -> None:
         self.app = app
-        self.file = IncidentFile(app.config.incident.state)
+        self._file: IncidentFile | None = None
         self.incident: Incident | None = None
         self._observer: TimelineObserver | None = None
+
+    @property
+    def file(self) -> IncidentFile:
+        """The state file named by the config (read once the app's config is validated)."""
+        if self._file is None:
+            self._file = IncidentFile(self.app.config.incident.state)
+        return self._file
 
     @property
     def audit_paths(self) -> list[str]:

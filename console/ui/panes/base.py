@@ -7,20 +7,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Callable, ClassVar
+from typing import TYPE_CHECKING, Callable, ClassVar
 
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Static
 
-from console.config import AppConfig
 from console.filtering import RowIndex, SortOrder, TableState, index_rows, parse_filter, select, sorted_columns
 from console.state import Store
 from console.ui.widgets import KeyedTable, OpeningTable
 from console.views import PaneView
 
-Derive = Callable[[Store, AppConfig, datetime], PaneView]
+if TYPE_CHECKING:  # the config's models load after the first paint
+    from console.config import AppConfig
+
+Derive = Callable[[Store, "AppConfig", datetime], PaneView]
 
 
 @dataclass(frozen=True, slots=True)
