@@ -209,11 +209,13 @@ def lock_keys(plan: Plan, domains: Iterable[str] = ()) -> list[str]:
     return sorted(set(keys))
 
 
-def _holder_for(plan: Plan, key: str, clock: Clock) -> LockInfo:
+def _holders_for(plan: Plan, keys: list[str], clock: Clock) -> list[LockInfo]:
+    """What this run writes into each of its locks (one token per lock)."""
     pid = os.getpid()
+    started, host, since = process_start(pid), _this_host(), clock()
     reason = plan.reason.for_log() if plan.reason else ""
-    return LockInfo(key=key, user=plan.operator.user, host=_this_host(), pid=pid, since=clock(), reason=reason,
-                    plan_id=plan.id, title=plan.title, token=uuid.uuid4().hex, pid_start=process_start(pid))
+    return [LockInfo(key=key, user=plan.operator.user, host=host, pid=pid, since=since, reason=reason, plan_id=plan.id,
+                     title=plan.title, token=uuid.uuid4().hex, pid_start=started) for key in keys]
 
 
 def refusal(held: list[LockInfo], now: datetime) -> LockHeld:
@@ -244,9 +246,11 @@ async def _tell(notify: Notify | None, text: str) -> None:
 class FileLocks:
     """Locks as files in a directory every operator of the bastion shares (default /run/lock/opsconsole).
 
-    A lock is a complete JSON file written and fsynced under a temporary name, then hard-linked to
-    its key's name: link() fails atomically when the name exists, and a reader never sees half a
-    lock. The file outlives its process on purpose (flock would let the kernel drop it silently):
+    A lock is a complete JSON file written under a temporary name, then hard-linked to its key's
+    name: link() fails atomically when the name exists, and a reader never sees half a lock. It is
+    not fsynced: exclusion is between live processes, whom the page cache serves, and what must
+    survive a crash is the run's intent in the audit file (fsynced, and reported as unfinished at
+    the next start); /run/lock is a tmpfs that a reboot empties anyway. The file outlives its process on purpose (flock would let the kernel drop it silently):
     a lock left by a killed action is how the next operator learns that action never finished.
 
     The directory is created 1777 (sticky, writable by all, like /run/lock itself): the console
@@ -319,7 +323,6 @@ class FileLocks:
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
         try:
             os.write(fd, (json.dumps(info.to_record(), sort_keys=True) + "\n").encode())
-            os.fsync(fd)
         finally:
             os.close(fd)
         try:
@@ -334,8 +337,7 @@ class FileLocks:
         directory, notice = self.where()
         held = HeldLocks(keys=[], notices=[notice] if notice else [])
         taken_by_others: list[LockInfo] = []
-        for key in keys:
-            info = _holder_for(plan, key, self.clock)
+        for key, info in zip(keys, _holders_for(plan, keys, self.clock)):
             path = directory / self.file_name(key)
             try:
                 created = self._create(path, info)
@@ -471,8 +473,8 @@ class RedisLocks:
         try:
             try:
                 taken: list[LockInfo] = []
-                for key in lock_keys(plan, self.domains):
-                    info = _holder_for(plan, key, self.clock)
+                keys = lock_keys(plan, self.domains)
+                for key, info in zip(keys, _holders_for(plan, keys, self.clock)):
                     value = json.dumps(info.to_record(), sort_keys=True)
                     if await client.set(self.prefix + key, value, nx=True, px=self.ttl_ms):
                         held.keys.append(key)
