@@ -119,7 +119,7 @@ def run_console(config: AppConfig | ConfigDocument, theme: str, write: bool = Fa
     if theme not in app.available_themes:
         broken = "".join(f"\n  skipped {problem}" for problem in app.theme_problems)
         fail(f"opsconsole: unknown theme {theme!r}; available: {', '.join(sorted(app.available_themes))}{broken}")
-    app.theme = theme
+    app.start_with_theme(theme)
     app.run()
     if app.config_error is not None:
         fail(str(app.config_error))

@@ -160,6 +160,17 @@ class OpsConsoleApp(ActionKeys, App[None]):
         self._thresholds = gc.get_threshold()
         self._switch_interval = sys.getswitchinterval()
 
+    def start_with_theme(self, name: str) -> None:
+        """The theme of the first frame, set before the app runs. Setting `theme` would have Textual
+        parse every stylesheet a second time right before that frame (~5 ms at start); here the one
+        parse at start uses it. Later changes (`:theme`, the palette) set `theme` as usual."""
+        self.set_reactive(App.theme, name)
+        dark = self.current_theme.dark
+        self.update_classes({**{c: False for c in self.classes if c.startswith("-theme-")},
+                             f"-theme-{name}": True, "-dark-mode": dark, "-light-mode": not dark}, update=False)
+        self._refresh_truecolor_filter(self.ansi_theme)
+        self.stylesheet.set_variables(self.get_css_variables())  # made in App.__init__ with the default theme's
+
     @property
     def actions(self) -> ActionDesk:
         """The action desk (console/ui/actions.py): built, with the engine behind it, on first use."""

@@ -41,3 +41,29 @@ async def test_the_app_registers_them_and_says_which_file_was_skipped(tmp_path):
         for name in SHIPPED:
             app.theme = name
             await pilot.pause()
+
+
+async def test_starting_with_a_theme_looks_like_switching_to_it():
+    """start_with_theme (the console's start: no second stylesheet parse) and `app.theme = name` (a
+    switch while running) end in the same colours and classes."""
+    from console.config import parse_config
+    from console.ui.app import OpsConsoleApp
+
+    config = parse_config("farm: {name: wikitide, environment: demo}\n", "<t>")
+
+    async def looks(name: str, at_start: bool) -> tuple:
+        app = OpsConsoleApp(config, sources=[], identity="ops@bast", user_themes=None)
+        if at_start:
+            app.start_with_theme(name)
+        async with app.run_test(size=(80, 24)) as pilot:
+            if not at_start:
+                app.theme = name
+            await pilot.pause()
+            header = app.query_one("#header")
+            return (app.theme, sorted(c for c in app.classes if c.startswith("-")), app.get_css_variables(),
+                    app.screen.styles.background, header.styles.background, header.styles.color)
+
+    for name in ("light", "high-contrast"):
+        started, switched = await looks(name, True), await looks(name, False)
+        assert started == switched
+        assert started[0] == name and ("-light-mode" in started[1]) == (name == "light")
