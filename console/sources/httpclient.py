@@ -11,7 +11,7 @@ import socket
 import ssl
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Generic, TypeVar
+from typing import Any, Awaitable, Callable, Generic, TypeVar, Union
 from urllib.parse import urlsplit
 
 import httpx
@@ -24,6 +24,8 @@ from console.sources.parsing import first_line
 
 T = TypeVar("T")
 R = TypeVar("R")
+# a big answer's body as a parser gets it: whole, or the chunks that arrived (jsonstream.iter_items takes both)
+Body = Union[bytes, list[bytes]]
 
 REDACTED = "[redacted]"
 
@@ -149,10 +151,28 @@ class HttpSource(RedactingSource[T], Generic[T]):
         response = await self._request(method, path, **kwargs)
         return answer_json(response, auth_hint=self.auth_hint)
 
-    async def _parsed(self, method: str, path: str, parse: Callable[[bytes], R], **kwargs: Any) -> R:
-        """Send one request and parse its (big) answer in a worker thread (see parsed_in_thread)."""
-        response = await self._request(method, path, **kwargs)
-        return await parsed_in_thread(response, parse, auth_hint=self.auth_hint)
+    async def _request_chunks(self, method: str, path: str, **kwargs: Any) -> tuple[httpx.Response, list[bytes]]:
+        """Send one request and read a 2xx answer's body as the chunks that arrived, never joined: httpx's
+        `content` joins them, so a big body would be held twice (the chunks and their copy) at the
+        refresh's peak; the parser frees each chunk once decoded (jsonstream.iter_items). Any other
+        answer's body is read whole, for check_status and the callers that quote it (the chunks are then
+        empty). The response is closed when this returns; failures as _request."""
+        try:
+            async with self._client().stream(method, path, **kwargs) as response:
+                if 200 <= response.status_code < 300:
+                    return response, [chunk async for chunk in response.aiter_bytes()]
+                await response.aread()
+                return response, []
+        except httpx.TimeoutException:
+            raise  # describe_error says "timed out after Xs"
+        except httpx.TransportError as exc:
+            raise SourceError(transport_failure(self.config.url, exc)) from exc
+
+    async def _parsed(self, method: str, path: str, parse: Callable[[Body], R], **kwargs: Any) -> R:
+        """Send one request and parse its (big) answer in a worker thread (see parsed_in_thread),
+        handed over as its chunks (see _request_chunks)."""
+        response, chunks = await self._request_chunks(method, path, **kwargs)
+        return await parsed_in_thread(response, parse, auth_hint=self.auth_hint, chunks=chunks)
 
 
 def transport_failure(url: str, exc: BaseException) -> str:
@@ -218,13 +238,19 @@ async def in_parser_thread(func: Callable[..., R], *args: Any) -> R:
 
 
 async def parsed_in_thread(
-    response: httpx.Response, parse: Callable[[bytes], R], *, auth_hint: str = "check the credentials"
+    response: httpx.Response,
+    parse: Callable[[Body], R],
+    *,
+    auth_hint: str = "check the credentials",
+    chunks: list[bytes] | None = None,
 ) -> R:
     """For a big answer: the status checked as answer_json does, then `parse(body)` in the parser thread,
-    so decoding tens of MB never stalls the event loop (the UI's). `parse` raises MalformedAnswer on a bad
-    body (console/sources/jsonstream.py decodes it record by record)."""
+    so decoding tens of MB never stalls the event loop (the UI's). The body is `chunks` when given (a
+    streamed response's, see HttpSource._request_chunks: the list is handed over, the parser empties it),
+    else `response.content`. `parse` raises MalformedAnswer on a bad body (console/sources/jsonstream.py
+    decodes it record by record)."""
     check_status(response, auth_hint=auth_hint)
-    return await in_parser_thread(parse, response.content)
+    return await in_parser_thread(parse, response.content if chunks is None else chunks)
 
 
 def check_status(response: httpx.Response, *, auth_hint: str = "check the credentials") -> None:

@@ -23,6 +23,7 @@ from console.leftovers import Acknowledgement, Downtime
 from console.model import CheckState, IcingaHostState, IcingaSnapshot, ServiceCheck
 from console.sources.base import MalformedAnswer
 from console.sources.httpclient import (
+    Body,
     HttpSource,
     answer_json,
     basic_credentials,
@@ -103,12 +104,13 @@ class IcingaSource(HttpSource[IcingaSnapshot]):
             return {"results": []}  # Icinga's way of saying "none configured"
         return answer_json(response, auth_hint=self.auth_hint)
 
-    async def _records(self, kind: str, body: dict[str, Any], parse: Callable[[bytes], R]) -> R:
-        """Like _objects, for answers that may be big: parsed record by record in a worker thread."""
-        response = await self._request("POST", f"/v1/objects/{kind}", json=body, headers=OVERRIDE_GET)
+    async def _records(self, kind: str, body: dict[str, Any], parse: Callable[[Body], R]) -> R:
+        """Like _objects, for answers that may be big: read as chunks and parsed record by record in a
+        worker thread (see HttpSource._request_chunks)."""
+        response, chunks = await self._request_chunks("POST", f"/v1/objects/{kind}", json=body, headers=OVERRIDE_GET)
         if response.status_code == 404 and _no_objects(response):
             return parse(NO_OBJECTS)
-        return await parsed_in_thread(response, parse, auth_hint=self.auth_hint)
+        return await parsed_in_thread(response, parse, auth_hint=self.auth_hint, chunks=chunks)
 
 
 def _no_objects(response: httpx.Response) -> bool:
@@ -133,7 +135,7 @@ def parse_services(payload: Any) -> tuple[ServiceCheck, ...]:
     return sorted_checks(checks)
 
 
-def parse_services_answer(content: bytes, reuse: Callable[[ServiceCheck], ServiceCheck] = lambda c: c) -> list[ServiceCheck]:
+def parse_services_answer(content: Body, reuse: Callable[[ServiceCheck], ServiceCheck] = lambda c: c) -> list[ServiceCheck]:
     """The body of a `/v1/objects/services` answer → ServiceCheck per result (in the answer's order),
     decoded one record at a time; the same checks and MalformedAnswer messages as parse_services.
     `reuse` may swap each check for an equal one already held (KnownObjects.check)."""
@@ -241,7 +243,7 @@ def parse_hosts(payload: Any) -> tuple[IcingaHostState, ...]:
 
 
 def parse_hosts_answer(
-    content: bytes, reuse: Callable[[IcingaHostState], IcingaHostState] = lambda h: h
+    content: Body, reuse: Callable[[IcingaHostState], IcingaHostState] = lambda h: h
 ) -> list[IcingaHostState]:
     """The body of a `/v1/objects/hosts` answer → IcingaHostState per result (in the answer's order),
     decoded one record at a time; the same MalformedAnswer messages as parse_hosts."""

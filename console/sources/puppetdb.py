@@ -8,7 +8,7 @@ from console.clock import Clock, utc_now
 from console.config import PuppetDBConfig
 from console.model import PuppetInventory, PuppetNodeStatus
 from console.sources.base import MalformedAnswer
-from console.sources.httpclient import HttpSource
+from console.sources.httpclient import Body, HttpSource
 from console.sources.jsonstream import iter_items
 from console.sources.parsing import as_dict, as_list, first_line, flag, iso_time, opt_str, req_str
 
@@ -75,7 +75,7 @@ def parse_nodes(payload: Any) -> PuppetInventory:
     return PuppetInventory(nodes=tuple(sorted(nodes, key=lambda n: n.certname)))
 
 
-def parse_nodes_answer(content: bytes) -> PuppetInventory:
+def parse_nodes_answer(content: Body) -> PuppetInventory:
     """The body of a `/pdb/query/v4/nodes` answer → PuppetInventory, decoded one record at a time;
     the same result and MalformedAnswer messages as parse_nodes."""
     items = iter_items(content, lambda payload: records(payload, "nodes"))
