@@ -21,7 +21,7 @@ from console.detail import LEADING_TIME, LEVEL_NAMES, MAX_MESSAGE, level_text
 from console.model import LogMessage
 from console.sources.base import SourceError
 from console.sources.graylog import absolute_range, host_query, relative_range
-from console.views import NO_VALUE, Column, Row
+from console.rows import NO_VALUE, Column, Row
 
 TAIL_LIMIT = 5000  # lines held (and shown): the oldest go first
 BACKLOG = 200  # lines shown when the tail starts: the newest of the chosen range

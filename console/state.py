@@ -11,9 +11,9 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from console.clock import Clock, utc_now
-from console.model import SourceResult, StreamStatus
 
-if TYPE_CHECKING:  # annotations only: the clients (and httpx) stay off the start-up path
+if TYPE_CHECKING:  # annotations only: the clients (and httpx) and the model stay off the start-up path
+    from console.model import SourceResult, StreamStatus
     from console.sources.base import Source
 
 Listener = Callable[[str], None]

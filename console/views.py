@@ -30,40 +30,11 @@ from console.model import (
     PuppetNodeStatus,
     ServiceCheck,
 )
+from console.rows import NO_VALUE, Cell, Column, PaneView, Row, natural_key  # noqa: F401 - Cell: views name it too
 from console.state import SourceState, Store
-
-Cell = str | Text
-NO_VALUE = "—"
 
 if TYPE_CHECKING:
     from console.config import AppConfig
-
-
-@dataclass(frozen=True, slots=True)
-class Column:
-    key: str
-    label: str
-
-
-@dataclass(frozen=True, slots=True)
-class Row:
-    key: str
-    cells: tuple[Cell, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class PaneView:
-    """Everything one pane shows: its columns, its rows, a note when its data is missing or failing
-    (None when all is well), a short badge for the tab bar (e.g. the number of alerts) and the
-    failing sources' messages in full (`detail`, for a tooltip)."""
-
-    columns: tuple[Column, ...]
-    rows: tuple[Row, ...]
-    note: Text | None = None
-    badge: str = ""
-    detail: str = ""
-    legend: str = ""  # a word on what a mark in the rows means, after the row count
-    handled: frozenset[str] = frozenset()  # keys of acknowledged / in-downtime rows (dimmed; `h` hides them)
 
 
 # --- small formatting helpers ------------------------------------------------------------------
@@ -87,13 +58,6 @@ def humanize_age(delta: timedelta | float | None) -> str:
 def humanize_uptime(seconds: int | None) -> str:
     """"41d", "5h", "12m" (a recent reboot is what matters); "—" when not running."""
     return humanize_age(seconds) if seconds else NO_VALUE
-
-
-def natural_key(name: str) -> tuple[str | int, ...]:
-    """Sort key that orders digits by value: mw2 < mw10 < mw151."""
-    parts = re.split(r"(\d+)", name.lower())
-    # re.split with a group alternates text and digits, so position i always holds the same type.
-    return tuple(int(part) if index % 2 else part for index, part in enumerate(parts))
 
 
 def first_line(text: str, limit: int = 100) -> str:

@@ -25,8 +25,6 @@ from textual.widgets import Footer, Input
 
 from console.clock import Clock, utc_now
 from console.config_file import ConfigDocument, ConfigError, is_production_environment
-from console.hosts import HostDirectory
-from console.model import CheckState
 from console.shell import run_in_terminal
 from console.state import Poller, Store
 from console.ui.action_keys import ACTION_BINDINGS, ActionKeys
@@ -35,9 +33,6 @@ from console.ui.panes.base import derive_indexed
 from console.jump import completions, parse_jump
 from console.ui.themes import USER_THEMES, load_themes
 from console.ui.widgets import CommandLine, FarmHeader, KeyedTable, PromptBar, StatusBar, TabBar
-from console.alerts import alerts_by_key
-from console.clusters import row_host
-from console.views import STATE_STYLE, STATE_SYMBOL, github_quota, service_hosts, status_items
 
 if TYPE_CHECKING:
     from console.config import AppConfig
@@ -345,6 +340,8 @@ class OpsConsoleApp(ActionKeys, App[None]):
             self._deriving = False
 
     def _show_status(self, now: datetime) -> None:
+        from console.views import github_quota, status_items
+
         self.status_bar.show(status_items(self.store, now, self.unverified), github_quota(self.store))
 
     def _show_tabs(self) -> None:
@@ -405,6 +402,8 @@ class OpsConsoleApp(ActionKeys, App[None]):
 
     def known_hosts(self) -> list[str]:
         view = self.pane(1).view
+        from console.clusters import row_host
+
         return list(dict.fromkeys(row_host(row.key) for row in view.rows)) if view else []
 
     def on_input_changed(self, event: Input.Changed) -> None:
@@ -549,6 +548,9 @@ class OpsConsoleApp(ActionKeys, App[None]):
     def on_keyed_table_row_selected(self, event: KeyedTable.RowSelected) -> None:
         """enter on a row: Hosts and Alerts open the row's host, Services its worst problem host (or a
         picker of its hosts). A commit names no host, so enter in Commits does nothing."""
+        from console.alerts import alerts_by_key
+        from console.clusters import row_host
+
         pane = next((p for p in self.panes if p.table is event.table), None)
         key = event.row_key
         if pane is None or key is None:
@@ -563,6 +565,11 @@ class OpsConsoleApp(ActionKeys, App[None]):
 
     def action_logs(self) -> None:
         """L: the log screen, on the host under the cursor (Hosts, Alerts), else on every line."""
+        from console.alerts import alerts_by_key
+        from console.clusters import row_host
+        from console.hosts import HostDirectory
+        from console.logtail import host_log_query
+
         pane, key = self.focused_pane, self.focused_pane.table.cursor_key
         host = None
         if key and pane.number == 1:
@@ -570,8 +577,6 @@ class OpsConsoleApp(ActionKeys, App[None]):
         elif key and pane.number == 2:
             alert = alerts_by_key(self.store, self.config.farm.domains).get(key)
             host = alert.host if alert else key.split("!", 1)[0]
-        from console.logtail import host_log_query
-
         if host:
             identity = HostDirectory.from_store(self.store, self.config).resolve(host)
             self.open_logs(host_log_query(identity.log_sources or (host,)))
@@ -592,6 +597,9 @@ class OpsConsoleApp(ActionKeys, App[None]):
 
     def open_service(self, service: str) -> None:
         """One problem host: its detail; else a picker of the service's hosts, the worst first."""
+        from console.model import CheckState
+        from console.views import STATE_STYLE, STATE_SYMBOL, service_hosts
+
         hosts = service_hosts(self.store, self.config, service)
         problems = [host for host, state in hosts if state != CheckState.OK]
         if not hosts:

@@ -20,7 +20,7 @@ from console.leftovers import KIND_LABELS, LOCK, since_text
 from console.leftovers_fetch import LeftoverBoard, gather
 from console.ui.actions import ActionDesk, ActionRequest, ActionScreen
 from console.ui.widgets import KeyedTable
-from console.views import Column, Row
+from console.rows import Column, Row
 
 if TYPE_CHECKING:
     from console.ui.app import OpsConsoleApp

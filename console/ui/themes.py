@@ -5,7 +5,6 @@ traceback: it is skipped and the console says which file and why."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -69,8 +68,12 @@ def load_theme_file(path: Path, text: str | None = None) -> Theme:
 
 
 def shipped_theme_files() -> list[tuple[Path, str]]:
-    root = resources.files("console.themes")
-    return sorted((Path(str(entry)), entry.read_text(encoding="utf-8")) for entry in root.iterdir() if entry.name.endswith(".yaml"))
+    # the package's directory, not importlib.resources (its zip support costs ~3 ms at start; the
+    # package is installed as files)
+    import console.themes
+
+    root = Path(console.themes.__file__).parent
+    return sorted((path, path.read_text(encoding="utf-8")) for path in root.glob("*.yaml"))
 
 
 def load_themes(user_dir: Path | None = USER_THEMES) -> tuple[list[Theme], list[ThemeProblem]]:

@@ -67,32 +67,29 @@ async def test_a_broken_config_ends_the_console_with_every_problem():
 
 
 def _run_on_a_pty(argv: list[str], timeout: float = 60.0) -> tuple[int, str]:
-    """Run `argv` on a new 100x30 pty as an operator would; its exit status and everything it printed."""
+    """Run `argv` on a new pty as an operator would; its exit status and everything it printed. The
+    slave end stays open here until the end: Linux drops what the master has not read yet once the
+    last slave descriptor closes (the child's exit), and the errors come last."""
     master, slave = pty.openpty()
     env = {**os.environ, "TERM": "xterm-256color"}
     env.pop("TEXTUAL", None)
     process = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env, cwd=ROOT, start_new_session=True)
-    os.close(slave)
     seen = b""
     deadline = time.monotonic() + timeout
+    waiting = select.poll()  # not select(): a long test session has descriptors above FD_SETSIZE
+    waiting.register(master, select.POLLIN)
     try:
         while time.monotonic() < deadline:
-            ready, _, _ = select.select([master], [], [], 0.5)
-            if ready:
-                try:
-                    chunk = os.read(master, 65536)
-                except OSError:  # the child closed the pty
-                    break
-                if not chunk:
-                    break
-                seen += chunk
+            if waiting.poll(200):
+                seen += os.read(master, 65536)
             elif process.poll() is not None:
-                break
+                break  # exited, and nothing more to read
         return process.wait(timeout=10), seen.decode(errors="replace")
     finally:
         if process.poll() is None:
             process.kill()
             process.wait()
+        os.close(slave)
         os.close(master)
 
 

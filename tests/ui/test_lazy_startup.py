@@ -10,7 +10,8 @@ import sys
 import textwrap
 
 # Loaded on first use only: a key, an action, the poller's first round.
-LATE = ("pydantic", "console.config", "console.ui.incident", "console.incident", "httpx", "console.actions", "console.actions.engine", "console.sources", "console.ui.actions",
+LATE = ("pydantic", "console.config", "console.model", "console.views", "console.hosts", "console.alerts",
+        "console.ui.incident", "console.incident", "httpx", "console.actions", "console.actions.engine", "console.sources", "console.ui.actions",
         "console.ui.detail", "console.ui.logs", "console.ui.help", "console.ui.leftovers", "console.ui.tasks",
         "console.ui.farm_actions", "console.ui.unfinished", "console.detail", "console.logtail")
 

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from console.ui.panes.base import Pane
-from console.views import alerts_view
+from console.ui.panes.base import Pane, derive_view
 
 
 class AlertsPane(Pane):
@@ -11,4 +10,4 @@ class AlertsPane(Pane):
     title = "Alerts"
     noun = "alerts"
     kinds = frozenset({"icinga", "graylog"})  # Graylog's alert events are merged in
-    derive = staticmethod(alerts_view)
+    derive = staticmethod(derive_view("alerts_view"))

@@ -15,14 +15,27 @@ from textual.message import Message
 from textual.widgets import Static
 
 from console.filtering import RowIndex, SortOrder, TableState, index_rows, parse_filter, select, sorted_columns
+from console.rows import PaneView
 from console.state import Store
 from console.ui.widgets import KeyedTable, OpeningTable
-from console.views import PaneView
 
 if TYPE_CHECKING:  # the config's models load after the first paint
     from console.config import AppConfig
 
 Derive = Callable[[Store, "AppConfig", datetime], PaneView]
+
+
+def derive_view(name: str) -> Derive:
+    """The view function console.views.<name>, imported on its first call: the views and the model
+    behind them load with the first data (in the views' worker thread), not before the first paint."""
+
+    def derive(store: Store, config: AppConfig, now: datetime) -> PaneView:
+        import console.views
+
+        return getattr(console.views, name)(store, config, now)
+
+    derive.__name__ = derive.__qualname__ = name
+    return derive
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from console.ui.panes.base import Pane
-from console.views import commits_view
+from console.ui.panes.base import Pane, derive_view
 
 
 class CommitsPane(Pane):
@@ -11,5 +10,5 @@ class CommitsPane(Pane):
     title = "Commits"
     noun = "commits"
     kinds = frozenset({"commits", "icinga"})  # icinga: commits just before the top alert are marked
-    derive = staticmethod(commits_view)
+    derive = staticmethod(derive_view("commits_view"))
     opens_hosts = False  # a commit names no host: enter does nothing here

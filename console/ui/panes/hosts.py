@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from console.ui.panes.base import Pane
-from console.views import hosts_view
+from console.ui.panes.base import Pane, derive_view
 
 
 class HostsPane(Pane):
@@ -11,4 +10,4 @@ class HostsPane(Pane):
     title = "Hosts"
     noun = "hosts"
     kinds = frozenset({"proxmox", "puppetdb", "graylog"})  # graylog: the err/5m column
-    derive = staticmethod(hosts_view)
+    derive = staticmethod(derive_view("hosts_view"))

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from console.ui.panes.base import Pane
-from console.views import services_view
+from console.ui.panes.base import Pane, derive_view
 
 
 class ServicesPane(Pane):
@@ -11,4 +10,4 @@ class ServicesPane(Pane):
     title = "Services"
     noun = "services"
     kinds = frozenset({"icinga", "probes"})
-    derive = staticmethod(services_view)
+    derive = staticmethod(derive_view("services_view"))

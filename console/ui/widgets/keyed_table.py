@@ -26,7 +26,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from console.filtering import cell_width, highlight as highlight_matches
-from console.views import Cell, Column, Row
+from console.rows import Cell, Column, Row
 
 CELL_PADDING = " "  # each side of a cell, as DataTable pads
 SIDEWAYS_STEP = 4  # cells per left/right key

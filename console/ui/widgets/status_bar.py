@@ -3,11 +3,12 @@ GitHub rate limit left."""
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from textual.widgets import Static
 
-from console.views import Quota, SourceHealth, status_line
+if TYPE_CHECKING:
+    from console.views import Quota, SourceHealth
 
 
 class StatusBar(Static):
@@ -26,4 +27,9 @@ class StatusBar(Static):
         self._render_items()
 
     def _render_items(self) -> None:
+        if not self._items and self._quota is None:
+            self.update("")  # nothing to say yet; console.views loads with the first data
+            return
+        from console.views import status_line
+
         self.update(status_line(self._items, self.content_size.width, self._quota))

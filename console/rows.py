@@ -1,0 +1,47 @@
+"""What a pane's table is made of: columns, rows of cells, and the view a pane shows. Plain data,
+no model and no Textual: the table, the filter and the panes import this before the first paint;
+console.views (which derives the views from the store) loads with the first data."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from rich.text import Text
+
+Cell = str | Text
+NO_VALUE = "—"
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    key: str
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    key: str
+    cells: tuple[Cell, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PaneView:
+    """Everything one pane shows: its columns, its rows, a note when its data is missing or failing
+    (None when all is well), a short badge for the tab bar (e.g. the number of alerts) and the
+    failing sources' messages in full (`detail`, for a tooltip)."""
+
+    columns: tuple[Column, ...]
+    rows: tuple[Row, ...]
+    note: Text | None = None
+    badge: str = ""
+    detail: str = ""
+    legend: str = ""  # a word on what a mark in the rows means, after the row count
+    handled: frozenset[str] = frozenset()  # keys of acknowledged / in-downtime rows (dimmed; `h` hides them)
+
+
+def natural_key(name: str) -> tuple[str | int, ...]:
+    """Sort key that orders digits by value: mw2 < mw10 < mw151."""
+    parts = re.split(r"(\d+)", name.lower())
+    # re.split with a group alternates text and digits, so position i always holds the same type.
+    return tuple(int(part) if index % 2 else part for index, part in enumerate(parts))
