@@ -28,6 +28,10 @@ R = TypeVar("R")
 Body = Union[bytes, list[bytes]]
 
 REDACTED = "[redacted]"
+# A kept-alive connection the server closed (its idle timeout) just as a request went out on it: the
+# request is sent again once, on a new connection. Every request a source makes is a read.
+CLOSED_UNDER_US = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
+RETRY_ONCE = (1, 2)
 
 
 def ssl_verify(verify: bool | str, client_cert: tuple[str, str] | None = None) -> bool | ssl.SSLContext:
@@ -139,12 +143,17 @@ class HttpSource(RedactingSource[T], Generic[T]):
 
     async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """Send one request; connection and TLS failures become SourceError naming host:port."""
-        try:
-            return await self._client().request(method, path, **kwargs)
-        except httpx.TimeoutException:
-            raise  # describe_error says "timed out after Xs"
-        except httpx.TransportError as exc:
-            raise SourceError(transport_failure(self.config.url, exc)) from exc
+        for attempt in RETRY_ONCE:
+            try:
+                return await self._client().request(method, path, **kwargs)
+            except httpx.TimeoutException:
+                raise  # describe_error says "timed out after Xs"
+            except CLOSED_UNDER_US as exc:
+                if attempt == RETRY_ONCE[-1]:
+                    raise SourceError(transport_failure(self.config.url, exc)) from exc
+            except httpx.TransportError as exc:
+                raise SourceError(transport_failure(self.config.url, exc)) from exc
+        raise AssertionError("unreachable")
 
     async def _json(self, method: str, path: str, **kwargs: Any) -> Any:
         """Send one request and decode its JSON answer, turning HTTP errors into SourceError."""
@@ -157,16 +166,23 @@ class HttpSource(RedactingSource[T], Generic[T]):
         refresh's peak; the parser frees each chunk once decoded (jsonstream.iter_items). Any other
         answer's body is read whole, for check_status and the callers that quote it (the chunks are then
         empty). The response is closed when this returns; failures as _request."""
-        try:
-            async with self._client().stream(method, path, **kwargs) as response:
-                if 200 <= response.status_code < 300:
-                    return response, [chunk async for chunk in response.aiter_bytes()]
-                await response.aread()
-                return response, []
-        except httpx.TimeoutException:
-            raise  # describe_error says "timed out after Xs"
-        except httpx.TransportError as exc:
-            raise SourceError(transport_failure(self.config.url, exc)) from exc
+        for attempt in RETRY_ONCE:
+            answered = False
+            try:
+                async with self._client().stream(method, path, **kwargs) as response:
+                    answered = True
+                    if 200 <= response.status_code < 300:
+                        return response, [chunk async for chunk in response.aiter_bytes()]
+                    await response.aread()
+                    return response, []
+            except httpx.TimeoutException:
+                raise  # describe_error says "timed out after Xs"
+            except CLOSED_UNDER_US as exc:
+                if answered or attempt == RETRY_ONCE[-1]:
+                    raise SourceError(transport_failure(self.config.url, exc)) from exc
+            except httpx.TransportError as exc:
+                raise SourceError(transport_failure(self.config.url, exc)) from exc
+        raise AssertionError("unreachable")
 
     async def _parsed(self, method: str, path: str, parse: Callable[[Body], R], **kwargs: Any) -> R:
         """Send one request and parse its (big) answer in a worker thread (see parsed_in_thread),

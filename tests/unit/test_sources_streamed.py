@@ -157,3 +157,50 @@ async def test_a_connection_failure_names_the_host():
     with pytest.raises(SourceError, match="^cannot connect to 127.0.0.1:8081: connection refused$"):
         await source._parsed("POST", "/pdb/query/v4/nodes", parse_nodes_answer, json={})
     await source.aclose()
+
+
+@pytest.mark.parametrize("streamed", [True, False])
+@pytest.mark.parametrize("closed", [httpx.RemoteProtocolError("Server disconnected without sending a response."),
+                                    httpx.ReadError("reset"), httpx.WriteError("broken pipe")])
+async def test_a_connection_closed_under_the_request_is_tried_once_more(streamed, closed):
+    """The server's idle timeout closing a kept-alive connection as a refresh reuses it: the read goes
+    again on a new connection, once; a second such failure is the source's error."""
+    calls: list[str] = []
+
+    def flaky(request: httpx.Request) -> httpx.Response:
+        calls.append(request.url.path)
+        if len(calls) == 1:
+            raise closed
+        return httpx.Response(200, json=NODES)
+
+    source = with_transport(puppetdb(), flaky)
+    if streamed:
+        inventory = await source._parsed("POST", "/pdb/query/v4/nodes", parse_nodes_answer, json={})
+    else:
+        inventory = parse_nodes_answer(json.dumps(await source._json("POST", "/pdb/query/v4/nodes", json={})).encode())
+    assert len(inventory.nodes) == 50 and calls == ["/pdb/query/v4/nodes"] * 2
+
+    calls.clear()
+
+    def broken(request: httpx.Request) -> httpx.Response:
+        calls.append(request.url.path)
+        raise closed
+
+    with_transport(source, broken)
+    with pytest.raises(SourceError, match="127.0.0.1:8081"):
+        await (source._parsed("POST", "/x", parse_nodes_answer) if streamed else source._json("POST", "/x"))
+    assert len(calls) == 2
+    await source.aclose()
+
+
+async def test_a_body_cut_after_the_answer_began_is_not_sent_again():
+    calls: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request.url.path)
+        return httpx.Response(200, stream=Body(pieces_of(NODES)[:3], fail=httpx.RemoteProtocolError("peer closed")))
+
+    source = with_transport(puppetdb(), handler)
+    result = await source.fetch()
+    await source.aclose()
+    assert result.error == "127.0.0.1:8081 closed the connection without a proper answer" and len(calls) == 1
