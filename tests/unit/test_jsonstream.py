@@ -12,6 +12,7 @@ from console.sources.base import MalformedAnswer
 from console.sources.icinga import KnownObjects, merge_checks, parse_services_answer, results
 from console.sources.jsonstream import iter_items
 from console.sources.parsing import as_list
+from test_jsonstream_chunks import BROKEN
 
 T0 = datetime(2026, 8, 20, 12, 0, tzinfo=timezone.utc)
 
@@ -73,25 +74,7 @@ def test_a_top_level_object_where_a_list_is_expected_goes_to_validate():
         list(iter_items(b'{"error": "query failed"}', puppetdb_records))
 
 
-@pytest.mark.parametrize(
-    "body",
-    [
-        b"",
-        b"   ",
-        b"<html>502 Bad Gateway</html>",
-        b'{"results": [1, 2',
-        b'{"results": [1 2]}',
-        b'{"results": [1,]}',
-        b'{"results": [1]',
-        b'{"results": [1]} trailing',
-        b'{"results" [1]}',
-        b"{results: [1]}",
-        b'{"results": [1]}{"results": [2]}',
-        b'{"results": [{"a": 1}], "x": tru}',
-        b'\xff\xfe\xfa{"results": []}',  # not valid in any encoding JSON allows
-        b'{"results": [' + b"[" * 100_000 + b"]" * 100_000 + b"]}",  # deeper than the decoder's recursion
-    ],
-)
+@pytest.mark.parametrize("body", [*BROKEN, b'{"results": [' + b"[" * 100_000 + b"]" * 100_000 + b"]}"])  # the last: deeper than the decoder's recursion
 def test_broken_json_is_not_json(body):
     with pytest.raises(MalformedAnswer, match=r"^malformed answer: not JSON \("):
         list(iter_items(body, icinga_list, key="results"))
