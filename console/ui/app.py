@@ -8,6 +8,7 @@ import getpass
 import os
 import socket
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from functools import partial
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Iterable
 
 from rich.text import Text
+from textual import events
 from textual.app import App, ComposeResult, SuspendNotSupported
 from textual.binding import Binding
 from textual.containers import Container
@@ -48,8 +50,10 @@ WIDE = 110  # columns from which the four panes fit on screen together
 PANE_REFRESH_TICKS = 5  # ages in the panes are redrawn every 5 s even without new data
 # Python's full (oldest-generation) collection walks every live object: ~150 ms at 20,000 alerts, a
 # visible stop if it comes in the middle of a refresh or a keystroke. The app runs it itself, every
-# 10 s, at a moment when no refresh is being drawn; the young generations are collected as usual.
+# 10 s, at a moment when no refresh is being drawn and no key was just pressed (a keystroke must
+# not wait for it); the young generations are collected as usual.
 FULL_COLLECTION_TICKS = 10
+TYPING_SECONDS = 2.0  # ... and not while the operator types: a key pressed this recently puts it off
 UI_SWITCH_INTERVAL = 0.001
 INCIDENT_AUDIT_TICKS = 10  # an open incident reads the audit file(s) every 10 s
 
@@ -152,6 +156,7 @@ class OpsConsoleApp(ActionKeys, App[None]):
         self._views_worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="opsconsole-views")
         self._ticks = 0
         self._since_full_collection = 0
+        self._last_key = 0.0  # time.monotonic() of the last key pressed
         self._thresholds = gc.get_threshold()
         self._switch_interval = sys.getswitchinterval()
 
@@ -293,10 +298,16 @@ class OpsConsoleApp(ActionKeys, App[None]):
         self._refresh_detail()
         self.incident.observe()
 
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key):
+            self._last_key = time.monotonic()
+        await super().on_event(event)
+
     def _tick(self) -> None:
         self._ticks += 1
         self._since_full_collection += 1
-        if self._since_full_collection >= FULL_COLLECTION_TICKS and not self.redraw_pending:
+        typing = time.monotonic() - self._last_key < TYPING_SECONDS
+        if self._since_full_collection >= FULL_COLLECTION_TICKS and not self.redraw_pending and not typing:
             self._since_full_collection = 0
             gc.collect()
         self.header.tick()
