@@ -30,7 +30,7 @@ from console.model import (
     PuppetNodeStatus,
     ServiceCheck,
 )
-from console.rows import NO_VALUE, Cell, Column, PaneView, Row, natural_key  # noqa: F401 - Cell: views name it too
+from console.rows import NO_VALUE, Cell, Column, PaneView, Row, natural_key
 from console.state import SourceState, Store
 
 if TYPE_CHECKING:

@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from console.actions.executors import DOWN, FAILED, OK, REFUSED, Executor, Sent
+from console.actions.executors import DOWN, FAILED, OK, REFUSED, ClientExecutor, Sent
 from console.actions.guard import InvalidAction, NotConfigured, Refused, Session
 from console.actions.plan import Command, HttpRequest, Step
 from console.actions.totp import decode_base32, totp
@@ -106,7 +106,7 @@ def set_health_steps(config: AppConfig, host: str, state: str, kind: str, start:
 # --- the depool service over HTTP ------------------------------------------------------------------
 
 
-class DepoolServiceExecutor(Executor):
+class DepoolServiceExecutor(ClientExecutor):
     """One cache's depool service. Writes need a read-write session; every request carries X-TOTP."""
 
     def __init__(self, config: AppConfig, cache: CacheConfig, session: Session) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import ssl
 import time
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,7 +82,7 @@ def cache_age(headers: httpx.Headers | dict[str, str]) -> int | None:
     return int(value) if value.isdigit() else None
 
 
-class Executor:
+class Executor(ABC):
     """Sends steps of one executor name. `write` is the only way to a non-read request."""
 
     name: str = ""
@@ -89,32 +90,17 @@ class Executor:
     def __init__(self, session: Session, timeout: float) -> None:
         self.session = session
         self.timeout = timeout
-        self._http: httpx.AsyncClient | None = None
-
-    def _make_client(self) -> httpx.AsyncClient:
-        """The HTTP client this executor sends through (TLS and timeouts of its target); an executor
-        that sends another way overrides `_send` and `aclose` instead."""
-        raise NotImplementedError
-
-    def _client(self) -> httpx.AsyncClient:
-        if self._http is None:
-            self._http = self._make_client()
-        return self._http
 
     def _secrets(self) -> list[str]:
         return []
 
-    async def aclose(self) -> None:
-        """Close the connection pool."""
-        if self._http is not None:
-            client, self._http = self._http, None
-            await client.aclose()
-
+    @abstractmethod
     async def _send(self, request: HttpRequest) -> httpx.Response:
-        kwargs: dict[str, Any] = {"headers": request.header_dict()}
-        if request.body is not None:
-            kwargs["json"] = request.body
-        return await self._client().request(request.method, request.url, **kwargs)
+        """Send one request to the target; its answer (read whole)."""
+
+    @abstractmethod
+    async def aclose(self) -> None:
+        """Close the connections."""
 
     async def read(self, request: HttpRequest) -> httpx.Response:
         """A request that changes nothing (verify GET, Icinga object query)."""
@@ -132,6 +118,35 @@ class Executor:
         if isinstance(exc, httpx.TransportError):
             return DOWN, redact(transport_failure(url, exc), self._secrets())
         return FAILED, redact(f"{type(exc).__name__}: {first_line(str(exc))}", self._secrets())
+
+
+class ClientExecutor(Executor):
+    """An executor that sends through an httpx.AsyncClient (TLS, auth and timeouts of its target)."""
+
+    def __init__(self, session: Session, timeout: float) -> None:
+        super().__init__(session, timeout)
+        self._http: httpx.AsyncClient | None = None
+
+    @abstractmethod
+    def _make_client(self) -> httpx.AsyncClient:
+        """The HTTP client this executor sends through."""
+
+    def _client(self) -> httpx.AsyncClient:
+        if self._http is None:
+            self._http = self._make_client()
+        return self._http
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        if self._http is not None:
+            client, self._http = self._http, None
+            await client.aclose()
+
+    async def _send(self, request: HttpRequest) -> httpx.Response:
+        kwargs: dict[str, Any] = {"headers": request.header_dict()}
+        if request.body is not None:
+            kwargs["json"] = request.body
+        return await self._client().request(request.method, request.url, **kwargs)
 
 
 def cache_tls(url: str, verify: bool | str) -> ssl.SSLContext:
@@ -224,7 +239,7 @@ class CacheExecutor(Executor):
                           headers.get("x-varnish"))
 
 
-class IcingaExecutor(Executor):
+class IcingaExecutor(ClientExecutor):
     """One Icinga2 API: re-reads an object's state, then POSTs /v1/actions/<action>."""
 
     def __init__(self, config: IcingaConfig, session: Session, timeout: float) -> None:

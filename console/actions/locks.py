@@ -250,7 +250,9 @@ class FileLocks:
     name: link() fails atomically when the name exists, and a reader never sees half a lock. It is
     not fsynced: exclusion is between live processes, whom the page cache serves, and what must
     survive a crash is the run's intent in the audit file (fsynced, and reported as unfinished at
-    the next start); /run/lock is a tmpfs that a reboot empties anyway. The file outlives its process on purpose (flock would let the kernel drop it silently):
+    the next start); /run/lock is a tmpfs that a reboot empties anyway.
+
+    The file outlives its process on purpose (flock would let the kernel drop it silently):
     a lock left by a killed action is how the next operator learns that action never finished.
 
     The directory is created 1777 (sticky, writable by all, like /run/lock itself): the console

@@ -40,7 +40,7 @@ from console.actions.depool import (
     AUTO, SICK, DepoolServiceExecutor, check_backend, host_fqdn, set_health_steps,
 )  # fmt: skip
 from console.actions.engine import RunContext, StepResult
-from console.actions.executors import DOWN, FAILED, OK, REFUSED, SKIPPED, Executor, IcingaExecutor, Sent
+from console.actions.executors import DOWN, FAILED, OK, REFUSED, SKIPPED, ClientExecutor, IcingaExecutor, Sent
 from console.actions.guard import InvalidAction, NotConfigured, Refused
 from console.actions.plan import HttpRequest, Plan, Risk, Step
 from console.actions.registry import SAL_START_END, plan_builder, runner
@@ -347,7 +347,7 @@ class _Runner:
         return made
 
 
-class _HttpCheck(Executor):
+class _HttpCheck(ClientExecutor):
     """Plain GETs of the health check URL (a read: no session check needed)."""
 
     name = "http-check"

@@ -141,19 +141,24 @@ class HttpSource(RedactingSource[T], Generic[T]):
             client, self._http = self._http, None
             await client.aclose()
 
-    async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        """Send one request; connection and TLS failures become SourceError naming host:port."""
+    async def _sent(self, send: Callable[[], Awaitable[R]], answered: Callable[[], bool] = lambda: False) -> R:
+        """`send()`, its connection and TLS failures as SourceError naming host:port. A read whose
+        kept-alive connection the server closed under it goes again once, unless `answered()` says
+        its answer had begun."""
         for attempt in RETRY_ONCE:
             try:
-                return await self._client().request(method, path, **kwargs)
+                return await send()
             except httpx.TimeoutException:
                 raise  # describe_error says "timed out after Xs"
-            except CLOSED_UNDER_US as exc:
-                if attempt == RETRY_ONCE[-1]:
-                    raise SourceError(transport_failure(self.config.url, exc)) from exc
             except httpx.TransportError as exc:
-                raise SourceError(transport_failure(self.config.url, exc)) from exc
+                again = isinstance(exc, CLOSED_UNDER_US) and attempt < RETRY_ONCE[-1] and not answered()
+                if not again:
+                    raise SourceError(transport_failure(self.config.url, exc)) from exc
         raise AssertionError("unreachable")
+
+    async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """Send one request (see _sent)."""
+        return await self._sent(lambda: self._client().request(method, path, **kwargs))
 
     async def _json(self, method: str, path: str, **kwargs: Any) -> Any:
         """Send one request and decode its JSON answer, turning HTTP errors into SourceError."""
@@ -166,23 +171,19 @@ class HttpSource(RedactingSource[T], Generic[T]):
         refresh's peak; the parser frees each chunk once decoded (jsonstream.iter_items). Any other
         answer's body is read whole, for check_status and the callers that quote it (the chunks are then
         empty). The response is closed when this returns; failures as _request."""
-        for attempt in RETRY_ONCE:
+        answered = False
+
+        async def send() -> tuple[httpx.Response, list[bytes]]:
+            nonlocal answered
             answered = False
-            try:
-                async with self._client().stream(method, path, **kwargs) as response:
-                    answered = True
-                    if 200 <= response.status_code < 300:
-                        return response, [chunk async for chunk in response.aiter_bytes()]
-                    await response.aread()
-                    return response, []
-            except httpx.TimeoutException:
-                raise  # describe_error says "timed out after Xs"
-            except CLOSED_UNDER_US as exc:
-                if answered or attempt == RETRY_ONCE[-1]:
-                    raise SourceError(transport_failure(self.config.url, exc)) from exc
-            except httpx.TransportError as exc:
-                raise SourceError(transport_failure(self.config.url, exc)) from exc
-        raise AssertionError("unreachable")
+            async with self._client().stream(method, path, **kwargs) as response:
+                answered = True
+                if 200 <= response.status_code < 300:
+                    return response, [chunk async for chunk in response.aiter_bytes()]
+                await response.aread()
+                return response, []
+
+        return await self._sent(send, lambda: answered)
 
     async def _parsed(self, method: str, path: str, parse: Callable[[Body], R], **kwargs: Any) -> R:
         """Send one request and parse its (big) answer in a worker thread (see parsed_in_thread),

@@ -412,9 +412,9 @@ class OpsConsoleApp(ActionKeys, App[None]):
         self.prompt.open("jump", "", completions(self.known_hosts(), self.available_themes, self.poller.sources))
 
     def known_hosts(self) -> list[str]:
-        view = self.pane(1).view
         from console.clusters import row_host
 
+        view = self.pane(1).view
         return list(dict.fromkeys(row_host(row.key) for row in view.rows)) if view else []
 
     def on_input_changed(self, event: Input.Changed) -> None:
