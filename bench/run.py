@@ -437,9 +437,9 @@ async def child_scale(config_path: str) -> dict[str, Any]:
     derives: list[float] = []  # in the worker thread: the views and their row indexes
 
     for pane in app.panes:
-        def timed_show(indexed: Any, show: Any = pane.show) -> None:
+        def timed_show(indexed: Any, layout: Any = None, show: Any = pane.show) -> None:
             started = time.perf_counter()
-            show(indexed)
+            show(indexed, layout)
             redraws.append(time.perf_counter() - started)
 
         pane.show = timed_show  # type: ignore[method-assign]

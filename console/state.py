@@ -130,6 +130,7 @@ class Poller:
         self._wake = {name: asyncio.Event() for name in self.sources}
         self._tasks: list[asyncio.Task[None]] = []
         self.paused = False
+        self.fetching: set[str] = set()  # the sources with a fetch on its way
         for source in self.sources.values():
             store.register(source.name, source.kind, source.interval)
         if streams is None:
@@ -176,7 +177,11 @@ class Poller:
             wake.clear()
             if not (self.paused or state.paused):
                 started = time.monotonic()
-                result = await source.fetch()
+                self.fetching.add(source.name)
+                try:
+                    result = await source.fetch()
+                finally:
+                    self.fetching.discard(source.name)
                 feed = self._feeds.get(source.name)
                 if feed is not None and result.ok:
                     result = replace(result, data=feed.replay(result.data, since=started))

@@ -31,7 +31,7 @@ from console.shell import run_in_terminal
 from console.state import Poller, Store
 from console.ui.action_keys import ACTION_BINDINGS, ActionKeys
 from console.ui.panes import PANES, Pane
-from console.ui.panes.base import derive_indexed
+from console.ui.panes.base import IndexedView, PaneLayout, derive_indexed, lay_out
 from console.jump import completions, parse_jump
 from console.ui.themes import USER_THEMES, load_themes
 from console.ui.widgets import CommandLine, FarmHeader, KeyedTable, PromptBar, StatusBar, TabBar
@@ -48,12 +48,13 @@ DETAIL, LOGS, HELP = ("console.ui.detail", "HostDetailScreen"), ("console.ui.log
 
 WIDE = 110  # columns from which the four panes fit on screen together
 PANE_REFRESH_TICKS = 5  # ages in the panes are redrawn every 5 s even without new data
-# Python's full (oldest-generation) collection walks every live object: ~150 ms at 20,000 alerts, a
+# Python's full (oldest-generation) collection walks every live object: ~200 ms at 20,000 alerts, a
 # visible stop if it comes in the middle of a refresh or a keystroke. The app runs it itself, every
-# 10 s, at a moment when no refresh is being drawn and no key was just pressed (a keystroke must
-# not wait for it); the young generations are collected as usual.
+# 10 s, at a quiet moment: no fetch on its way, no refresh being drawn, no key just pressed (a
+# keystroke must not wait for it). The young generations are collected as usual.
 FULL_COLLECTION_TICKS = 10
 TYPING_SECONDS = 2.0  # ... and not while the operator types: a key pressed this recently puts it off
+FULL_COLLECTION_LATEST_TICKS = 120  # a farm never quiet for 2 minutes: collected between fetches' answers
 UI_SWITCH_INTERVAL = 0.001
 INCIDENT_AUDIT_TICKS = 10  # an open incident reads the audit file(s) every 10 s
 
@@ -306,8 +307,7 @@ class OpsConsoleApp(ActionKeys, App[None]):
     def _tick(self) -> None:
         self._ticks += 1
         self._since_full_collection += 1
-        typing = time.monotonic() - self._last_key < TYPING_SECONDS
-        if self._since_full_collection >= FULL_COLLECTION_TICKS and not self.redraw_pending and not typing:
+        if self._full_collection_due():
             self._since_full_collection = 0
             gc.collect()
         self.header.tick()
@@ -318,6 +318,13 @@ class OpsConsoleApp(ActionKeys, App[None]):
             self._refresh_detail()
         else:
             self._show_status(self.clock())
+
+    def _full_collection_due(self) -> bool:
+        if self._since_full_collection < FULL_COLLECTION_TICKS or self.redraw_pending:
+            return False
+        if time.monotonic() - self._last_key < TYPING_SECONDS:
+            return False
+        return not self.poller.fetching or self._since_full_collection >= FULL_COLLECTION_LATEST_TICKS
 
     def _refresh_detail(self) -> None:
         for screen in self.screen_stack:
@@ -339,12 +346,20 @@ class OpsConsoleApp(ActionKeys, App[None]):
                 panes = [pane for pane in self.panes if pane in self._stale_panes]
                 self._stale_panes.clear()
                 now = self.clock()
-                jobs = [(pane.derive, self.store, self.config, now) for pane in panes]
-                views = await asyncio.get_running_loop().run_in_executor(
-                    self._views_worker, lambda: [derive_indexed(*job) for job in jobs])
+                jobs = [(pane.derive, pane.state, pane.hide_handled) for pane in panes]
+                store, config = self.store, self.config
+
+                def derive_and_lay_out() -> list[tuple[IndexedView, PaneLayout]]:
+                    out = []
+                    for derive, state, hide_handled in jobs:
+                        indexed = derive_indexed(derive, store, config, now)
+                        out.append((indexed, lay_out(indexed.view, indexed.index, state, hide_handled)))
+                    return out
+
+                shown = await asyncio.get_running_loop().run_in_executor(self._views_worker, derive_and_lay_out)
                 with self.batch_update():
-                    for pane, view in zip(panes, views):
-                        pane.show(view)
+                    for pane, (indexed, layout) in zip(panes, shown):
+                        pane.show(indexed, layout)
                     self._show_tabs()
                     self._show_status(now)
         finally:

@@ -179,3 +179,29 @@ async def test_a_column_narrows_when_its_widest_row_leaves():
         await pilot.pause()
         assert table.columns["host"].content_width == len("mw151") < wide
         assert table.columns["state"].content_width == len("state")  # the label holds it, not a cell
+
+
+async def test_more_rows_than_fit_before_and_after_need_no_layout_and_the_scrollbar_follows():
+    """A filter keystroke at 20,000 rows: the table's height cannot change, so the screen is not laid
+    out again (~20 ms a keystroke); a change that can resize the table (a few rows left) still is."""
+    async with TableApp().run_test(size=(40, 12)) as pilot:
+        table = pilot.app.query_one(KeyedTable)
+        screen = pilot.app.screen
+        table.reconcile(COLUMNS, rows(*[f"mw{i}" for i in range(100)]))
+        await pilot.pause()
+        height = table.outer_size.height
+        assert height == 12
+        layouts = []
+        refresh_layout = screen._refresh_layout
+        screen._refresh_layout = lambda *args, **kwargs: (layouts.append(1), refresh_layout(*args, **kwargs))[1]
+        table.reconcile(COLUMNS, rows(*[f"mw{i}" for i in range(50)]))
+        await pilot.pause()
+        assert layouts == []
+        assert table.vertical_scrollbar.window_virtual_size == 51
+        table.move_cursor(row=49)
+        await pilot.pause()
+        assert table.scroll_y == 49 - (height - 1) + 1  # row 49 at the bottom, under the header
+        table.reconcile(COLUMNS, rows("mw1", "mw2", "mw3"))
+        await pilot.pause()
+        assert layouts and table.outer_size.height == 4  # header and three rows
+        assert table.scroll_y == 0

@@ -103,3 +103,17 @@ async def test_refresh_now_wakes_a_loop_early_and_pause_holds_it():
     await asyncio.sleep(0.05)
     await poller.stop()
     assert source.calls == 3
+
+
+async def test_the_poller_says_which_fetches_are_on_their_way():
+    slow, quick = CountingSource("slow", interval=60, delay=0.2), CountingSource("quick", interval=60)
+    poller = Poller([slow, quick], Store())
+    poller.start()
+    await asyncio.sleep(0.05)
+    assert poller.fetching == {"slow"}
+    await asyncio.sleep(0.25)
+    assert poller.fetching == set()
+    poller.refresh_now("slow")
+    await asyncio.sleep(0.05)
+    await poller.stop()  # a fetch cancelled on its way is not left marked
+    assert poller.fetching == set()

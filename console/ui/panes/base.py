@@ -1,10 +1,12 @@
 """A pane: a titled box with a note line (loading, failing source) over a keyed table.
 
-The app derives a pane's view (and its row index) off the UI loop (`derive_indexed`, in a thread);
-the pane then shows it, and redraws it on each filter keystroke, sort or mark from the index alone."""
+The app derives a pane's view (and its row index) off the UI loop (`derive_indexed`, in a thread) and
+lays it out there too, for the filter, sort and marks the pane had (`lay_out`); the pane then shows it,
+and redraws it on each filter keystroke, sort or mark from the index alone."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Callable, ClassVar
@@ -15,9 +17,10 @@ from textual.message import Message
 from textual.widgets import Static
 
 from console.filtering import RowIndex, SortOrder, TableState, index_rows, parse_filter, select, sorted_columns
-from console.rows import PaneView
+from console.rows import Cell, PaneView
 from console.state import Store
 from console.ui.widgets import KeyedTable, OpeningTable
+from console.ui.widgets.keyed_table import TableLayout, same_cell, table_layout
 
 if TYPE_CHECKING:  # the config's models load after the first paint
     from console.config import AppConfig
@@ -51,6 +54,25 @@ def derive_indexed(derive: Derive, store: Store, config: AppConfig, now: datetim
     return IndexedView(view, index_rows(view.rows))
 
 
+@dataclass(frozen=True, slots=True)
+class PaneLayout:
+    """A view as the pane shows it for one filter, sort order, marks and hiding (`state`, `hide_handled`)."""
+
+    state: TableState
+    hide_handled: bool
+    hidden: int  # handled rows left out
+    table: TableLayout
+    highlight: re.Pattern[str] | None
+
+
+def lay_out(view: PaneView, index: RowIndex, state: TableState, hide_handled: bool) -> PaneLayout:
+    """Filter, sort and mark the view's rows and lay them out. No Textual: runs in a worker thread."""
+    hidden = view.handled if hide_handled else frozenset()
+    selection = select(view.rows, index, state, hidden)
+    table = table_layout(sorted_columns(view.columns, state.order), selection.rows, selection.widths)
+    return PaneLayout(state, hide_handled, len(hidden), table, selection.highlight)
+
+
 class Pane(Vertical):
     """Subclasses name the pane and say which view function fills it and which source kinds feed it."""
 
@@ -74,6 +96,7 @@ class Pane(Vertical):
         self.border_title = f"{self.number} {self.title}"
         # Held rather than queried: a redraw may come while the app is tearing the screen down.
         self.note = Static("", classes="pane-note")
+        self._note_shown: Cell = ""
         table = OpeningTable if self.opens_hosts else KeyedTable
         self.table = table(id=f"{self.title.lower()}-table")
         self.view: PaneView | None = None
@@ -85,30 +108,38 @@ class Pane(Vertical):
         yield self.note
         yield self.table
 
-    def show(self, indexed: IndexedView) -> None:
+    def show(self, indexed: IndexedView, layout: PaneLayout | None = None) -> None:
+        """Show a new view; `layout`, worked out with it off the UI loop, is used while the operator's
+        filter, sort, marks and hiding are still the ones it was made for."""
         self.view, self.index = indexed.view, indexed.index
-        self._redraw()
+        if layout is not None and layout.state is self.state and layout.hide_handled == self.hide_handled:
+            self._show_layout(layout)
+        else:
+            self._redraw()
 
     def _redraw(self) -> None:
-        """Reconcile the table with the view (filtered, sorted and marked as the operator asked) and
-        update the note, the title (the filter) and the row count."""
-        view, index = self.view, self.index
-        if view is None or index is None:
+        """Lay the view out again (filtered, sorted and marked as the operator asked) and show it."""
+        if self.view is None or self.index is None:
             return
-        state = self.state
-        hidden = view.handled if self.hide_handled else frozenset()
-        selection = select(view.rows, index, state, hidden)
-        self.table.reconcile(sorted_columns(view.columns, state.order), selection.rows, selection.widths)
-        self.table.set_highlight(selection.highlight)
+        self._show_layout(lay_out(self.view, self.index, self.state, self.hide_handled))
+
+    def _show_layout(self, layout: PaneLayout) -> None:
+        """Reconcile the table with the layout and update the note, the title (the filter) and the row count."""
+        view, state = self.view, layout.state
+        assert view is not None
+        self.table.show_layout(layout.table)
+        self.table.set_highlight(layout.highlight)
         note = self.note
-        note.update(view.note or "")
+        if not same_cell(self._note_shown, view.note or ""):  # an update lays the whole screen out again
+            self._note_shown = view.note or ""
+            note.update(self._note_shown)
         note.display = view.note is not None
         note.tooltip = view.detail or None
-        shown = len(selection.rows)
+        shown = len(layout.table.rows)
         count = f"{shown}/{len(view.rows)}" if state.row_filter.active else f"{shown}"
         marked = f" · {len(state.marked)} marked" if state.marked else ""
         legend = f" · {view.legend}" if view.legend else ""
-        hidden_note = f", {len(hidden)} handled hidden" if hidden else ""
+        hidden_note = f", {layout.hidden} handled hidden" if layout.hidden else ""
         self.border_subtitle = f"{count} {self.noun}{hidden_note}{marked}{legend}"
         title = f"{self.number} {self.title}"
         if state.row_filter.text:

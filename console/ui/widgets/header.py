@@ -59,4 +59,4 @@ class FarmHeader(Horizontal):
         text = self._clock_text()
         if text != self._shown:
             self._shown = text
-            self._clock_label.update(text)
+            self._clock_label.update(text, layout=False)  # same width every second: no layout of the screen

@@ -2,7 +2,8 @@
 and renders only the lines on screen, so 20,000 rows cost about what 40 do.
 
 `reconcile` is list work only (no per-row widget work); the cursor follows its row's key, the scroll
-position stays unless the cursor would leave the screen. A line is rendered when it comes into view
+position stays unless the cursor would leave the screen. At 20,000 rows even that list work is worked
+out off the UI loop: `table_layout` (no widget) in a thread, then `show_layout` on the loop. A line is rendered when it comes into view
 or its Row object changes; unchanged lines come from a small cache.
 """
 
@@ -47,6 +48,32 @@ def same_row(old: Row, new: Row) -> bool:
 
 def row_widths(row: Row) -> tuple[int, ...]:
     return tuple(cell_width(cell) for cell in row.cells)
+
+
+def fit_columns(columns: Sequence[Column], widths: Sequence[tuple[int, ...]]) -> tuple[int, ...]:
+    """Each column as wide as its label or its widest cell, whichever is wider (so a column narrows
+    again when its widest row leaves)."""
+    count = len(columns)
+    widest = [max(column, default=0) for column in zip_longest(*widths, fillvalue=0)][:count]
+    widest += [0] * (count - len(widest))
+    return tuple(max(cell_len(column.label), width) for column, width in zip(columns, widest))
+
+
+@dataclass(frozen=True, slots=True)
+class TableLayout:
+    """What a table shows, worked out without the widget: the rows in order, a key -> position dict
+    and the columns' widths."""
+
+    columns: tuple[Column, ...]
+    rows: tuple[Row, ...]
+    index: dict[str, int]
+    column_widths: tuple[int, ...]
+
+
+def table_layout(columns: Sequence[Column], rows: Sequence[Row], widths: Sequence[tuple[int, ...]]) -> TableLayout:
+    """`rows` (each row's cell widths in `widths`) laid out under `columns`. Pure: runs in any thread."""
+    columns, rows = tuple(columns), tuple(rows)
+    return TableLayout(columns, rows, {row.key: index for index, row in enumerate(rows)}, fit_columns(columns, widths))
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +165,7 @@ class KeyedTable(ScrollView, can_focus=True):
         super().__init__(id=id, classes=classes)
         self._columns: tuple[Column, ...] = ()
         self._column_widths: tuple[int, ...] = ()
-        self._rows: list[Row] = []
+        self._rows: tuple[Row, ...] = ()
         self._index: dict[str, int] = {}
         # widths measured here (when the caller gave none), reused while the Row object is the same
         self._measured: dict[str, tuple[Row, tuple[int, ...]]] = {}
@@ -195,16 +222,18 @@ class KeyedTable(ScrollView, can_focus=True):
     def reconcile(self, columns: Sequence[Column], rows: Sequence[Row], widths: Sequence[tuple[int, ...]] | None = None) -> None:
         """Show `rows` in that order under `columns`. `widths`, if given, holds each row's cell widths
         (measured off the UI loop); else they are measured here, reusing those of unchanged Row objects."""
-        cursor_key, cursor_index = self.cursor_key, self._cursor
-        self._columns = tuple(columns)
-        self._rows = list(rows)
-        self._index = {row.key: index for index, row in enumerate(self._rows)}
         if widths is None:
-            widths = self._measure(self._rows)
+            widths = self._measure(rows)
         else:
             self._measured = {}
-        self._column_widths = self._fit_columns(widths)
-        self.virtual_size = Size(self._table_width(), len(self._rows) + 1)
+        self.show_layout(table_layout(columns, rows, widths))
+
+    def show_layout(self, layout: TableLayout) -> None:
+        """Show what `table_layout` worked out: no per-row work here."""
+        cursor_key, cursor_index = self.cursor_key, self._cursor
+        self._columns, self._rows, self._index = layout.columns, layout.rows, layout.index
+        self._column_widths = layout.column_widths
+        self._set_virtual_size(Size(self._table_width(), len(self._rows) + 1))
         if cursor_key is not None and cursor_key in self._index:
             self._cursor = self._index[cursor_key]
         else:
@@ -241,7 +270,7 @@ class KeyedTable(ScrollView, can_focus=True):
 
     # --- layout --------------------------------------------------------------------------------
 
-    def _measure(self, rows: list[Row]) -> list[tuple[int, ...]]:
+    def _measure(self, rows: Sequence[Row]) -> list[tuple[int, ...]]:
         """Each row's cell widths, measured once per Row object. The rows a filter hides stay in the
         cache (the next keystroke brings them back); keys gone for good are dropped once the cache
         holds twice the most rows shown since it was last pruned."""
@@ -257,13 +286,19 @@ class KeyedTable(ScrollView, can_focus=True):
             self._most_rows = len(rows)
         return widths
 
-    def _fit_columns(self, widths: Sequence[tuple[int, ...]]) -> tuple[int, ...]:
-        """Each column as wide as its label or its widest cell, whichever is wider (so a column
-        narrows again when its widest row leaves)."""
-        count = len(self._columns)
-        widest = [max(column, default=0) for column in zip_longest(*widths, fillvalue=0)][:count]
-        widest += [0] * (count - len(widest))
-        return tuple(max(cell_len(column.label), width) for column, width in zip(self._columns, widest))
+    def _set_virtual_size(self, size: Size) -> None:
+        """A new virtual size lays the screen out again only when it can change this table's height
+        (its height is auto): not while more rows than fit are shown before and after, as when a filter
+        keystroke takes 20,000 rows to 12,000. The scrollbars follow either way."""
+        old, height = self.virtual_size, self.outer_size.height
+        if size == old:
+            return
+        if old.height > height and size.height > height:
+            self.set_reactive(KeyedTable.virtual_size, size)
+            self._scroll_update(size)  # as a layout would: the scrollbars' thumbs, scroll offsets kept in range
+            self.refresh()
+        else:
+            self.virtual_size = size
 
     def _table_width(self) -> int:
         return sum(self._column_widths) + 2 * len(CELL_PADDING) * len(self._column_widths)

@@ -8,7 +8,9 @@ from typing import Sequence
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
+from textual.geometry import Size
 from textual.message import Message
+from textual.reactive import Reactive
 from textual.suggester import SuggestFromList
 from textual.widgets import Input, Static
 
@@ -25,6 +27,10 @@ class CommandLine(Input):
         def __init__(self, mode: str, value: str, submitted: bool) -> None:
             super().__init__()
             self.mode, self.value, self.submitted = mode, value, submitted
+
+    # Input widens its virtual size with every character typed, which would lay the whole screen out
+    # again per keystroke; this one is one line as wide as the prompt whatever it holds (#command-line)
+    virtual_size = Reactive(Size(0, 0), layout=False)
 
     BINDINGS = [
         Binding("escape", "cancel", "Cancel", show=False),

@@ -32,4 +32,5 @@ class StatusBar(Static):
             return
         from console.views import status_line
 
-        self.update(status_line(self._items, self.content_size.width, self._quota))
+        # one line, as wide as the screen: a new text never changes the layout
+        self.update(status_line(self._items, self.content_size.width, self._quota), layout=False)

@@ -19,4 +19,4 @@ class TabBar(Static):
         for number, title, badge in tabs:
             label = f" {number} {title}" + (f" {badge}" if badge else "") + " "
             parts.append(Text(label, style="bold reverse" if number == active else ""))
-        self.update(Text("│").join(parts))
+        self.update(Text("│").join(parts), layout=False)  # one line, as wide as the screen
