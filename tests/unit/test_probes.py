@@ -20,6 +20,7 @@ from console.sources.probes import (
     ProbesSource,
     describe_probe_error,
     encode_name,
+    http_get,
     http_verdict,
     memcached_summary,
     parse_memcached_stats,
@@ -263,3 +264,75 @@ def test_services_pane_shows_probes_while_icinga_has_no_data():
     assert cells["swift"][3] == "✔ 1/1 8ms"
     assert cells["ldap"][3] == "—"  # no probes configured
     assert view.badge == "✖ 1"  # a failing probe counts as trouble even without Icinga
+
+
+# --- the HTTP probe's own GET (asyncio streams and h11) --------------------------------------------
+
+
+async def http_server(answer: bytes, requests: list[bytes] | None = None, *, tls=None):
+    """A one-answer-per-connection HTTP server on loopback: reads the request head, writes `answer`."""
+
+    async def handle(reader, writer):
+        head = await reader.readuntil(b"\r\n\r\n")
+        if requests is not None:
+            requests.append(head)
+        writer.write(answer)
+        await writer.drain()
+        if b"HANG" not in answer:
+            writer.close()
+        else:
+            await asyncio.sleep(5)
+
+    return await asyncio.start_server(handle, "127.0.0.1", 0, ssl=tls)
+
+
+async def test_http_get_sends_one_get_with_the_host_asked_for_and_reads_a_chunked_body():
+    answer = (b"HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=iso-8859-1\r\nTransfer-Encoding: chunked\r\n\r\n"
+              b"5\r\nALIVE\r\n3\r\n \xe9t\r\n0\r\n\r\n")
+    requests: list[bytes] = []
+    server = await http_server(answer, requests)
+    port = server.sockets[0].getsockname()[1]
+    async with server:
+        status, body = await http_get(f"http://127.0.0.1:{port}/check?full=1", "health.wikitide.net", None, 2.0, read_body=True)
+    assert (status, body) == (200, "ALIVE ét")
+    head = requests[0].decode()
+    assert head.startswith("GET /check?full=1 HTTP/1.1\r\n")
+    assert "host: health.wikitide.net\r\n" in head.lower() and "connection: close" in head.lower()
+    assert "user-agent: opsconsole/" in head.lower()
+
+
+async def test_http_get_without_contains_stops_at_the_status_line():
+    # the body never ends: a probe that only checks the status does not wait for it
+    server = await http_server(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 100\r\n\r\nHANG")
+    port = server.sockets[0].getsockname()[1]
+    async with server:
+        status, body = await asyncio.wait_for(http_get(f"http://127.0.0.1:{port}/", None, None, 2.0, read_body=False), 1.0)
+    assert (status, body) == (503, "")
+
+
+async def test_http_get_refuses_an_answer_that_is_not_http():
+    server = await http_server(b"SSH-2.0-OpenSSH_9.2\r\n")
+    port = server.sockets[0].getsockname()[1]
+    async with server:
+        with pytest.raises(ProbeFailed, match="not an HTTP answer"):
+            await http_get(f"http://127.0.0.1:{port}/", None, None, 2.0, read_body=True)
+
+
+async def test_https_probes_verify_the_certificate_against_the_ca_given(tmp_path):
+    from console.sim.tls import make_tls
+
+    farm_tls = make_tls(tmp_path)
+    server = await http_server(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", tls=farm_tls.context)
+    port = server.sockets[0].getsockname()[1]
+    config = config_with(
+        f"      - {{kind: http, url: 'https://127.0.0.1:{port}/', verify: '{farm_tls.ca_path}', contains: ok, name: own-ca}}\n"
+        f"      - {{kind: http, url: 'https://127.0.0.1:{port}/', name: system-cas}}\n"
+        f"      - {{kind: http, url: 'https://127.0.0.1:{port}/', verify: false, name: unverified}}\n"
+    )
+    source = ProbesSource(config.services)
+    async with server:
+        result = await source.fetch()
+    own, system, unverified = result.data.results
+    assert (own.ok, own.detail.split()[:2]) == (True, ["HTTP", "200"])
+    assert (system.ok, system.detail) == (False, "TLS error: CERTIFICATE_VERIFY_FAILED")
+    assert unverified.ok
