@@ -18,7 +18,14 @@ from console.actions.cachehttp import CacheTransport
 from console.actions.guard import Session
 from console.actions.plan import HttpRequest, Step
 from console.config import CacheConfig, IcingaConfig
-from console.sources.httpclient import basic_credentials, redact, ssl_verify, transport_failure, transport_timeout
+from console.sources.httpclient import (
+    basic_credentials,
+    redact,
+    shared_tls_context,
+    ssl_verify,
+    transport_failure,
+    transport_timeout,
+)
 from console.sources.parsing import first_line
 
 # what a step's outcome can be
@@ -155,7 +162,7 @@ def cache_tls(url: str, verify: bool | str) -> ssl.SSLContext:
     caches share one context per `verify` setting for the life of the process."""
     if httpx.URL(url).scheme == "http":
         return _unused_tls()
-    return _shared_tls(verify)
+    return shared_tls_context(verify)
 
 
 @functools.lru_cache(maxsize=1)
@@ -163,15 +170,6 @@ def _unused_tls() -> ssl.SSLContext:
     """Plain-HTTP caches' context: never used (redirects are not followed); were it used, it would
     verify and trust nothing. One for the process (~0.2 ms each, on a purge's critical path)."""
     return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-
-
-@functools.lru_cache(maxsize=8)
-def _shared_tls(verify: bool | str) -> ssl.SSLContext:
-    if isinstance(verify, bool):
-        return httpx.create_ssl_context(verify=verify)  # exactly what httpx.AsyncClient(verify=...) builds
-    context = ssl_verify(verify)  # a CA bundle: trust only it
-    assert isinstance(context, ssl.SSLContext)
-    return context
 
 
 class CacheExecutor(Executor):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import json
 import logging
 import socket
@@ -81,26 +82,75 @@ log = logging.getLogger("console.sim")
 ASGIApp = Callable[[dict, Callable, Callable], Awaitable[None]]
 
 
-class _ReasonTransport:
-    """Rewrites the status line's reason phrase from an x-sim-reason header.
+# When this request's answer may leave (the loop's clock): set by ApiServer._gate for the request's task
+ANSWER_AT: contextvars.ContextVar[float] = contextvars.ContextVar("sim_answer_at", default=0.0)
+
+
+def _with_reason(data: bytes) -> bytes:
+    """The status line's reason phrase rewritten from an x-sim-reason header.
 
     ASGI cannot set reason phrases, but Proxmox puts its error message there (proxmoxer shows it).
     """
+    if data.startswith(b"HTTP/1.1 ") and _MARK in data:
+        head_end = data.find(b"\r\n\r\n")
+        at = data.find(_MARK)
+        if head_end == -1 or at < head_end:
+            line_end = data.index(b"\r\n", at + 2)
+            reason = data[at + len(_MARK):line_end].strip()
+            data = data[:at] + data[line_end:]
+            first_end = data.index(b"\r\n")
+            data = data[:13] + reason + data[first_end:]  # "HTTP/1.1 401 " + reason
+    return data
+
+
+class _SimTransport:
+    """The connection's transport, as uvicorn writes to it: reason phrases rewritten (_with_reason), and
+    an answer written before its ANSWER_AT held until then. The answer is encoded while the latency
+    runs, so at ANSWER_AT only its bytes go out: 40 answers due together leave within a millisecond or
+    two, as from 40 servers, not one after another through the ASGI stack. Bytes never overtake held ones."""
 
     def __init__(self, transport: asyncio.Transport) -> None:
         self._transport = transport
+        self._held: list[tuple[float, bytes]] = []  # (when it may leave, bytes), in write order
+        self._timer: asyncio.TimerHandle | None = None
+        self._close_when_sent = False
 
     def write(self, data: bytes) -> None:
-        if data.startswith(b"HTTP/1.1 ") and _MARK in data:
-            head_end = data.find(b"\r\n\r\n")
-            at = data.find(_MARK)
-            if head_end == -1 or at < head_end:
-                line_end = data.index(b"\r\n", at + 2)
-                reason = data[at + len(_MARK):line_end].strip()
-                data = data[:at] + data[line_end:]
-                first_end = data.index(b"\r\n")
-                data = data[:13] + reason + data[first_end:]  # "HTTP/1.1 401 " + reason
-        self._transport.write(data)
+        data = _with_reason(data)
+        loop = asyncio.get_running_loop()
+        leaves_at = max(ANSWER_AT.get(), self._held[-1][0] if self._held else 0.0)
+        if leaves_at <= loop.time():
+            self._transport.write(data)
+            return
+        self._held.append((leaves_at, data))
+        if self._timer is None:
+            self._timer = loop.call_at(self._held[0][0], self._send_due)
+
+    def _send_due(self) -> None:
+        self._timer = None
+        now = asyncio.get_running_loop().time()
+        due = []
+        while self._held and self._held[0][0] <= now:
+            due.append(self._held.pop(0)[1])
+        if due and not self._transport.is_closing():
+            self._transport.write(b"".join(due))
+        if self._held:
+            self._timer = asyncio.get_running_loop().call_at(self._held[0][0], self._send_due)
+        elif self._close_when_sent:
+            self._transport.close()
+
+    def close(self) -> None:
+        if self._held:
+            self._close_when_sent = True  # uvicorn closes after an answer; the held one goes first
+        else:
+            self._transport.close()
+
+    def abort(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._held.clear()
+        self._transport.abort()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._transport, name)
@@ -108,7 +158,7 @@ class _ReasonTransport:
 
 class SimH11Protocol(H11Protocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(_ReasonTransport(transport))  # type: ignore[arg-type]
+        super().connection_made(_SimTransport(transport))  # type: ignore[arg-type]
 
 
 class ApiServer:
@@ -225,7 +275,8 @@ class ApiServer:
             self.requests_by_route[route] = self.requests_by_route.get(route, 0) + 1
         # The answer starts L after the request came in, the server's own work included (a real API's
         # latency is its time to first byte): all of a refresh's requests answer together after L.
-        send = _after(asyncio.get_running_loop().time() + self.latency, send) if self.latency > 0 else send
+        if self.latency > 0:
+            ANSWER_AT.set(asyncio.get_running_loop().time() + self.latency)  # _SimTransport holds it till then
         fault = self.fault
         if fault == "hang" and self._released is not None:
             await self._released.wait()  # accepted, never answered (until the fault is cleared)
@@ -282,22 +333,6 @@ class ApiServer:
 
     def stats_json(self) -> bytes:
         return json.dumps(self.stats()).encode()
-
-
-def _after(deadline: float, send: Callable) -> Callable:
-    """`send`, holding the response's first message until the loop's clock reaches `deadline`."""
-    waited = False
-
-    async def delayed(message: dict) -> None:
-        nonlocal waited
-        if not waited:
-            waited = True
-            delay = deadline - asyncio.get_running_loop().time()
-            if delay > 0:
-                await asyncio.sleep(delay)
-        await send(message)
-
-    return delayed
 
 
 async def _send(send: Callable, status: int, headers: list, body: bytes) -> None:

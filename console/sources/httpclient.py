@@ -47,6 +47,18 @@ def ssl_verify(verify: bool | str, client_cert: tuple[str, str] | None = None) -
     return context
 
 
+@functools.lru_cache(maxsize=8)
+def shared_tls_context(verify: bool | str) -> ssl.SSLContext:
+    """What httpx.AsyncClient(verify=...) would build, for connections made without httpx (the caches'
+    transport, the HTTP probes): one per `verify` setting for the process, as loading a CA bundle costs
+    ~20 ms of CPU."""
+    if isinstance(verify, bool):
+        return httpx.create_ssl_context(verify=verify)
+    context = ssl_verify(verify)  # a CA bundle: trust only it
+    assert isinstance(context, ssl.SSLContext)
+    return context
+
+
 def transport_timeout(timeout: float) -> float:
     """The client library's own timeout: a little under the source's, so the library gives up (and
     closes its socket cleanly) before fetch()'s wait_for cancels it; cancelling asyncio mid TLS

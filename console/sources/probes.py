@@ -32,7 +32,7 @@ from console.config import (
 )
 from console.model import ProbeResult, ProbeSnapshot
 from console.sources.base import MalformedAnswer, Source, SourceError, describe_error
-from console.sources.httpclient import redact, ssl_verify, transport_timeout
+from console.sources.httpclient import redact, shared_tls_context, transport_timeout
 
 PROBE_INTERVAL = 30.0  # seconds between two rounds of every probe
 MAX_LINE = 64 * 1024  # a Redis/Memcached answer line longer than this is not an answer we understand
@@ -97,7 +97,6 @@ class ProbesSource(Source[ProbeSnapshot]):
         self.probes = [(service.name, probe) for service in services for probe in service.probes]
         longest = max((probe.timeout for _, probe in self.probes), default=3.0)
         super().__init__(name, timeout=longest + 2.0, interval=interval, clock=clock)  # each probe has its own
-        self._contexts: dict[bool | str, ssl.SSLContext] = {}
 
     async def _fetch(self) -> ProbeSnapshot:
         results = await asyncio.gather(*(self.run(service, probe) for service, probe in self.probes))
@@ -133,20 +132,8 @@ class ProbesSource(Source[ProbeSnapshot]):
         assert isinstance(probe, TcpProbeConfig)
         return await tcp_connect(probe.host, probe.port)
 
-    def _tls(self, verify: bool | str) -> ssl.SSLContext:
-        """One TLS context per `verify` for the source's life (loading CAs every round costs)."""
-        if verify not in self._contexts:
-            context = ssl_verify(verify)
-            if isinstance(context, bool):
-                context = ssl.create_default_context()
-                if not verify:
-                    context.check_hostname = False
-                    context.verify_mode = ssl.CERT_NONE
-            self._contexts[verify] = context
-        return self._contexts[verify]
-
     async def _http(self, probe: HttpProbeConfig) -> str:
-        tls = self._tls(probe.verify) if urlsplit(probe.url).scheme == "https" else None
+        tls = shared_tls_context(probe.verify) if urlsplit(probe.url).scheme == "https" else None
         status, body = await http_get(probe.url, probe.host_header, tls, transport_timeout(probe.timeout),
                                       read_body=probe.contains is not None)
         return http_verdict(status, body, probe.expect, probe.contains)

@@ -1,0 +1,78 @@
+"""The sim's transport (console/sim/server.py _SimTransport): an answer written before its ANSWER_AT
+leaves at ANSWER_AT, whole, never overtaken by later bytes; a close waits for held bytes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+
+from console.sim.server import ANSWER_AT, _SimTransport
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.writes: list[tuple[float, bytes]] = []
+        self.closed_at: float | None = None
+        self.aborted = False
+
+    def write(self, data: bytes) -> None:
+        self.writes.append((asyncio.get_running_loop().time(), data))
+
+    def is_closing(self) -> bool:
+        return self.closed_at is not None or self.aborted
+
+    def close(self) -> None:
+        self.closed_at = asyncio.get_running_loop().time()
+
+    def abort(self) -> None:
+        self.aborted = True
+
+
+def write_due_at(transport: _SimTransport, data: bytes, answer_at: float) -> None:
+    """A write from a request's task, as uvicorn makes it (ANSWER_AT is the task's context)."""
+    context = contextvars.copy_context()
+    context.run(lambda: (ANSWER_AT.set(answer_at), transport.write(data)))
+
+
+async def test_an_answer_leaves_at_its_time_whole_and_in_order():
+    loop = asyncio.get_running_loop()
+    raw = Recorder()
+    transport = _SimTransport(raw)  # type: ignore[arg-type]
+    start = loop.time()
+    write_due_at(transport, b"HTTP/1.1 200 OK\r\n\r\n", start + 0.05)
+    write_due_at(transport, b"first body", start + 0.05)
+    write_due_at(transport, b"second answer", start + 0.02)  # due earlier, but behind the first: never overtakes
+    transport.write(b"late bytes")  # no deadline of its own: behind what is held
+    assert raw.writes == []
+    await asyncio.sleep(0.08)
+    assert [data for _, data in raw.writes] == [b"HTTP/1.1 200 OK\r\n\r\nfirst bodysecond answerlate bytes"]
+    assert raw.writes[0][0] >= start + 0.05
+    transport.write(b"now")  # nothing held, no deadline: straight through
+    assert raw.writes[-1][1] == b"now"
+
+
+async def test_a_close_waits_for_the_held_answer_and_an_abort_drops_it():
+    loop = asyncio.get_running_loop()
+    raw = Recorder()
+    transport = _SimTransport(raw)  # type: ignore[arg-type]
+    write_due_at(transport, b"answer", loop.time() + 0.03)
+    transport.close()
+    assert raw.closed_at is None
+    await asyncio.sleep(0.05)
+    assert [data for _, data in raw.writes] == [b"answer"] and raw.closed_at is not None
+
+    dropped = Recorder()
+    transport = _SimTransport(dropped)  # type: ignore[arg-type]
+    write_due_at(transport, b"never sent", loop.time() + 0.03)
+    transport.abort()
+    await asyncio.sleep(0.05)
+    assert dropped.writes == [] and dropped.aborted
+
+
+def test_the_reason_phrase_is_still_rewritten():
+    async def run() -> bytes:
+        raw = Recorder()
+        _SimTransport(raw).write(b"HTTP/1.1 401 Unauthorized\r\nx-sim-reason: invalid token value!\r\n\r\n")  # type: ignore[arg-type]
+        return raw.writes[0][1]
+
+    assert asyncio.run(run()) == b"HTTP/1.1 401 invalid token value!\r\n\r\n"
