@@ -338,7 +338,7 @@ class OpsConsoleApp(ActionKeys, App[None]):
         self._stale_panes.update(pane for pane in self.panes if kinds is None or pane.kinds & kinds)
         if not self._deriving and self.config is not None:
             self._deriving = True
-            self.run_worker(self._derive_stale_panes(), group="views")
+            self.run_worker(self._derive_stale_panes, group="views")  # a function: no coroutine left unawaited if the app stops first
 
     async def _derive_stale_panes(self) -> None:
         try:
