@@ -426,8 +426,9 @@ def _rss_mb() -> dict[str, float]:
 
 
 async def child_scale(config_path: str) -> dict[str, Any]:
-    """At the big farm: the time of refresh_panes (views' rows + keyed reconcile) during one refresh,
-    the longest stall of the UI's event loop meanwhile, and the RSS."""
+    """At the big farm, during one refresh: the panes' shows on the UI loop (the layouts made in the
+    views worker swapped in), the views derived in the worker, the longest stall of the UI's event loop
+    meanwhile; then the filter keystrokes and the RSS."""
     from console.config import load_config
     from console.ui.app import OpsConsoleApp
 

@@ -143,8 +143,9 @@ async def http_get(url: str, host_header: str | None, tls: ssl.SSLContext | None
                    read_body: bool) -> tuple[int, str]:
     """GET `url` on a connection of its own (a kept-alive one would hide a server that stopped accepting
     new ones), redirects not followed: the status, and the body (its first MAX_BODY bytes) when
-    `read_body`. asyncio streams and h11, not an HTTP client: ~50 probes a round, each a new connection,
-    cost a third of what they did through httpx. Raises on any failure (describe_probe_error says it)."""
+    `read_body`. asyncio streams and h11, not an HTTP client: the reference farm's 53 probes, each on a
+    new connection, measured ~16 ms of CPU a round against ~40 through httpx. Raises on any failure
+    (describe_probe_error says it)."""
     parts = urlsplit(url)
     host = parts.hostname or ""
     port = parts.port or (443 if tls else 80)

@@ -2,9 +2,9 @@
 and renders only the lines on screen, so 20,000 rows cost about what 40 do.
 
 `reconcile` is list work only (no per-row widget work); the cursor follows its row's key, the scroll
-position stays unless the cursor would leave the screen. At 20,000 rows even that list work is worked
-out off the UI loop: `table_layout` (no widget) in a thread, then `show_layout` on the loop. A line is rendered when it comes into view
-or its Row object changes; unchanged lines come from a small cache.
+position stays unless the cursor would leave the screen. At 20,000 rows even that list work is done
+off the UI loop: `table_layout` (no widget) in a thread, then `show_layout` on the loop. A line is
+rendered when it comes into view or its Row object changes; unchanged lines come from a small cache.
 """
 
 from __future__ import annotations
