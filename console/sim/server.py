@@ -17,6 +17,7 @@ import threading
 from email.utils import format_datetime
 from typing import Any, Awaitable, Callable
 
+import h11
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 from starlette.requests import ClientDisconnect
@@ -84,6 +85,9 @@ ASGIApp = Callable[[dict, Callable, Callable], Awaitable[None]]
 
 # When this request's answer may leave (the loop's clock): set by ApiServer._gate for the request's task
 ANSWER_AT: contextvars.ContextVar[float] = contextvars.ContextVar("sim_answer_at", default=0.0)
+# when the request being handled was read off its socket (loop time): set by the protocol, seen by the
+# request's ASGI task (asyncio copies the context into the tasks it creates)
+ARRIVED_AT: contextvars.ContextVar[float | None] = contextvars.ContextVar("sim_arrived_at", default=None)
 
 
 def _with_reason(data: bytes) -> bytes:
@@ -159,6 +163,11 @@ class _SimTransport:
 class SimH11Protocol(H11Protocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(_SimTransport(transport))  # type: ignore[arg-type]
+
+    def data_received(self, data: bytes) -> None:
+        if self.conn.their_state is h11.IDLE:  # a request's first bytes: its latency counts from here
+            ARRIVED_AT.set(self.loop.time())
+        super().data_received(data)
 
 
 class ApiServer:
@@ -276,7 +285,8 @@ class ApiServer:
         # The answer starts L after the request came in, the server's own work included (a real API's
         # latency is its time to first byte): all of a refresh's requests answer together after L.
         if self.latency > 0:
-            ANSWER_AT.set(asyncio.get_running_loop().time() + self.latency)  # _SimTransport holds it till then
+            arrived = ARRIVED_AT.get()
+            ANSWER_AT.set((asyncio.get_running_loop().time() if arrived is None else arrived) + self.latency)
         fault = self.fault
         if fault == "hang" and self._released is not None:
             await self._released.wait()  # accepted, never answered (until the fault is cleared)

@@ -18,8 +18,6 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from starlette.requests import Request
-from starlette.responses import Response
 
 SERVER = "Varnish"
 REASON = "x-sim-reason"  # server.py turns it into the status line's reason phrase
@@ -63,36 +61,55 @@ class CacheState:
             return (host.lower(), path) in self.objects
 
 
-def _host(request: Request) -> str:
-    return request.headers.get("host", "").lower()
+Answer = tuple[int, list[tuple[bytes, bytes]], bytes]  # status, headers, body
 
 
-def _key(request: Request) -> tuple[str, str]:
-    path = (request.scope.get("raw_path") or request.url.path.encode()).decode("latin-1")
-    query = request.scope.get("query_string", b"").decode("latin-1")
-    return _host(request), path + (f"?{query}" if query else "")
+def _header(scope: dict, name: bytes) -> str | None:
+    for key, value in scope["headers"]:  # uvicorn gives the names lowercased
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+def _key(scope: dict) -> tuple[str, str]:
+    path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
+    query = scope.get("query_string", b"").decode("latin-1")
+    return (_header(scope, b"host") or "").lower(), path + (f"?{query}" if query else "")
+
+
+def _answer(status: int, headers: dict[str, str], body: bytes, media_type: str) -> Answer:
+    fields = [(k.encode(), v.encode("latin-1")) for k, v in headers.items()]
+    if body or status != 204:
+        fields.append((b"content-length", str(len(body)).encode()))
+        fields.append((b"content-type", f"{media_type}; charset=utf-8".encode()))
+    return status, fields, body
 
 
 class CacheApi:
-    """The ASGI app of one simulated cache."""
+    """The ASGI app of one simulated cache. Plain ASGI, without a framework's request and response
+    objects: a purge sends 40 requests at once, and the sim's own work per request delays the last
+    answers (Varnish, in C with a thread per request, would not)."""
 
     def __init__(self, state: CacheState) -> None:
         self.state = state
 
     async def __call__(self, scope: dict, receive, send) -> None:
-        request = Request(scope, receive)
-        await request.body()
-        response = self.handle(request)
-        await response(scope, receive, send)
+        more = True
+        while more:  # a request body (none is expected) is read and dropped
+            message = await receive()
+            more = message.get("type") == "http.request" and message.get("more_body", False)
+        status, headers, body = self.handle(scope)
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
 
-    def _text(self, status: int, reason: str, xid: int, extra: dict | None = None) -> Response:
-        headers = {"server": SERVER, "x-varnish": str(xid), REASON: reason, **(extra or {})}
-        return Response(f"{status} {reason}\n", status, headers=headers, media_type="text/plain")
+    def _text(self, status: int, reason: str, xid: int) -> Answer:
+        headers = {"server": SERVER, "x-varnish": str(xid), REASON: reason}
+        return _answer(status, headers, f"{status} {reason}\n".encode(), "text/plain")
 
-    def handle(self, request: Request) -> Response:
+    def handle(self, scope: dict) -> Answer:
         state = self.state
-        host, path = _key(request)
-        method = request.method.upper()
+        host, path = _key(scope)
+        method = scope["method"].upper()
         with state.lock:
             state.requests.append((method, host, path))
             xid = state.new_xid()
@@ -102,15 +119,14 @@ class CacheApi:
                 state.objects.pop((host, path), None)
                 return self._text(200, "Purged", xid)
             if method == "BAN":
-                return self._ban(request, host, path, xid)
+                return self._ban(_header(scope, b"x-ban-url"), host, path, xid)
             if method not in ("GET", "HEAD"):
                 return self._text(405, "Method not allowed", xid)
             if host == "health.wikitide.net" and path == "/check":
-                return Response(b"", 204, headers={"server": SERVER, "x-varnish": str(xid)})
+                return _answer(204, {"server": SERVER, "x-varnish": str(xid)}, b"", "text/plain")
             return self._deliver(method, host, path, xid)
 
-    def _ban(self, request: Request, host: str, path: str, xid: int) -> Response:
-        pattern = request.headers.get("x-ban-url")
+    def _ban(self, pattern: str | None, host: str, path: str, xid: int) -> Answer:
         if pattern is None:
             self.state.objects.pop((host, path), None)
             return self._text(200, "Banned", xid)
@@ -122,7 +138,7 @@ class CacheApi:
             del self.state.objects[key]
         return self._text(200, "Banned", xid)
 
-    def _deliver(self, method: str, host: str, path: str, xid: int) -> Response:
+    def _deliver(self, method: str, host: str, path: str, xid: int) -> Answer:
         cached = self.state.objects.get((host, path))
         if cached is None:
             self.state.objects[(host, path)] = CachedObject(xid, time.monotonic())
@@ -132,12 +148,10 @@ class CacheApi:
             age = int(time.monotonic() - cached.stored)
             headers = {"x-cache": "HIT", "x-cache-hits": str(cached.hits), "x-varnish": f"{xid} {cached.xid}",
                        "age": str(age)}
-        body = f"<!DOCTYPE html><html><body><p>{host}{path} (simulated MediaWiki page)</p></body></html>\n"
+        body = f"<!DOCTYPE html><html><body><p>{host}{path} (simulated MediaWiki page)</p></body></html>\n".encode()
         headers.update({"server": SERVER, "via": "1.1 varnish (Varnish/7.1)", "cache-control": "s-maxage=86400"})
-        response = Response(body if method == "GET" else b"", 200, headers=headers, media_type="text/html")
-        if method == "HEAD":
-            response.headers["content-length"] = str(len(body.encode()))
-        return response
+        status, fields, _ = _answer(200, headers, body, "text/html")
+        return status, fields, body if method == "GET" else b""  # HEAD: GET's headers, Content-Length included
 
 
 def new_caches(names: list[str]) -> dict[str, CacheState]:

@@ -386,3 +386,19 @@ def test_a_listener_that_goes_away_does_not_cut_the_action_short(server, secret_
     assert len(counter.requests) == 6
     final = engine.audit.records()[-1]
     assert (final["event"], final["outcome"]) == ("result", "success")
+
+
+@pytest.mark.parametrize("secret", ["s3cr3t-token-value", 'pa"ss\\word\twith-escapes', "mot-de-passe-été"])
+def test_the_audit_log_scrubs_secrets_however_json_writes_them(tmp_path, secret):
+    """A secret is found in a record's JSON line even where JSON escapes it (quotes, backslashes,
+    tabs), and then scrubbed wherever it sits in the record; a record without one is written as is."""
+    from console.actions.audit import AuditLog
+
+    audit = AuditLog(tmp_path / "audit.jsonl", [secret, "unused-other-secret"])
+    audit.append({"event": "intent", "steps": [{"detail": f"Authorization: Bearer {secret}!", "n": 1}]})
+    audit.append({"event": "result", "steps": [{"detail": "nothing secret here", "n": 2}]})
+    text = (tmp_path / "audit.jsonl").read_text(encoding="utf-8")
+    first, second = audit.records()
+    assert secret not in text and json.dumps(secret, ensure_ascii=False)[1:-1] not in text
+    assert first["steps"] == [{"detail": "Authorization: Bearer [redacted]!", "n": 1}]
+    assert second["steps"] == [{"detail": "nothing secret here", "n": 2}]

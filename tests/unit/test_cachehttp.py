@@ -194,6 +194,48 @@ async def test_requests_take_connections_still_being_opened_ahead():
     assert [a.status_code for a in answers] == [200] * 3 and server.connections == 3
 
 
+async def test_preconnect_resolves_a_host_name():
+    server = await Server().start()
+    url = server.url.replace("127.0.0.1", "localhost")
+    transport = CacheTransport(PLAIN)
+    async with client_for(transport) as client:
+        transport.preconnect(url, 2, timeout=5)
+        answers = await asyncio.gather(*(request(client, url, f"/p{i}") for i in range(2)))
+    await server.stop()
+    assert [a.status_code for a in answers] == [200] * 2 and server.connections == 2
+
+
+async def test_a_connection_opened_ahead_that_the_cache_closed_is_replaced_before_sending():
+    """A cache may drop a connection no request came on (a full accept queue, an idle timeout):
+    the request goes out on a new connection instead of failing on the dead one."""
+    dropped: list[int] = []
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if len(dropped) < 2:
+            dropped.append(1)
+            writer.close()
+            return
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(purged())
+        await writer.drain()
+        writer.close()
+
+    listener = await asyncio.start_server(serve, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{listener.sockets[0].getsockname()[1]}"
+    transport = CacheTransport(PLAIN)
+    async with client_for(transport) as client:
+        transport.preconnect(url, 2, timeout=5)
+        for _ in range(500):
+            if len(dropped) == 2:
+                break
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)  # the FINs reach the client
+        answers = await asyncio.gather(*(request(client, url, f"/p{i}") for i in range(2)))
+    listener.close()
+    await listener.wait_closed()
+    assert [a.status_code for a in answers] == [200] * 2 and len(dropped) == 2
+
+
 async def test_an_answer_with_connection_close_is_not_reused():
     async def closing(event: h11.Request, server: Server) -> bytes:
         return purged([(b"connection", b"close")])
