@@ -107,7 +107,8 @@ class RedactingSource(Source[T], Generic[T]):
         """For the helpers later screens call directly: the fetch timeout, and every failure as one
         redacted SourceError (callers catch only that)."""
         try:
-            return await asyncio.wait_for(call, timeout=self.timeout)
+            async with asyncio.timeout(self.timeout):  # not wait_for: its task would start the call a loop turn later
+                return await call
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - one exception type for callers

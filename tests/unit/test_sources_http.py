@@ -574,6 +574,16 @@ async def test_graylog_search_for_the_log_screen(serve):
     assert (server.seen[1].method, server.seen[1].path) == ("GET", "/api/streams")
 
 
+async def test_a_helper_that_gets_no_answer_fails_within_the_timeout(silent_url):
+    """The log screen's helpers are bounded by the source's timeout and fail as one SourceError."""
+    source = GraylogSource(graylog_config(silent_url, timeout=0.3))
+    started = time.monotonic()
+    with pytest.raises(SourceError, match="timed out"):
+        await source.host_messages(["mw151"])
+    await source.aclose()
+    assert time.monotonic() - started < 2
+
+
 async def test_graylog_error_echoing_the_secret_is_redacted(serve):
     echo = f"bad credentials {GRAYLOG_TOKEN} / {base64.b64encode(f'{GRAYLOG_TOKEN}:token'.encode()).decode()}"
     server = serve(json_reply({"message": echo}, status=500))
