@@ -270,9 +270,14 @@ class ActionEngine:
         try:
             emit = _emitter(plan, on_event)
             self._preconnect_caches(plan)  # handshakes only, overlapping the locks and the intent's fsync
-            # the targets' shared locks, for the whole run: a held one refuses before the intent is recorded
-            async with self.locks.hold(plan, lambda text: emit("notice", text)) as held:
-                result = await self._run(plan, confirmation, on_event)
+            intent = {**self._who(plan), "event": "intent", "dry_run": False, "tier": int(plan.risk),
+                      "confirmed_via": confirmation.via if confirmation else None,
+                      "steps": [s.to_dict() for s in plan.steps]}
+            # the targets' shared locks, for the whole run: a held one refuses before the intent is recorded;
+            # the intent is written (and fsynced) in the worker thread that took them, before anything is sent
+            async with self.locks.hold(plan, lambda text: emit("notice", text),
+                                       then=lambda: self._record_intent(intent)) as held:
+                result = await self._run(plan, on_event)
             extra = tuple(n for n in held.notices if n not in result.notices)
             return dataclasses.replace(result, notices=result.notices + extra) if extra else result
         finally:
@@ -295,15 +300,17 @@ class ActionEngine:
             if item.kind == "finished":
                 return
 
-    async def _run(self, plan: Plan, confirmation: Confirmation | None, on_event: EventCallback | None) -> ActionResult:
-        emit = _emitter(plan, on_event)
-        started_at, started = self.clock(), time.monotonic()
-        intent = {**self._who(plan), "event": "intent", "dry_run": False, "tier": int(plan.risk),
-                  "confirmed_via": confirmation.via if confirmation else None, "steps": [s.to_dict() for s in plan.steps]}
-        try:  # awaited before anything is sent; its fsync in a thread keeps the UI loop (and the handshakes) going
-            await asyncio.to_thread(self.audit.append, intent)
+    def _record_intent(self, intent: dict[str, Any]) -> None:
+        """Blocking (a worker thread): the intent on disk, fsynced, or Refused: nothing may be sent."""
+        try:
+            self.audit.append(intent)
         except AuditError as exc:
             raise Refused(f"refused: {exc}; nothing was sent") from None
+
+    async def _run(self, plan: Plan, on_event: EventCallback | None) -> ActionResult:
+        """The run itself, its intent already on record and its locks held."""
+        emit = _emitter(plan, on_event)
+        started_at, started = self.clock(), time.monotonic()
         await emit("started", f"{plan.title}: started", status="running")
         results: list[StepResult] = []
         outcome = INTERRUPTED

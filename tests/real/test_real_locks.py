@@ -102,3 +102,19 @@ def test_release_is_compare_and_delete(real_redis):
         assert await other.list() == []
 
     asyncio.run(go())
+
+
+def test_a_failure_once_the_locks_are_held_releases_them(real_redis):
+    real_redis.command("DEL", REDIS_PREFIX + "host:mw152")
+    locks = RedisLocks(real_redis.url, ttl=30)
+
+    def refuse() -> None:
+        raise OSError("audit log unwritable")
+
+    async def go():
+        with pytest.raises(OSError, match="unwritable"):
+            async with locks.hold(_plan(Operator("alice", "bast161"), "p1"), then=refuse):
+                raise AssertionError("must not run")
+        assert await locks.list() == []
+
+    asyncio.run(go())
