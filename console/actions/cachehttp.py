@@ -166,37 +166,25 @@ class CacheTransport(httpx.AsyncBaseTransport):
         wanted = min(count, self._max) - len(self._idle.get(key, ())) - len(opening)
         if wanted <= 0:
             return
-        batch = loop.create_task(self._start_connects(key, wanted))
+        _, host, port = key
+        batch: asyncio.Future[list[socket.socket | OSError]]
+        try:  # an address needs no resolver: the connects start now, before the caller's worker thread does
+            literal = ipaddress.ip_address(host)
+        except ValueError:
+            batch = loop.create_task(self._resolve_and_connect(key, wanted))
+        else:
+            family = socket.AF_INET6 if literal.version == 6 else socket.AF_INET
+            batch = loop.create_future()
+            batch.set_result(_start_connects(family, socket.SOCK_STREAM, socket.IPPROTO_TCP, (host, port), wanted))
         opening.extend(_Ahead(batch, index) for index in range(wanted))
 
     @staticmethod
-    async def _start_connects(key: Key, count: int) -> list[socket.socket | OSError]:
-        """`count` non-blocking TCP connects to the key's first address; each a socket still connecting, or why not."""
+    async def _resolve_and_connect(key: Key, count: int) -> list[socket.socket | OSError]:
+        """A host name: resolved first (asyncio's getaddrinfo, in a worker thread), then connected."""
         _, host, port = key
-        try:  # an address needs no resolver (asyncio's getaddrinfo would still take a worker thread for it)
-            literal = ipaddress.ip_address(host)
-        except ValueError:
-            infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM,
-                                                                 proto=socket.IPPROTO_TCP)  # fmt: skip
-            family, kind, proto, _, address = infos[0]
-        else:
-            family = socket.AF_INET6 if literal.version == 6 else socket.AF_INET
-            kind, proto, address = socket.SOCK_STREAM, socket.IPPROTO_TCP, (host, port)
-        started: list[socket.socket | OSError] = []
-        for _ in range(count):
-            try:
-                sock = socket.socket(family, kind | socket.SOCK_NONBLOCK, proto)
-            except OSError as exc:  # out of descriptors
-                started.append(exc)
-                continue
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            error = sock.connect_ex(address)
-            if error in (0, errno.EINPROGRESS):
-                started.append(sock)
-            else:
-                sock.close()
-                started.append(OSError(error, os.strerror(error)))
-        return started
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
+        family, kind, proto, _, address = infos[0]
+        return _start_connects(family, kind, proto, address, count)
 
     async def _adopt(self, key: Key, ahead: _Ahead, timeout: float | None, request: httpx.Request, body: bytes) -> _Wire:
         """Send `request` on the connection `ahead` stands for: once its connect has ended, the request
@@ -391,10 +379,29 @@ def _request_bytes(wire: _Wire, request: httpx.Request, body: bytes) -> bytes:
         raise httpx.LocalProtocolError(str(exc), request=request) from exc
 
 
+def _start_connects(family: int, kind: int, proto: int, address: Any, count: int) -> list[socket.socket | OSError]:
+    """`count` non-blocking TCP connects to `address`: each a socket still connecting, or why not."""
+    started: list[socket.socket | OSError] = []
+    for _ in range(count):
+        try:
+            sock = socket.socket(family, kind | socket.SOCK_NONBLOCK, proto)
+        except OSError as exc:  # out of descriptors
+            started.append(exc)
+            continue
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        error = sock.connect_ex(address)
+        if error in (0, errno.EINPROGRESS):
+            started.append(sock)
+        else:
+            sock.close()
+            started.append(OSError(error, os.strerror(error)))
+    return started
+
+
 class _Ahead:
     """One connection opened ahead: the `index`th socket its batch started (see CacheTransport.preconnect)."""
 
-    def __init__(self, batch: asyncio.Task[list[socket.socket | OSError]], index: int) -> None:
+    def __init__(self, batch: asyncio.Future[list[socket.socket | OSError]], index: int) -> None:
         self.batch = batch
         self.index = index
         self.started = time.monotonic()
@@ -414,7 +421,7 @@ class _Ahead:
             _close_started(self.batch, self.index)
 
 
-def _close_started(batch: asyncio.Task[list[socket.socket | OSError]], index: int) -> None:
+def _close_started(batch: asyncio.Future[list[socket.socket | OSError]], index: int) -> None:
     if not batch.cancelled() and batch.exception() is None:
         opened = batch.result()[index]
         if isinstance(opened, socket.socket):
