@@ -217,9 +217,9 @@ class CacheTransport(httpx.AsyncBaseTransport):
                     except OSError:  # reset or closed by the cache since the connect: open another
                         ahead.close()
                         return self._send_on(await self._open(key, timeout, request), request, body)
-                ahead.claimed = True  # the transport closes it from here on, failed handshake included
                 if data:
                     await asyncio.sleep(0)  # the other requests of a burst go out first; the wrap can wait
+                ahead.claimed = True  # the transport closes it from here on, failed handshake included
                 await loop.create_connection(
                     lambda: wire, sock=opened, ssl=tls, server_hostname=host if tls else None,
                     ssl_handshake_timeout=(timeout or None) if tls else None,
@@ -428,7 +428,8 @@ def _close_started(batch: asyncio.Future[list[socket.socket | OSError]], index: 
             opened.close()
 
 
-_GONE = select.POLLIN | select.POLLHUP | select.POLLRDHUP  # what a connection no request went out on must not show
+# what a connection no request went out on must not show (POLLRDHUP: Linux, the bastions' system)
+_GONE = select.POLLIN | select.POLLHUP | getattr(select, "POLLRDHUP", 0)
 
 
 async def _connected(loop: asyncio.AbstractEventLoop, sock: socket.socket) -> int:

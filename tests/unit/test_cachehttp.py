@@ -236,6 +236,27 @@ async def test_a_connection_opened_ahead_that_the_cache_closed_is_replaced_befor
     assert [a.status_code for a in answers] == [200] * 2 and len(dropped) == 2
 
 
+async def test_requests_cancelled_while_taking_connections_opened_ahead_leave_no_socket_open():
+    import warnings
+
+    server = await Server().start()
+    transport = CacheTransport(PLAIN)
+    with warnings.catch_warnings(record=True) as caught:  # an unclosed socket says so when it is freed
+        warnings.simplefilter("always")
+        async with client_for(transport) as client:
+            for turns in range(4):  # cut short at each step of taking a connection: send, wrap, answer
+                transport.preconnect(server.url, 3, timeout=5)
+                pending = [asyncio.ensure_future(request(client, server.url, f"/p{i}")) for i in range(3)]
+                for _ in range(turns):
+                    await asyncio.sleep(0)
+                for task in pending:
+                    task.cancel()
+                await asyncio.gather(*pending, return_exceptions=True)
+        gc.collect()
+    await server.stop()
+    assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
+
+
 async def test_an_answer_with_connection_close_is_not_reused():
     async def closing(event: h11.Request, server: Server) -> bytes:
         return purged([(b"connection", b"close")])
