@@ -196,7 +196,8 @@ class CacheTransport(httpx.AsyncBaseTransport):
         tls = self._ssl if scheme == "https" else None
         try:
             async with asyncio.timeout(timeout):
-                started = await asyncio.shield(ahead.batch)  # its other connections are not ours to cancel
+                # a batch still resolving its host name is shielded: its other connections are not ours to cancel
+                started = ahead.batch.result() if ahead.batch.done() else await asyncio.shield(ahead.batch)
                 opened = started[ahead.index]
                 if isinstance(opened, OSError):
                     raise opened
@@ -309,11 +310,14 @@ class CacheTransport(httpx.AsyncBaseTransport):
         self._here()
         timeouts = request.extensions.get("timeout") or {}
         key = _key(request.url)
-        try:
-            async with asyncio.timeout(timeouts.get("pool")):
-                await self._slots.acquire()
-        except TimeoutError:
-            raise httpx.PoolTimeout(f"more than {self._max} requests waiting for a connection", request=request) from None
+        if self._slots.locked():  # every slot taken: wait for one, as long as the pool timeout allows
+            try:
+                async with asyncio.timeout(timeouts.get("pool")):
+                    await self._slots.acquire()
+            except TimeoutError:
+                raise httpx.PoolTimeout(f"more than {self._max} requests waiting for a connection", request=request) from None
+        else:
+            await self._slots.acquire()  # free: taken at once (no timer armed for nothing)
         content = await request.aread()
         try:
             wire = await self._send(key, timeouts.get("connect"), request, content)
