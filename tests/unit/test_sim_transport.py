@@ -1,5 +1,6 @@
 """The sim's transport (console/sim/server.py _SimTransport): an answer written before its ANSWER_AT
-leaves at ANSWER_AT, whole, never overtaken by later bytes; a close waits for held bytes."""
+leaves at ANSWER_AT, whole, never overtaken by later bytes; a close waits for held bytes; and a
+request's latency counts from when its bytes were read."""
 
 from __future__ import annotations
 
@@ -76,3 +77,38 @@ def test_the_reason_phrase_is_still_rewritten():
         return raw.writes[0][1]
 
     assert asyncio.run(run()) == b"HTTP/1.1 401 invalid token value!\r\n\r\n"
+
+
+async def test_latency_counts_from_when_the_request_was_read_not_from_when_its_app_ran(monkeypatch):
+    """One process stands for many servers: when its loop is busy right after reading a request (here
+    150 ms, blocking), the answer still leaves L after the read, as a server of its own would send it."""
+    import time
+
+    import httpx
+
+    from console.sim.server import ApiServer, SimH11Protocol
+
+    async def app(scope, receive, send):
+        await receive()
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    reads = SimH11Protocol.data_received
+
+    def read_then_stay_busy(self, data: bytes) -> None:
+        reads(self, data)
+        time.sleep(0.15)  # the loop kept from the request's task (other connections, other servers)
+
+    server = ApiServer("test", app, scheme="http")
+    server.latency = 0.2
+    await server.open(None)
+    monkeypatch.setattr(SimH11Protocol, "data_received", read_then_stay_busy)
+    try:
+        async with httpx.AsyncClient() as client:
+            started = time.monotonic()
+            answer = await client.get(server.url + "/x")
+            took = time.monotonic() - started
+    finally:
+        await server.close()
+    assert answer.text == "ok"
+    assert 0.2 <= took < 0.3  # not 0.35: the 150 ms after the read are inside L, not added to it
