@@ -431,6 +431,24 @@ async def test_https_verifies_the_cache_certificate(tls):
     assert transport_failure(server.url, caught.value).startswith("TLS error")
 
 
+async def test_https_connections_opened_ahead_make_their_handshake_before_the_request(tls):
+    server_context, ca_path = tls
+    server = await Server().start(server_context)
+    transport = CacheTransport(cache_tls(server.url, ca_path))
+    async with client_for(transport) as client:
+        transport.preconnect(server.url, 3, timeout=5)
+        answers = await asyncio.gather(*(request(client, server.url, f"/p{i}") for i in range(3)))
+    wrong = CacheTransport(cache_tls(server.url, True))  # the public CAs: not ours
+    async with client_for(wrong) as client:
+        wrong.preconnect(server.url, 1, timeout=5)
+        with pytest.raises(httpx.ConnectError) as caught:
+            await request(client, server.url)
+    await server.stop()
+    assert [a.status_code for a in answers] == [200] * 3
+    assert server.connections == 3 and sorted(path for _, path, _ in server.requests) == ["/p0", "/p1", "/p2"]
+    assert transport_failure(server.url, caught.value).startswith("TLS error")
+
+
 def test_a_plain_http_cache_loads_no_ca_and_https_caches_share_one_context(tls):
     _, ca_path = tls
     plain = cache_tls("http://10.0.0.1:81", True)
