@@ -18,7 +18,6 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-
 SERVER = "Varnish"
 REASON = "x-sim-reason"  # server.py turns it into the status line's reason phrase
 POPULAR = (  # cached on every cache when the farm starts, so a purge has something to drop
