@@ -170,6 +170,8 @@ async def http_get(url: str, host_header: str | None, tls: ssl.SSLContext | None
                     return status, ""
             elif isinstance(event, h11.Data):
                 body += event.data[: MAX_BODY - len(body)]
+                if len(body) >= MAX_BODY:  # what is searched is held: the rest is not read
+                    return status, body.decode(charset, "replace")
             elif isinstance(event, (h11.EndOfMessage, h11.ConnectionClosed)):
                 return status, body.decode(charset, "replace")
     except h11.RemoteProtocolError as exc:

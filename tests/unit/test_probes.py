@@ -310,6 +310,17 @@ async def test_http_get_without_contains_stops_at_the_status_line():
     assert (status, body) == (503, "")
 
 
+async def test_http_get_reads_at_most_max_body_of_a_body_that_never_ends(monkeypatch):
+    import console.sources.probes as probes
+
+    monkeypatch.setattr(probes, "MAX_BODY", 8)
+    server = await http_server(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nALIVE and more HANG")
+    port = server.sockets[0].getsockname()[1]
+    async with server:
+        status, body = await asyncio.wait_for(http_get(f"http://127.0.0.1:{port}/", None, None, 2.0, read_body=True), 1.0)
+    assert (status, body) == (200, "ALIVE an")
+
+
 async def test_http_get_refuses_an_answer_that_is_not_http():
     server = await http_server(b"SSH-2.0-OpenSSH_9.2\r\n")
     port = server.sockets[0].getsockname()[1]
