@@ -21,9 +21,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from rich.text import Text  # noqa: E402
 from textual.app import App, ComposeResult  # noqa: E402
 
+from console.core.rows import Column, Row
 from console.ui.widgets import KeyedTable  # noqa: E402
 from console.ui.widgets.keyed_table import row_widths  # noqa: E402
-from console.views import Column, Row  # noqa: E402
 
 COLUMNS = tuple(Column(key, key) for key in ("state", "flags", "host", "service", "for", "from", "cluster", "output"))
 STATES = [Text("✖ CRITICAL", style="bold red"), Text("▲ WARNING", style="yellow"), Text("? UNKNOWN", style="magenta")]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import fcntl
 import json
 import os
 import platform
@@ -28,7 +29,6 @@ import subprocess
 import sys
 import tempfile
 import termios
-import fcntl
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -79,9 +79,9 @@ def table(rows: list[Row]) -> str:
     head = ("metric", "value", "target", "result")
     lines = [(r.metric, r.shown(), r.target, r.verdict()) for r in rows]
     widths = [max(len(head[i]), *(len(line[i]) for line in lines)) for i in range(4)]
-    out = ["| " + " | ".join(h.ljust(w) for h, w in zip(head, widths)) + " |",
+    out = ["| " + " | ".join(h.ljust(w) for h, w in zip(head, widths, strict=False)) + " |",
            "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
-    out += ["| " + " | ".join(c.ljust(w) for c, w in zip(line, widths)) + " |" for line in lines]
+    out += ["| " + " | ".join(c.ljust(w) for c, w in zip(line, widths, strict=False)) + " |" for line in lines]
     notes = [f"- {r.metric}: {r.note}" for r in rows if r.note]
     return "\n".join(out + ([""] + notes if notes else []))
 
@@ -91,7 +91,7 @@ def table(rows: list[Row]) -> str:
 
 def opsconsole_command() -> list[str]:
     script = Path(sys.executable).parent / "opsconsole"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "console.cli"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "console"]
 
 
 @dataclass
@@ -169,9 +169,9 @@ def sim(*knobs: str, timeout: float = 180, source_timeout: float | None = None) 
 
 
 async def _refresh(config_text: str, repeats: int) -> tuple[list[float], list[str]]:
-    from console.config import parse_config
+    from console.core.config import parse_config
+    from console.core.state import Poller, Store
     from console.sources import build_sources
-    from console.state import Poller, Store
 
     config = parse_config(config_text, "<bench farm>")
     store = Store()
@@ -235,10 +235,10 @@ async def _stream_latency(config_text: str, repeats: int) -> tuple[list[float], 
     Icinga polled every 300 s (so only the event stream can bring it); and the polls made meanwhile."""
     import httpx
 
-    from console.config import parse_config
-    from console.model import CheckState
-    from console.sources import build_sources
-    from console.state import Poller, Store
+    from console.core.config import parse_config
+    from console.core.model import CheckState
+    from console.core.state import Poller, Store
+    from console.sources import build_sources, event_streams
 
     config = parse_config(config_text, "<bench farm>")
     sources = [s for s in build_sources(config) if s.kind == "icinga"]
@@ -254,7 +254,7 @@ async def _stream_latency(config_text: str, repeats: int) -> tuple[list[float], 
 
     sources[0].fetch = counted_fetch
     store = Store()
-    poller = Poller(sources, store)
+    poller = Poller(sources, store, streams=event_streams(sources))
     item = config.sources.icinga[0]
     wanted: tuple[int, asyncio.Event] | None = None
 
@@ -402,7 +402,7 @@ def _panes_filled(app: Any) -> bool:
 
 async def child_panes(config_path: str) -> dict[str, Any]:
     """Seconds from constructing the app to every pane having rows (App.run_test, 160x50)."""
-    from console.config import load_config
+    from console.core.config import load_config
     from console.ui.app import OpsConsoleApp
 
     config = load_config(config_path)
@@ -429,7 +429,7 @@ async def child_scale(config_path: str) -> dict[str, Any]:
     """At the big farm, during one refresh: the panes' shows on the UI loop (the layouts made in the
     views worker swapped in), the views derived in the worker, the longest stall of the UI's event loop
     meanwhile; then the filter keystrokes and the RSS."""
-    from console.config import load_config
+    from console.core.config import load_config
     from console.ui.app import OpsConsoleApp
 
     config = load_config(config_path)
@@ -595,7 +595,7 @@ def big_farm_ui(bench: Bench, farm: Sim) -> None:
 
 async def _purge(config_text: str, state_dir: Path) -> tuple[float, str, float]:
     from console.actions import ActionEngine, Confirmation, Operator, PurgeUrls, Session, challenge_for
-    from console.config import parse_config
+    from console.core.config import parse_config
 
     config = parse_config(config_text, "<bench farm>")
     engine = ActionEngine(config, Session(Operator("bench", "bench")))
@@ -626,7 +626,7 @@ async def _one_request(config_text: str) -> float:
 
     from console.actions.cachehttp import CacheTransport
     from console.actions.executors import cache_tls
-    from console.config import parse_config
+    from console.core.config import parse_config
 
     cache = parse_config(config_text, "<bench farm>").actions.caches[0]
     async with httpx.AsyncClient(transport=CacheTransport(cache_tls(cache.url, cache.verify))) as client:

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from hypothesis import settings
 
-from console.clock import fixed_clock
+from console.core.clock import fixed_clock
 from console.sim import SimFarm
 from tests.harness.realservers import RealServers
 

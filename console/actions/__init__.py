@@ -1,6 +1,6 @@
 """Safe actions (spicerack-style): plan → guard → audit → execute → audit. No Textual here, ever.
 
-The public API the CLI (console/cli_actions.py) and the TUI build on:
+The public API the CLI (console/cli/actions.py) and the TUI build on:
 
     from console.actions import (ActionEngine, Session, current_operator, Confirmation,
                                  PurgeUrls, BanPattern, Acknowledge, RemoveAcknowledgement,
@@ -29,9 +29,9 @@ from console.actions.engine import (
     PARTIAL,
     SUCCESS,
     ActionEngine,
-    RunContext,
     ActionEvent,
     ActionResult,
+    RunContext,
     StepResult,
     sal_message,
 )
@@ -65,10 +65,10 @@ __all__ = [
 ]
 
 # registered actions (console.actions.registry): importing them registers their plan builders and runners
+from console.actions.lockbreak import BreakLock  # noqa: E402
 from console.actions.power import GuestPower  # noqa: E402
 from console.actions.puppet import PuppetDisable, PuppetEnable, PuppetRun  # noqa: E402
 from console.actions.restart import HELD, Depool, Repool, RestartService  # noqa: E402
-from console.actions.lockbreak import BreakLock  # noqa: E402
 
 __all__ += ["GuestPower", "PuppetDisable", "PuppetEnable", "PuppetRun"]
 __all__ += ["Depool", "HELD", "Repool", "RestartService"]

@@ -443,7 +443,7 @@ async def _connected(loop: asyncio.AbstractEventLoop, sock: socket.socket) -> in
     ready = poller.poll(0)
     if not ready:  # still connecting (the usual case is done by the time a request takes it)
         done = loop.create_future()
-        loop.add_writer(sock.fileno(), lambda: done.done() or done.set_result(None))
+        loop.add_writer(sock.fileno(), _settle, done)
         try:
             await done
         finally:
@@ -456,3 +456,8 @@ def _connect_failure(exc: OSError, host: str, port: int, request: httpx.Request 
     if isinstance(exc, TimeoutError):
         return httpx.ConnectTimeout(f"timed out connecting to {host}:{port}", request=request)
     return httpx.ConnectError(str(exc) or type(exc).__name__, request=request)
+
+
+def _settle(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)

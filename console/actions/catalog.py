@@ -11,13 +11,13 @@ import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Union
+from typing import Any, Callable, Protocol
 from urllib.parse import urlsplit
 
 from console.actions.guard import InvalidAction, NotConfigured
 from console.actions.plan import HttpRequest, Operator, Plan, Reason, Risk, Step
 from console.actions.registry import PLAN_BUILDERS
-from console.config import AppConfig, CacheConfig, IcingaConfig
+from console.core.config import AppConfig, CacheConfig, IcingaConfig
 
 MAX_URLS = 100
 MAX_DURATION = timedelta(days=366)
@@ -107,8 +107,10 @@ class Recheck:
     targets: tuple[IcingaTarget, ...]
 
 
-Action = Union[PurgeUrls, BanPattern, Acknowledge, RemoveAcknowledgement, ScheduleDowntime, RemoveDowntime, Recheck]
-# (and every action type registered in console.actions.registry: restart, depool, guest power, puppet ...)
+class Action(Protocol):
+    """What the engine plans: a frozen dataclass of one action's parameters, whose type picks its plan
+    builder — the built-in ones here, the others registered in console.actions.registry (restart,
+    depool, guest power, Puppet ...)."""
 
 
 def parse_duration(text: str) -> timedelta:
@@ -165,7 +167,7 @@ def caches(config: AppConfig) -> list[CacheConfig]:
 
 def build_plan(action: Action, context: PlanContext) -> Plan:
     """The plan of `action`: every request, the targets, the tier. Raise InvalidAction/NotConfigured."""
-    builders = {
+    builders: dict[type, Callable[[Any, PlanContext], Plan]] = {
         PurgeUrls: _plan_purge, BanPattern: _plan_ban, Acknowledge: _plan_ack, RemoveAcknowledgement: _plan_unack,
         ScheduleDowntime: _plan_downtime_add, RemoveDowntime: _plan_downtime_remove, Recheck: _plan_recheck,
     }  # fmt: skip
@@ -173,10 +175,12 @@ def build_plan(action: Action, context: PlanContext) -> Plan:
         builder = builders.get(type(action)) or PLAN_BUILDERS[type(action)]
     except KeyError:
         raise InvalidAction(f"refused: unknown action {type(action).__name__}") from None
-    return builder(action, context)  # type: ignore[operator]
+    plan: Plan = builder(action, context)
+    return plan
 
 
-def _plan(context: PlanContext, **fields: Any) -> Plan:
+def new_plan(context: PlanContext, **fields: Any) -> Plan:
+    """A Plan with a new id, made now by the context's operator for its reason; `fields` give the rest."""
     return Plan(id=uuid.uuid4().hex, created_at=context.now, operator=context.operator, reason=context.reason, **fields)
 
 
@@ -213,7 +217,7 @@ def _plan_purge(action: PurgeUrls, context: PlanContext) -> Plan:
     if len(targets) > MAX_URLS:
         raise InvalidAction(f"refused: at most {MAX_URLS} URLs per purge (got {len(targets)})")
     all_caches = caches(context.config)
-    steps = []
+    steps: list[Step] = []
     for url, host, path in targets:
         for cache in all_caches:
             headers = (("Host", host),)
@@ -224,7 +228,7 @@ def _plan_purge(action: PurgeUrls, context: PlanContext) -> Plan:
             ))  # fmt: skip
     urls = tuple(url for url, _, _ in targets)
     what = urls[0] if len(urls) == 1 else f"{len(urls)} URLs"
-    return _plan(
+    return new_plan(
         context, action="purge", title=f"purge {what} from {len(all_caches)} caches", targets=urls,
         risk=Risk.REVERSIBLE if len(urls) == 1 else Risk.SEVERAL, steps=tuple(steps),
         key="purge:" + "\n".join(sorted(urls)), log_summary=f"purged {what}",
@@ -256,7 +260,7 @@ def _plan_ban(action: BanPattern, context: PlanContext) -> Plan:
              request=HttpRequest("BAN", _cache_url(cache, "/"), (("Host", host), ("X-Ban-Url", pattern))))
         for i, cache in enumerate(all_caches)
     )
-    return _plan(
+    return new_plan(
         context, action="ban", title=f"ban {pattern} on {host} from {len(all_caches)} caches", targets=(host,),
         risk=Risk.IRREVERSIBLE, steps=steps, confirm_word=host, key=f"ban:{host}:{pattern}",
         log_summary=f"banned {pattern} on {host}",
@@ -299,7 +303,7 @@ def _icinga_steps(context: PlanContext, targets: tuple[IcingaTarget, ...], kind:
     unique = list(dict.fromkeys(targets))
     if not unique:
         raise InvalidAction("refused: give at least one HOST or HOST!SERVICE")
-    steps = []
+    steps: list[Step] = []
     for target in unique:
         object_type, text, variables = icinga_filter(target)
         body = {"type": object_type, "filter": text, "filter_vars": variables, **body_for(target)}
@@ -320,7 +324,7 @@ def _icinga_plan(context: PlanContext, action: str, verbs: tuple[str, str], step
     """verbs: (imperative for the title, past tense for the SAL line)."""
     targets = tuple(step.target for step in steps)
     what = targets[0] if len(targets) == 1 else f"{len(targets)} objects ({', '.join(targets)})"
-    return _plan(
+    return new_plan(
         context, action=action, title=f"{verbs[0]} {what}{detail}", targets=targets,
         risk=Risk.REVERSIBLE if len(targets) == 1 and not wide else Risk.SEVERAL, steps=steps,
         key=f"{action}:" + "\n".join(sorted(targets)), log_summary=f"{verbs[1]} {what}{detail}", notes=notes,
@@ -386,7 +390,7 @@ def _plan_downtime_remove(action: RemoveDowntime, context: PlanContext) -> Plan:
             body = {"type": "Downtime", "filter": query["filter"], "filter_vars": query["filter_vars"],
                     "author": context.operator.user}
             step = Step(index=step.index, kind=step.kind, executor=step.executor, target=step.target,
-                        subject=step.subject, request=HttpRequest("POST", step.request.url, JSON, body),
+                        subject=step.subject, request=HttpRequest("POST", step.http_request.url, JSON, body),
                         precheck=step.precheck)
         steps.append(step)
     detail = " (and all its services)" if action.all_services else ""

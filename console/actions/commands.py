@@ -19,8 +19,9 @@ from fnmatch import fnmatchcase
 
 from console.actions.guard import InvalidAction, NotConfigured
 from console.actions.plan import MAX_REASON, Command
-from console.config import AppConfig, ServiceActionConfig, template_fields
-from console.hosts import SAFE_NAME, HostDirectory, HostIdentity, fill
+from console.core.config import AppConfig, ServiceActionConfig
+from console.core.config_file import template_fields
+from console.core.hosts import SAFE_NAME, HostDirectory, HostIdentity, fill
 
 PUPPET_COMMANDS = ("run", "disable", "enable")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")

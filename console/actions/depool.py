@@ -32,7 +32,7 @@ from console.actions.executors import DOWN, FAILED, OK, REFUSED, ClientExecutor,
 from console.actions.guard import InvalidAction, NotConfigured, Refused, Session
 from console.actions.plan import Command, HttpRequest, Step
 from console.actions.totp import decode_base32, totp
-from console.config import AppConfig, CacheConfig
+from console.core.config import AppConfig, CacheConfig
 from console.sources.httpclient import ssl_verify, transport_timeout
 from console.sources.parsing import first_line
 
@@ -88,7 +88,7 @@ def set_health_steps(config: AppConfig, host: str, state: str, kind: str, start:
     if not caches:
         raise NotConfigured("refused: no caches are configured (actions.caches), so nothing can be depooled")
     backend = check_backend(host)
-    steps = []
+    steps: list[Step] = []
     for cache in caches:
         common: dict[str, Any] = {"index": start + len(steps), "kind": kind, "target": backend, "subject": cache.name,
                                   "batch": batch}
@@ -327,7 +327,7 @@ async def read_backend_health(config: AppConfig, session: Session, commands: Any
     answers = await asyncio.gather(*(one(cache) for cache in caches))
     cells: dict[tuple[str, str], Backend] = {}
     errors: dict[str, str] = {}
-    for cache, answer in zip(caches, answers):
+    for cache, answer in zip(caches, answers, strict=False):
         if isinstance(answer, str):
             errors[cache.name] = answer
             continue

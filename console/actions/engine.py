@@ -21,18 +21,37 @@ from typing import Any, AsyncIterator, Awaitable, Callable
 from console.actions.audit import AuditError, AuditLog, GelfSender, SalRelay, sal_line
 from console.actions.catalog import Action, PlanContext, build_plan, icinga_source
 from console.actions.executors import (
-    DOWN, FAILED, GOOD, OK, REFUSED, SKIPPED, UNVERIFIED, CacheCheck, CacheExecutor, Executor, IcingaExecutor, Sent,
+    DOWN,
+    FAILED,
+    GOOD,
+    OK,
+    REFUSED,
+    SKIPPED,
+    UNVERIFIED,
+    CacheCheck,
+    CacheExecutor,
+    Executor,
+    IcingaExecutor,
+    Sent,
 )  # fmt: skip
 from console.actions.guard import (
-    AlreadyRunning, Challenge, Confirmation, InvalidAction, MissingReason, ReadOnlySession, Refused, Session,
-    challenge_for, check,
+    AlreadyRunning,
+    Challenge,
+    Confirmation,
+    InvalidAction,
+    MissingReason,
+    ReadOnlySession,
+    Refused,
+    Session,
+    challenge_for,
+    check,
 )  # fmt: skip
 from console.actions.locks import locks_for
 from console.actions.plan import Plan, Reason, Step
 from console.actions.registry import RUNNERS, SAL_START_END
 from console.actions.remote import CommandExecutor, command_executor
-from console.clock import Clock, utc_now
-from console.config import AppConfig, secret_values
+from console.core.clock import Clock, utc_now
+from console.core.config import AppConfig, secret_values
 from console.sources.httpclient import redact
 
 SUCCESS, PARTIAL, FAILURE, INTERRUPTED, CANCELLED = "success", "partial", "failed", "interrupted", "cancelled"
@@ -291,7 +310,7 @@ class ActionEngine:
         task = asyncio.ensure_future(self.run(plan, confirmation, queue.put_nowait))
         self._background.add(task)
         task.add_done_callback(self._background.discard)
-        task.add_done_callback(lambda t: t.cancelled() or (t.exception() and queue.put_nowait(t.exception())))
+        task.add_done_callback(lambda t: _forward_failure(t, queue))
         while True:
             item = await queue.get()
             if isinstance(item, BaseException):
@@ -370,7 +389,7 @@ class ActionEngine:
             return StepResult(step.index, step.kind, step.target, step.subject, status, answer.detail,
                               answer.http_status, check)
 
-        return list(await asyncio.gather(*(verify(step, answer) for step, answer in zip(plan.steps, sent))))
+        return list(await asyncio.gather(*(verify(step, answer) for step, answer in zip(plan.steps, sent, strict=False))))
 
     async def _run_icinga_step(self, step: Step, emit: Any) -> StepResult:
         executor = self._icinga()
@@ -449,7 +468,13 @@ class ActionEngine:
             await commands.aclose()
 
 
-def _emitter(plan: Plan, on_event: EventCallback | None):
+def _forward_failure(task: asyncio.Future[Any], queue: asyncio.Queue[ActionEvent | BaseException]) -> None:
+    """A run that raised hands its exception to the stream's reader."""
+    if not task.cancelled() and (failure := task.exception()) is not None:
+        queue.put_nowait(failure)
+
+
+def _emitter(plan: Plan, on_event: EventCallback | None) -> Callable[..., Awaitable[None]]:
     async def emit(kind: str, message: str, step: Step | None = None, status: str | None = None,
                    result: ActionResult | None = None) -> None:
         if on_event is None:

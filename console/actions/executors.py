@@ -17,7 +17,7 @@ from console import __version__
 from console.actions.cachehttp import CacheTransport
 from console.actions.guard import Session
 from console.actions.plan import HttpRequest, Step
-from console.config import CacheConfig, IcingaConfig
+from console.core.config import CacheConfig, IcingaConfig
 from console.sources.httpclient import (
     basic_credentials,
     redact,
@@ -213,7 +213,7 @@ class CacheExecutor(Executor):
         """PURGE or BAN: 2xx = ok, 405/403 = refused by the cache's ACL, no answer = down."""
         started = time.monotonic()
         try:
-            response = await self.write(step.request)
+            response = await self.write(step.http_request)
         except (httpx.HTTPError, OSError) as exc:
             status, message = self.describe(exc, self.cache.url)
             return Sent(status, None, message)
@@ -278,7 +278,7 @@ class IcingaExecutor(ClientExecutor):
     async def execute(self, step: Step) -> Sent:
         """POST the action; each result's `code` says whether it worked (409: nothing to do)."""
         try:
-            response = await self.write(step.request)
+            response = await self.write(step.http_request)
         except (httpx.HTTPError, OSError) as exc:
             status, message = self.describe(exc, self.config.url)
             return Sent(status, None, message)

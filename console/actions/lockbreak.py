@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from console.actions.catalog import PlanContext, _plan
+from console.actions.catalog import PlanContext, new_plan
 from console.actions.engine import RunContext, StepResult
 from console.actions.executors import FAILED, OK, SKIPPED
 from console.actions.guard import InvalidAction, Refused
@@ -51,7 +51,7 @@ def _plan_break_lock(action: BreakLock, context: PlanContext) -> Plan:
     where = "Redis" if context.config.actions.locks.redis else "the lock directory"
     step = Step(index=0, kind="break-lock", executor=f"locks:{'redis' if context.config.actions.locks.redis else 'file'}",
                 target=target, subject=key, note=f"remove the lock {key} from {where}, whoever holds it")
-    return _plan(
+    return new_plan(
         context, action="break-lock", title=f"break the lock {key}", targets=(target,), risk=Risk.SEVERAL,
         steps=(step,), key=f"break-lock:{key}", log_summary=f"broke the lock {key}",
         notes=(f"{target_of(key)} becomes free for any operator's action; if the holder is still running, it "

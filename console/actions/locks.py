@@ -34,11 +34,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, Iterable
 
 from console.actions.guard import Refused
-from console.clock import Clock, utc_now
+from console.core.clock import Clock, utc_now
 
 if TYPE_CHECKING:
     from console.actions.plan import Plan
-    from console.config import AppConfig
+    from console.core.config import AppConfig
 
 FALLBACK_DIR = "~/.local/state/opsconsole/locks"
 REDIS_PREFIX = "opsconsole:lock:"
@@ -190,7 +190,7 @@ def _replace(info: LockInfo, **changes: Any) -> LockInfo:
 
 def lock_keys(plan: Plan, domains: Iterable[str] = ()) -> list[str]:
     """The lock keys of a plan's targets, normalised and sorted (always taken in the same order)."""
-    from console.hosts import short_name
+    from console.core.hosts import short_name
 
     icinga = bool(plan.steps) and all(step.executor.startswith("icinga:") for step in plan.steps)
     keys = []
@@ -349,7 +349,7 @@ class FileLocks:
         directory, notice = self.where()
         held = HeldLocks(keys=[], notices=[notice] if notice else [])
         taken_by_others: list[LockInfo] = []
-        for key, info in zip(keys, _holders_for(plan, keys, self.clock)):
+        for key, info in zip(keys, _holders_for(plan, keys, self.clock), strict=False):
             path = directory / self.file_name(key)
             try:
                 created = self._create(path, info)
@@ -491,7 +491,7 @@ class RedisLocks:
             try:
                 taken: list[LockInfo] = []
                 keys = lock_keys(plan, self.domains)
-                for key, info in zip(keys, _holders_for(plan, keys, self.clock)):
+                for key, info in zip(keys, _holders_for(plan, keys, self.clock), strict=False):
                     value = json.dumps(info.to_record(), sort_keys=True)
                     if await client.set(self.prefix + key, value, nx=True, px=self.ttl_ms):
                         held.keys.append(key)
@@ -610,7 +610,7 @@ def locks_for(config: AppConfig, clock: Clock = utc_now) -> Locks:
 def lock_rows(locks: list[LockInfo], now: datetime) -> list[tuple[str, ...]]:
     """Plain rows for a table (the CLI listing, a later leftovers board): key, holder, since, age,
     what, reason, state (`STALE`, `expires in N s`, or empty)."""
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for info in locks:
         age = _ago((now - info.since).total_seconds()).removesuffix(" ago")
         state = "STALE" if info.stale else (info.problem or "")

@@ -154,6 +154,20 @@ class Step:
     batch: int | None = None  # rolling actions: the batch this step belongs to (0-based)
     note: str = ""  # what a step without a request or command does ("wait for the health check")
 
+    @property
+    def http_request(self) -> HttpRequest:
+        """The request of an HTTP step (the plan builders give every such step one)."""
+        if self.request is None:
+            raise ValueError(f"step {self.index} ({self.kind} {self.target}) has no request")
+        return self.request
+
+    @property
+    def host_command(self) -> Command:
+        """The command of a command step (the plan builders give every such step one)."""
+        if self.command is None:
+            raise ValueError(f"step {self.index} ({self.kind} {self.target}) has no command")
+        return self.command
+
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"index": self.index, "kind": self.kind, "executor": self.executor, "target": self.target,
                                 "subject": self.subject}

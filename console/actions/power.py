@@ -16,13 +16,13 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from console.actions.catalog import PlanContext, _plan
+from console.actions.catalog import PlanContext, new_plan
 from console.actions.engine import RunContext, StepResult
 from console.actions.executors import FAILED, OK, REFUSED
 from console.actions.guard import InvalidAction, NotConfigured
 from console.actions.plan import HttpRequest, Plan, Risk, Step
 from console.actions.registry import plan_builder, runner
-from console.config import AppConfig, ProxmoxConfig
+from console.core.config import AppConfig, ProxmoxConfig
 from console.sources.httpclient import redact, transport_failure
 from console.sources.parsing import first_line
 from console.sources.proxmox import NODE_NAME, build_api
@@ -31,8 +31,8 @@ if TYPE_CHECKING:
     from proxmoxer import ProxmoxAPI
     from proxmoxer.core import ResourceException
 
-    from console.hosts import HostDirectory
-    from console.state import Store
+    from console.core.hosts import HostDirectory
+    from console.core.state import Store
 
 COMMANDS = ("start", "shutdown", "reboot", "stop")
 RISK = {"start": Risk.REVERSIBLE, "shutdown": Risk.SEVERAL, "reboot": Risk.SEVERAL, "stop": Risk.IRREVERSIBLE}
@@ -101,7 +101,7 @@ def parse_upid(text: Any) -> Upid:
 
 def locate_guest_power(store: Store, config: AppConfig, host: str, command: str) -> GuestPower:
     """The action for `host`, with its node and vmid from the store's Proxmox inventory (None when unknown)."""
-    from console.hosts import HostDirectory
+    from console.core.hosts import HostDirectory
 
     return guest_power_for(HostDirectory.from_store(store, config), host, command)
 
@@ -147,7 +147,7 @@ def _plan_guest_power(action: GuestPower, context: PlanContext) -> Plan:
         note="then follow its task (GET /nodes/{node}/tasks/{upid}/status) until it stops; its log is shown",
     )  # fmt: skip
     what = f"{action.host} ({guest.kind} {guest.vmid} on node {guest.node})"
-    return _plan(
+    return new_plan(
         context, action="guest-power", title=f"{action.command} guest {what}", targets=(action.host,),
         risk=RISK[action.command], steps=(step,), confirm_word=action.host, key=f"guest-power:{action.host}",
         log_summary=f"{PAST[action.command]} guest {action.host} ({guest.kind}/{guest.vmid} on {guest.node})",
@@ -214,7 +214,7 @@ class ProxmoxFailure(Exception):
 @runner("guest-power")
 async def _run_guest_power(run: RunContext) -> list[StepResult]:
     step = run.plan.steps[0]
-    node, kind, vmid, _, command = step.request.url.split("/nodes/", 1)[1].split("/")
+    node, kind, vmid, _, command = step.http_request.url.split("/nodes/", 1)[1].split("/")
     source = proxmox_action_source(run.config, step.executor.split(":", 1)[1])
     power = ProxmoxPower(source)
     try:
@@ -242,16 +242,16 @@ async def _power(run: RunContext, power: ProxmoxPower, step: Step, node: str, ki
     failures = 0
     while True:
         try:
-            status = await power.call("get", "nodes", upid.node, "tasks", upid.text, "status")
+            task: Any = await power.call("get", "nodes", upid.node, "tasks", upid.text, "status")
             failures = 0
         except ProxmoxFailure as exc:
             failures += 1  # one lost poll is no verdict; three in a row are
             if failures >= 3:
                 return await _finish(run, step, FAILED, f"cannot read task {upid.text}: {exc}")
-            status = {}
+            task = None
         lines_seen = await _stream_log(run, power, step, upid, lines_seen)
-        if isinstance(status, dict) and status.get("status") == "stopped":
-            exitstatus = str(status.get("exitstatus") or "unknown")
+        if isinstance(task, dict) and task.get("status") == "stopped":
+            exitstatus = str(task.get("exitstatus") or "unknown")
             lines_seen = await _stream_log(run, power, step, upid, lines_seen)  # the last lines, written at the end
             if exitstatus == "OK":
                 return await _finish(run, step, OK, f"task {upid.type} OK ({upid.text})")

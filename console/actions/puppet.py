@@ -15,7 +15,7 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from console.actions.catalog import PlanContext, _plan
+from console.actions.catalog import PlanContext, new_plan
 from console.actions.engine import RunContext, StepResult
 from console.actions.executors import FAILED, OK
 from console.actions.guard import InvalidAction, NotConfigured
@@ -24,7 +24,7 @@ from console.actions.registry import plan_builder, runner
 from console.actions.remote import CommandResult
 
 if TYPE_CHECKING:
-    from console.hosts import HostDirectory
+    from console.core.hosts import HostDirectory
 
 MAX_HOSTS = 200
 CONCURRENCY = 5  # agents run at once; more would load the puppetserver like a thundering herd
@@ -91,7 +91,7 @@ def _build(action: _PuppetAction, context: PlanContext) -> Plan:
         raise NotConfigured("refused: no host inventory to resolve the hosts (the sources have not answered yet)")
     # the preview (no reason yet) shows where the message goes; running always has the real one
     reason = str(context.reason) if context.reason is not None else "<reason>"
-    steps = []
+    steps: list[Step] = []
     for host in hosts:
         command = puppet_command(context.config, which, host, action.directory,
                                  reason=reason if which == "disable" else None)
@@ -100,7 +100,7 @@ def _build(action: _PuppetAction, context: PlanContext) -> Plan:
     targets = tuple(step.target for step in steps)
     what = targets[0] if len(targets) == 1 else f"{len(targets)} hosts ({', '.join(targets[:5])}{' ...' if len(targets) > 5 else ''})"
     verb, past = VERBS[which]
-    return _plan(
+    return new_plan(
         context, action=f"puppet-{which}", title=f"{verb} {what}", targets=targets,
         risk=Risk.REVERSIBLE if len(targets) == 1 else Risk.SEVERAL, steps=tuple(steps),
         key=f"puppet:{which}:" + "\n".join(sorted(targets)), log_summary=f"{past} {what}", notes=(NOTES[which],),
@@ -129,7 +129,7 @@ async def _run_puppet(run: RunContext) -> list[StepResult]:
             async def output(line: str) -> None:
                 await run.emit("output", f"{step.target}: {line}", step=step)
 
-            result = await executor.run(step.command, on_output=output)
+            result = await executor.run(step.host_command, on_output=output)
             status, detail = run_status(result) if is_run else (result.status, result.detail)
             await run.emit("step-finished", f"{step.target}: {status} {detail}", step=step, status=status)
             results[step.index] = run.result(step, status, detail)

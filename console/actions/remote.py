@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 from console.actions.guard import NotConfigured, Session
 from console.actions.plan import Command
-from console.config import AppConfig
+from console.core.config import AppConfig
 
 # what a command's outcome can be (the engine's OK/FAILED/DOWN/REFUSED, and two of its own)
 OK, FAILED, DOWN, REFUSED, TIMEOUT, NO_RETURN = "ok", "failed", "down", "refused", "timeout", "no-return"
@@ -60,7 +60,7 @@ class CommandExecutor(ABC):
     async def run(self, command: Command, on_output: OutputCallback | None = None) -> CommandResult:
         """Run `command` (session.require_writable() first). Failures of the host are results, never raised."""
 
-    async def aclose(self) -> None:
+    async def aclose(self) -> None:  # noqa: B027 - optional: an executor without connections has nothing to close
         """Close connections and sessions."""
 
 

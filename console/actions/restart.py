@@ -34,21 +34,33 @@ import httpx
 
 from console.actions.audit import sal_line
 from console.actions.catalog import (
-    JSON, MAX_DURATION, IcingaTarget, PlanContext, _plan, format_duration, icinga_filter, icinga_source,
+    JSON,
+    MAX_DURATION,
+    IcingaTarget,
+    PlanContext,
+    format_duration,
+    icinga_filter,
+    icinga_source,
+    new_plan,
 )  # fmt: skip
 from console.actions.depool import (
-    AUTO, SICK, DepoolServiceExecutor, check_backend, host_fqdn, set_health_steps,
+    AUTO,
+    SICK,
+    DepoolServiceExecutor,
+    check_backend,
+    host_fqdn,
+    set_health_steps,
 )  # fmt: skip
 from console.actions.engine import RunContext, StepResult
 from console.actions.executors import DOWN, FAILED, OK, REFUSED, SKIPPED, ClientExecutor, IcingaExecutor, Sent
 from console.actions.guard import InvalidAction, NotConfigured, Refused
 from console.actions.plan import HttpRequest, Plan, Risk, Step
 from console.actions.registry import SAL_START_END, plan_builder, runner
-from console.config import AppConfig, HealthCheckConfig
+from console.core.config import AppConfig, HealthCheckConfig
 from console.sources.httpclient import ssl_verify, transport_failure, transport_timeout
 
 if TYPE_CHECKING:
-    from console.hosts import HostDirectory
+    from console.core.hosts import HostDirectory
 
 HELD = "held"  # a repool deliberately not done: the host's restart or check failed, it stays depooled
 MAX_HOSTS = 500
@@ -213,7 +225,7 @@ def _plan_restart(action: RestartService, context: PlanContext) -> Plan:
             notes.append(f"waits {rolling.settle:g}s after each batch before the next")
     if whole_fleet:
         notes.append(f"this is every known host of {action.service} ({allowed.hosts})")
-    return _plan(
+    return new_plan(
         context, action="restart", title=title, targets=targets,
         risk=Risk.IRREVERSIBLE if whole_fleet else Risk.SEVERAL, steps=tuple(steps),
         confirm_word=action.service if whole_fleet else None,
@@ -235,7 +247,7 @@ def _plan_pool(action: Depool | Repool, context: PlanContext) -> Plan:
     note = ("the caches stop sending these app servers traffic until they are repooled" if depool else
             "repool sets the backend to `auto`: the caches' health probe decides again, so a server that is "
             "still broken stays out on its own")
-    return _plan(
+    return new_plan(
         context, action=verb, title=f"{verb} {what} {'from' if depool else 'on'} {caches} caches", targets=tuple(hosts),
         risk=Risk.REVERSIBLE if len(hosts) == 1 else Risk.SEVERAL, steps=tuple(steps),
         key="pool:" + "\n".join(sorted(hosts)),
@@ -399,9 +411,9 @@ async def _run_host(runner: _Runner, steps: list[Step]) -> tuple[list[StepResult
     results += depooled
     if any(not r.good for r in depooled):
         # out of some caches only: put it back where it went out, restart nothing
-        done = {r.index for r in depooled if r.good}
-        for depool_step, repool_step in zip(depools, by_kind.get("repool", [])):
-            if depool_step.index in done:
+        went_out = {r.index for r in depooled if r.good}
+        for depool_step, repool_step in zip(depools, by_kind.get("repool", []), strict=False):
+            if depool_step.index in went_out:
                 results.append(await runner.step(repool_step))
             else:
                 results.append(await runner.skip(repool_step, "was not depooled from this cache"))
@@ -469,7 +481,7 @@ async def _run_restart(run: RunContext) -> list[StepResult]:
             continue
         await run.emit("batch", f"batch {position + 1}/{len(order)}: {', '.join(hosts)}")
         outcomes = await asyncio.gather(*(_run_host(runner_, steps) for steps in hosts.values()))
-        for host, (host_results, failed, held) in zip(hosts, outcomes):
+        for host, (host_results, failed, held) in zip(hosts, outcomes, strict=False):
             results += host_results
             if failed:
                 failed_hosts.append(host)

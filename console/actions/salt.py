@@ -18,10 +18,11 @@ from typing import Any
 
 import httpx
 
+from console.actions.guard import Session
 from console.actions.plan import Command
+from console.actions.remote import DOWN, FAILED, NO_RETURN, OK, REFUSED, TIMEOUT, CommandExecutor, CommandResult, OutputCallback
+from console.core.config import AppConfig
 from console.sources.httpclient import ssl_verify
-from console.actions.remote import (DOWN, FAILED, NO_RETURN, OK, REFUSED, TIMEOUT, CommandExecutor, CommandResult,
-                                    OutputCallback)
 
 RENEW_BEFORE = 60.0  # seconds before the token's expiry we log in again
 HTTP_MARGIN = 15.0  # the API answers a little after the minions' timeout
@@ -41,7 +42,7 @@ class SaltLoginFailed(Exception):
 class SaltExecutor(CommandExecutor):
     name = "salt"
 
-    def __init__(self, config, session) -> None:
+    def __init__(self, config: AppConfig, session: Session) -> None:
         super().__init__(config, session)
         settings = config.actions.salt
         if settings is None:  # the config refuses `executor: salt` without it; guard direct use too

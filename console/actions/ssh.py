@@ -13,12 +13,16 @@ import inspect
 import os
 import time
 from pathlib import Path
+from typing import Any, Callable
 
 import asyncssh
 
+from console.actions.guard import Session
 from console.actions.plan import Command
-from console.actions.remote import (DOWN, FAILED, OK, REFUSED, TIMEOUT, CommandExecutor, CommandResult,
-                                    OutputCallback)
+from console.actions.remote import DOWN, FAILED, OK, REFUSED, TIMEOUT, CommandExecutor, CommandResult, OutputCallback
+from console.core.config import AppConfig
+
+Result = Callable[..., CommandResult]  # (status, detail, exit_status, stdout, stderr) -> the command's result
 
 KILL_GRACE = 2.0  # seconds a killed command gets to close its channel before we drop it
 
@@ -26,7 +30,7 @@ KILL_GRACE = 2.0  # seconds a killed command gets to close its channel before we
 class SshExecutor(CommandExecutor):
     name = "ssh"
 
-    def __init__(self, config, session) -> None:
+    def __init__(self, config: AppConfig, session: Session) -> None:
         super().__init__(config, session)
         self.settings = config.actions.ssh
         self.known_hosts = str(Path(self.settings.known_hosts).expanduser())
@@ -54,7 +58,8 @@ class SshExecutor(CommandExecutor):
                     return result(DOWN, f"{host}: the SSH connection failed: {_reason(exc)}")
         raise AssertionError("unreachable")
 
-    async def _execute(self, conn, command: Command, on_output, result) -> CommandResult:
+    async def _execute(self, conn: asyncssh.SSHClientConnection, command: Command, on_output: OutputCallback | None,
+                       result: Result) -> CommandResult:
         process = await conn.create_process(command.line, stdin=asyncssh.DEVNULL)
         out: list[str] = []
         err: list[str] = []
@@ -103,7 +108,7 @@ class SshExecutor(CommandExecutor):
         if not os.path.isfile(self.known_hosts):
             raise _Unavailable(REFUSED, f"refused: {host}: the known_hosts file {self.known_hosts} does not exist; "
                                         "host keys are always checked")
-        options: dict = {"username": user, "port": settings.port, "known_hosts": self.known_hosts, "config": None,
+        options: dict[str, Any] = {"username": user, "port": settings.port, "known_hosts": self.known_hosts, "config": None,
                          "connect_timeout": settings.connect_timeout, "login_timeout": settings.connect_timeout}
         if settings.key:
             options.update(client_keys=[str(Path(settings.key).expanduser())], agent_path=None)
@@ -157,7 +162,7 @@ class _Unavailable(Exception):
         self.status, self.detail = status, detail
 
 
-async def _pump(stream, into: list[str], on_output: OutputCallback | None) -> None:
+async def _pump(stream: asyncssh.SSHReader[str], into: list[str], on_output: OutputCallback | None) -> None:
     """Collect a stream, handing each line to on_output as it arrives (a callback failure stops nothing)."""
     async for line in stream:
         if not line:  # end of the stream
@@ -172,7 +177,7 @@ async def _pump(stream, into: list[str], on_output: OutputCallback | None) -> No
                 pass
 
 
-async def _kill(process) -> None:
+async def _kill(process: asyncssh.SSHClientProcess[str]) -> None:
     """Signal the remote command, then close the channel whatever the server does with the signal."""
     try:
         process.kill()

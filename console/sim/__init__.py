@@ -5,7 +5,8 @@ the clients' mistakes instead of sharing them.
 """
 
 from console.sim.farm import Farm
-from console.sim.scenarios import DEFAULT_SCENARIO, DESCRIPTIONS as SCENARIOS
+from console.sim.scenarios import DEFAULT_SCENARIO
+from console.sim.scenarios import DESCRIPTIONS as SCENARIOS
 from console.sim.server import FAULTS
 from console.sim.simfarm import APIS, SimFarm
 

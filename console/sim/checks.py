@@ -113,6 +113,7 @@ def evaluate(farm: Farm, slot: Slot, now: datetime, output: bool = True) -> Stat
     if slot.rechecked_at is not None and last_check < slot.rechecked_at <= now:
         last_check = slot.rechecked_at
     command = COMMANDS.get(slot.service, "nrpe") if slot.service else "hostalive"
+    text: str | None
     if slot.override is not None:
         state, text, perf, since, hard = (slot.override.state, slot.override.output, slot.override.perf,
                                          slot.override.since, slot.override.hard)
@@ -172,7 +173,7 @@ def _puppet_state(farm: Farm, spec: HostSpec, slot: Slot, now: datetime):
     agent = farm.agents.get(spec.name)
     # with no failed run possible only the latest report tells anything: skip the history
     runs = agent.runs(farm.seed, now, history=HISTORY_RUNS if agent.may_fail() else 1) if agent else []
-    if not runs:
+    if agent is None or not runs:  # no agent: no runs
         return UNKNOWN, "UNKNOWN: Puppet has never run on this host", (), slot.calm_since, True
     latest = runs[0]
     ago = _ago((now - latest.end).total_seconds())
@@ -192,7 +193,7 @@ def _puppet_state(farm: Farm, spec: HostSpec, slot: Slot, now: datetime):
                   f"Failed resources (up to 3 shown): {shown}")
         return CRITICAL, output, (), since, True
     since = slot.calm_since
-    for newer, older in zip(runs, runs[1:]):  # recovered lately: the state changed at the first good run
+    for newer, older in zip(runs, runs[1:], strict=False):  # recovered lately: the state changed at the first good run
         if older.status == "failed" and newer.status != "failed":
             since = max(since, newer.receive_time)
             break

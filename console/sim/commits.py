@@ -68,7 +68,7 @@ def build_repos(inventory: Inventory, seed: int, anchor: datetime, trigger: Trig
     repos: dict[str, list[Commit]] = {}
     for repo, items in parsed.items():
         shifted = [replace(c, date=c.date + shift) for c in items]
-        if moved is not None and moved.repo == repo:
+        if moved is not None and trigger is not None and moved.repo == repo:  # moved: only with a trigger
             shifted.append(replace(moved, date=trigger.at.replace(microsecond=0)))
         shifted.sort(key=lambda c: c.date, reverse=True)
         repos[repo] = _chain(repo, shifted)

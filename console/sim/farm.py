@@ -10,14 +10,14 @@ import threading
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 
-from console.clock import Clock, utc_now
+from console.core.clock import Clock, utc_now
 from console.sim.checks import Ack, Downtime, Override, Slot, calm_since, natural_interval, parse_state
 from console.sim.commits import Commit, build_repos, new_commit
 from console.sim.inventory import HostSpec, NodeSpec, load_inventory
 from console.sim.logs import AlertEvent, EventDefinition, LogBook, LogLine, ulid
 from console.sim.metrics import Usage, natural_cpu, natural_usage
-from console.sim.scale import Scale, apply_scale, scale_inventory
 from console.sim.puppet import RUN_INTERVAL, Agent, ResourceEvent, Window
+from console.sim.scale import Scale, apply_scale, scale_inventory
 from console.sim.seeded import stable_uuid, unit
 from console.sim.varnish import CacheState, new_caches
 

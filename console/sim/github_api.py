@@ -59,7 +59,7 @@ def commit_json(c: Commit, detail: bool = False) -> dict:
     linked = unit("linked-account", c.repo, c.sha) >= 0.04  # a few emails belong to no GitHub account: author is null
     base = f"{API}/repos/{c.repo}"
     tree = hexid("tree", c.sha)
-    out = {
+    out: dict[str, Any] = {
         "sha": c.sha,
         "node_id": "C_kwDO" + hexid("commit-node", c.sha, length=30),
         "commit": {
@@ -80,7 +80,7 @@ def commit_json(c: Commit, detail: bool = False) -> dict:
                     for p in c.parents],
     }
     if detail:
-        files = []
+        files: list[dict[str, Any]] = []
         for path in c.files:
             adds = 1 + stable_int("adds", c.sha, path) % 40
             dels = stable_int("dels", c.sha, path) % 25

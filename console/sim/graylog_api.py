@@ -149,7 +149,7 @@ class GraylogApi(FarmApi):
         offset = _int(params.get("offset"), 0, "offset")
         limit = _int(params.get("limit"), 150, "limit") or 150
         wanted = [f.strip() for f in (params.get("fields") or "").split(",") if f.strip()]
-        messages = []
+        messages: list[dict[str, Any]] = []
         for line in rows[offset:offset + limit]:
             fields = line.fields()
             if wanted:
@@ -323,7 +323,7 @@ def _pivot(rows: list[dict], groupings: list[tuple[str, int]], metrics: list[tup
         return (-value if isinstance(value, (int, float)) else 0.0, item[0])
 
     ranked = sorted(groups.items(), key=rank)
-    out = []
+    out: list[list[Any]] = []
     for value, members in ranked[:limit]:
         if deeper:
             out.extend([value, *rest] for rest in _pivot(members, deeper, metrics))

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
 Predicate = Callable[[dict], bool]
+_Ordered = TypeVar("_Ordered", float, str)  # compared with its own kind only
 ANALYZED = ("message", "full_message")  # tokenised, case-insensitive
 LOWERCASED = ("source",)  # keyword + lowercase filter
 _WORDS = re.compile(r"[\w.]+", re.UNICODE)
@@ -209,7 +210,11 @@ def _compare(value: Any, op: str, bound: str) -> bool:
         return False
     a, b = _number(value), _number(bound)
     if a is None or b is None:
-        a, b = str(value), bound  # strings and ISO timestamps compare as text
+        return _ordered(str(value), op, bound)  # strings and ISO timestamps compare as text
+    return _ordered(a, op, b)
+
+
+def _ordered(a: _Ordered, op: str, b: _Ordered) -> bool:
     return {"<": a < b, ">": a > b, "<=": a <= b, ">=": a >= b}[op]
 
 

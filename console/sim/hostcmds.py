@@ -13,8 +13,8 @@ A handler gets (farm, host, **words) / (farm, host, args) and returns (retcode, 
 from __future__ import annotations
 
 import shlex
-from importlib import import_module
 from dataclasses import dataclass
+from importlib import import_module
 from typing import TYPE_CHECKING, Callable
 
 from console.sim.checks import OK, OK_OUTPUT, Override, evaluate
@@ -82,7 +82,7 @@ def _match(template: tuple[str, ...], words: list[str]) -> dict[str, str] | None
     if len(template) != len(words):
         return None
     found: dict[str, str] = {}
-    for pattern, word in zip(template, words):
+    for pattern, word in zip(template, words, strict=False):
         if pattern.startswith("{") and pattern.endswith("}"):
             found[pattern[1:-1]] = word
         elif pattern != word:

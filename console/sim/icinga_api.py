@@ -258,7 +258,7 @@ class IcingaApi(FarmApi):
                     if name not in target:
                         raise FilterError(f"Invalid field specified: {name}")
                 joins[prefix] = {name: target[name] for name in fields}
-        meta = {}
+        meta: dict[str, Any] = {}
         for item in lists["meta"] or []:
             if item == "used_by":
                 meta["used_by"] = []
@@ -521,10 +521,10 @@ def _check_result(farm: Farm, slot: Slot, status: Status, state: int) -> dict:
     }
 
 
-def _common(farm: Farm, slot: Slot, status: Status, state: int) -> dict:
+def icinga_common_attrs(farm: Farm, slot: Slot, status: Status, state: int) -> dict:
     """Attributes hosts and services share (Checkable)."""
-    ack = status.ack
-    handled_by_ack = ack is not None and status.problem
+    ack = status.ack if status.problem else None  # only a problem's acknowledgement handles it
+    handled_by_ack = ack is not None
     last_check = _ts(status.last_check)
     state_type = 1.0 if status.hard else 0.0
     _command, location, templates = _slot_static(slot.host, slot.service, farm.hosts[slot.host].address)
@@ -535,8 +535,8 @@ def _common(farm: Farm, slot: Slot, status: Status, state: int) -> dict:
     return {
         **_CHECKABLE_CONSTANTS,
         "acknowledgement": _acknowledgement(status),
-        "acknowledgement_expiry": _ts(ack.expiry) if handled_by_ack and ack.expiry else 0.0,
-        "acknowledgement_last_change": _ts(ack.at) if handled_by_ack else 0.0,
+        "acknowledgement_expiry": _ts(ack.expiry) if ack is not None and ack.expiry else 0.0,
+        "acknowledgement_last_change": _ts(ack.at) if ack is not None else 0.0,
         "check_attempt": attempt,
         "check_command": status.command,
         "check_interval": float(slot.interval),
@@ -582,7 +582,7 @@ def _host_static(spec: HostSpec) -> dict[str, Any]:
 def host_attrs(farm: Farm, slot: Slot, status: Status) -> dict:
     spec = farm.hosts[slot.host]
     state = 1 if status.state else 0
-    attrs = _common(farm, slot, status, state)
+    attrs = icinga_common_attrs(farm, slot, status, state)
     last_state_change = attrs["last_state_change"]
     attrs.update(_host_static(spec))
     attrs.update({
@@ -596,9 +596,9 @@ def host_attrs(farm: Farm, slot: Slot, status: Status) -> dict:
     return attrs
 
 
-def service_attrs(farm: Farm, slot: Slot, status: Status, host: dict) -> dict:
+def service_attrs(farm: Farm, slot: Slot, status: Status, host: Mapping[str, Any]) -> dict:
     state = status.state
-    attrs = _common(farm, slot, status, state)
+    attrs = icinga_common_attrs(farm, slot, status, state)
     last_check = attrs["last_check"]
     last_ok = last_check if state == 0 else attrs["last_state_change"] - 1
     attrs.update({
@@ -713,7 +713,7 @@ class Checkable(Mapping):
         return len(HOST_KEYS if self.host is None else SERVICE_KEYS)
 
 
-def _plain(attrs: Mapping) -> dict:
+def _plain(attrs: dict[str, Any] | Checkable) -> dict[str, Any]:
     """The attributes as a dict (what the JSON encoder takes)."""
     return attrs.full() if isinstance(attrs, Checkable) else attrs
 

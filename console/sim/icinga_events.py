@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any, AsyncIterator
 
 from starlette.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from console.sim.checks import Slot, Status, evaluate
 from console.sim.farm import Farm
@@ -37,7 +38,7 @@ QUEUE_LIMIT = 10_000  # events a slow reader may fall behind by before it is cut
 class EventStreamResponse(StreamingResponse):
     """A held-open answer that ends quietly when its task is cancelled (the farm stopping)."""
 
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             await super().__call__(scope, receive, send)
         except asyncio.CancelledError:
@@ -215,6 +216,7 @@ class EventHub:
         from console.sim.icinga_api import downtime_attrs
 
         handled_by_ack = status.ack is not None and status.problem
+        assert status.output is not None  # evaluate() makes the output by default
         return View(
             state=(1 if status.state else 0) if not slot.service else status.state,
             hard=status.hard,
@@ -225,13 +227,13 @@ class EventHub:
         )
 
     def _events(self, slot: Slot, status: Status, before: View | None, after: View, now: datetime) -> list[dict]:
-        from console.sim.icinga_api import _common
+        from console.sim.icinga_api import icinga_common_attrs
 
         common = {"timestamp": now.timestamp(), "host": slot.host}
         if slot.service:
             common["service"] = slot.service
         states = {"state": after.state, "state_type": 1 if after.hard else 0}
-        check_result = _common(self.farm, slot, status, after.state)["last_check_result"]
+        check_result = icinga_common_attrs(self.farm, slot, status, after.state)["last_check_result"]
         flags = {"acknowledgement": after.acknowledgement != 0, "downtime_depth": 1 if after.downtime else 0}
         events: list[dict] = []
         if before is None and after.state == 0:

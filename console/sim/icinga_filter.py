@@ -74,8 +74,8 @@ def tokenize(text: str) -> list[Token]:
             value = float(raw[: unit.start()]) * _DURATION[unit.group()] if unit else float(raw)
             tokens.append(Token("number", value, pos))
         elif kind == "string":
-            value = re.sub(r"\\(.)", lambda e: _ESCAPES.get(e.group(1), e.group(1)), raw[1:-1])
-            tokens.append(Token("string", value, pos))
+            string = re.sub(r"\\(.)", lambda e: _ESCAPES.get(e.group(1), e.group(1)), raw[1:-1])
+            tokens.append(Token("string", string, pos))
         elif kind in ("op", "name"):
             tokens.append(Token("op" if raw in ("in", "!in") else kind, raw, pos))
         pos = m.end()
@@ -123,16 +123,14 @@ class _Parser:
         node = self.and_()
         while self.peek().value == "||" and self.peek().kind == "op":
             self.take()
-            left, right = node, self.and_()
-            node = lambda env, l=left, r=right: truthy(l(env)) or truthy(r(env))
+            node = _either(node, self.and_())
         return node
 
     def and_(self) -> Node:
         node = self.compare()
         while self.peek().value == "&&" and self.peek().kind == "op":
             self.take()
-            left, right = node, self.compare()
-            node = lambda env, l=left, r=right: truthy(l(env)) and truthy(r(env))
+            node = _both(node, self.compare())
         return node
 
     def compare(self) -> Node:
@@ -178,7 +176,7 @@ class _Parser:
                 self.take()
                 args = self.arguments(")")
                 func = FUNCTIONS[token.value]
-                node = lambda env, f=func, a=args: f(*(x(env) for x in a))
+                node = _call(func, args)
                 token = nxt
             else:
                 return node
@@ -199,11 +197,11 @@ class _Parser:
     def primary(self) -> Node:
         token = self.take()
         if token.kind in ("number", "string"):
-            return lambda env, v=token.value: v
+            return _constant(token.value)
         if token.kind == "name":
             name = token.value
             if name in ("true", "false"):
-                return lambda env, v=(name == "true"): v
+                return _constant(name == "true")
             if name == "null":
                 return lambda env: None
             if name in FUNCTIONS and self.peek().value == "(":
@@ -244,6 +242,22 @@ def _variable(env: dict, name: str) -> Any:
     if name in CONSTANTS:
         return CONSTANTS[name]
     raise FilterError(f"Tried to access undefined script variable '{name}'")
+
+
+def _constant(value: Any) -> Node:
+    return lambda env: value
+
+
+def _either(left: Node, right: Node) -> Node:
+    return lambda env: truthy(left(env)) or truthy(right(env))
+
+
+def _both(left: Node, right: Node) -> Node:
+    return lambda env: truthy(left(env)) and truthy(right(env))
+
+
+def _call(func: Callable[..., Any], args: list[Node]) -> Node:
+    return lambda env: func(*(x(env) for x in args))
 
 
 def _attribute(node: Node, name: str) -> Node:

@@ -319,8 +319,8 @@ class ProbeTargets:
     async def close(self) -> None:
         for server in self.http.values():
             await server.close()
-        for server in self._servers:
-            server.close()
+        for listener in self._servers:
+            listener.close()
         for transport in self._transports:
             transport.close()
         self._servers, self._transports = [], []

@@ -14,7 +14,8 @@ from console.sim.farm import Farm, Guest
 from console.sim.farm_api import FarmApi
 from console.sim.inventory import GIB, NodeSpec
 from console.sim.metrics import profile
-from console.sim.proxmox_tasks import COMMANDS as POWER_COMMANDS, TaskTable, log_page
+from console.sim.proxmox_tasks import COMMANDS as POWER_COMMANDS
+from console.sim.proxmox_tasks import TaskTable, log_page
 from console.sim.seeded import hexid, unit, wave
 
 TOKEN_ID = "root@pam!opsconsole"
@@ -236,9 +237,9 @@ class ProxmoxApi(FarmApi):
         item = {
             "id": f"qemu/{spec.vmid}", "type": "qemu", "vmid": spec.vmid, "node": spec.node, "name": spec.name,
             "status": "running" if running else "stopped", "template": 0,
-            "cpu": usage.cpu if running else 0, "maxcpu": spec.cores,
-            "mem": usage.mem if running else 0, "maxmem": maxmem,
-            "disk": usage.disk if running else 0, "maxdisk": maxdisk,
+            "cpu": usage.cpu if usage is not None else 0, "maxcpu": spec.cores,
+            "mem": usage.mem if usage is not None else 0, "maxmem": maxmem,
+            "disk": usage.disk if usage is not None else 0, "maxdisk": maxdisk,
             **self._counters(guest, now),
             "uptime": int((now - guest.boot_at).total_seconds()) if running else 0,
             "tags": spec.role,
@@ -356,7 +357,7 @@ class ProxmoxApi(FarmApi):
         return points
 
     def guest_rrd(self, guest: Guest, timeframe: str, now: datetime) -> list[dict]:
-        points = []
+        points: list[dict[str, float]] = []
         for t in _times(timeframe, now):
             usage = self.farm.usage(guest.spec.name, datetime.fromtimestamp(t, now.tzinfo))
             if usage is None:

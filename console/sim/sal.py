@@ -13,9 +13,9 @@ if TYPE_CHECKING:
 class SalRelay(asyncio.DatagramProtocol):
     def __init__(self, farm: Farm) -> None:
         self.farm = farm
-        self.transport: asyncio.DatagramTransport | None = None
+        self.transport: asyncio.BaseTransport | None = None  # a DatagramTransport
 
-    def connection_made(self, transport) -> None:  # type: ignore[override]
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport
 
     def datagram_received(self, data: bytes, addr) -> None:

@@ -94,7 +94,7 @@ class SaltApi:
             lowstate = [lowstate]
         if not isinstance(lowstate, list) or not all(isinstance(chunk, dict) for chunk in lowstate):
             return _html_error(400, "Lowstates must be a list")
-        results = []
+        results: list[dict[str, Any] | str] = []
         for chunk in lowstate:
             client = chunk.get("client")
             if client not in CLIENTS:

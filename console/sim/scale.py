@@ -96,9 +96,9 @@ def scale_inventory(inventory: Inventory, scale: Scale, seed: int) -> Inventory:
         hosts.append(HostSpec(name, f"{name}.{domain}", role, node, FIRST_VMID + i, cores, memory, services,
                               f"10.{100 + node_names.index(node)}.{octet // 250}.{octet % 250 + 1}"))
     hypervisors = [h for h in inventory.hosts if h.role == "hypervisor"]
-    for node in nodes[len(inventory.nodes):]:
-        hypervisors.append(HostSpec(node.name, f"{node.name}.{domain}", "hypervisor", None, None, node.cores,
-                                    node.memory_gb, ("pve-cluster", "pveproxy", "ssh"), node.address))
+    for added in nodes[len(inventory.nodes):]:
+        hypervisors.append(HostSpec(added.name, f"{added.name}.{domain}", "hypervisor", None, None, added.cores,
+                                    added.memory_gb, ("pve-cluster", "pveproxy", "ssh"), added.address))
     commits = dict(inventory.commits)
     if scale.commits is not None:
         for repo, items in inventory.commits.items():
@@ -143,7 +143,7 @@ def apply_scale(farm: Farm, scale: Scale) -> None:
         if wanted > len(ordered):
             raise ValueError(f"scale alerts={scale.alerts}: the farm has only {existing + len(ordered)} checks")
         anchor = farm.anchor
-        for i, (host, service) in enumerate(ordered[:wanted]):
+        for host, service in ordered[:wanted]:
             state = ALERT_STATES[int(len(ALERT_STATES) * unit(farm.seed, "scale-alert", host, service))]
             since = anchor - timedelta(seconds=60 + int(6 * 3600 * unit(farm.seed, "scale-alert-since", host, service)))
             farm.slots[(host, service)].override = Override(

@@ -15,12 +15,12 @@ import socket
 import ssl
 import threading
 from email.utils import format_datetime
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Coroutine, TypeVar
 
 import h11
 import uvicorn
-from uvicorn.protocols.http.h11_impl import H11Protocol
 from starlette.requests import ClientDisconnect
+from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.server import ServerState
 
 REASON_HEADER = b"x-sim-reason"
@@ -81,6 +81,7 @@ STATS_PATH = "/__sim/stats"  # GET on any server: {"api", "requests", "by_route"
 
 log = logging.getLogger("console.sim")
 ASGIApp = Callable[[dict, Callable, Callable], Awaitable[None]]
+_T = TypeVar("_T")
 
 
 # When this request's answer may leave (the loop's clock): set by ApiServer._gate for the request's task
@@ -188,7 +189,7 @@ class ApiServer:
         # apart, so "requests per refresh" stays about the backend APIs
         self.probe_paths: frozenset[str] = frozenset()
         self.probe_requests = 0
-        self._sock = self._bind(port)
+        self._sock: socket.socket | None = self._bind(port)  # None: the asyncio server holds it, or closed
         self.port: int = self._sock.getsockname()[1]
         self._server: asyncio.base_events.Server | None = None
         self._state = ServerState()
@@ -363,8 +364,8 @@ class LoopThread:
         asyncio.set_event_loop(self.loop)
         self.loop.run_forever()
 
-    def call(self, coro: Awaitable, timeout: float = 10.0) -> Any:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)  # type: ignore[arg-type]
+    def call(self, coro: Coroutine[Any, Any, _T], timeout: float = 10.0) -> _T:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
     def stop(self) -> None:
         async def cancel_rest() -> None:

@@ -14,24 +14,27 @@ from typing import Any
 
 import yaml
 
-from console.clock import Clock
+from console.core.clock import Clock
 from console.sim.depool import DepoolApi
 from console.sim.farm import Farm
+from console.sim.farm_api import FarmApi
 from console.sim.github_api import GitHubApi
 from console.sim.graylog_api import GraylogApi
-from console.sim.icinga_api import USERNAME as ICINGA_USER, IcingaApi
+from console.sim.icinga_api import USERNAME as ICINGA_USER
+from console.sim.icinga_api import IcingaApi
+from console.sim.probe_targets import ProbeTargets
 from console.sim.proxmox_api import TOKEN_ID, ProxmoxApi
 from console.sim.puppet import DISABLED_FACT
-from console.sim.farm_api import FarmApi
-from console.sim.probe_targets import ProbeTargets
 from console.sim.puppetdb_api import PuppetDbApi
-from console.sim.scenarios import DEFAULT_SCENARIO
-from console.sim.scale import Scale
 from console.sim.sal import close_relay, open_relay
-from console.sim.server import ApiServer, LoopThread, parse_fault
+from console.sim.salt_api import EAUTH as SALT_EAUTH
+from console.sim.salt_api import USERNAME as SALT_USER
+from console.sim.salt_api import SaltApi
+from console.sim.scale import Scale
+from console.sim.scenarios import DEFAULT_SCENARIO
+from console.sim.server import ApiServer, ASGIApp, LoopThread, parse_fault
 from console.sim.tls import FarmTLS, make_tls, write_private
 from console.sim.varnish import CacheApi
-from console.sim.salt_api import EAUTH as SALT_EAUTH, USERNAME as SALT_USER, SaltApi
 
 APIS = ("proxmox", "icinga", "puppetdb", "graylog", "github", "salt")
 REPOS = ("miraheze/mw-config", "miraheze/puppet", "miraheze/dns")
@@ -126,7 +129,7 @@ class SimFarm:
         for api, value in self._secrets.items():
             write_private(self.secret_path(api), value + "\n", 0o600)
         self.tls = make_tls(self.state_dir)
-        apps = {
+        apps: dict[str, ASGIApp] = {
             "proxmox": ProxmoxApi(self.model, self._secrets["proxmox"]),
             "icinga": IcingaApi(self.model, self._secrets["icinga"]),
             "puppetdb": PuppetDbApi(self.model),
@@ -156,12 +159,13 @@ class SimFarm:
                                                       scheme="http")
         except OSError:
             for server in servers.values():
-                server._sock and server._sock.close()  # noqa: SLF001 - not started yet
+                if server._sock is not None:  # noqa: SLF001 - not started yet
+                    server._sock.close()
             raise
         self._servers = servers
         self._loop = LoopThread(f"opsconsole-sim-{servers['proxmox'].port}")
         try:
-            for name, server in servers.items():
+            for server in servers.values():
                 https = server.scheme == "https"
                 self._loop.call(server.open(self.tls.context if https else None, self.tls.impostor if https else None))
             self._sal, self._sal_port = self._loop.call(open_relay(self.model, self._ports.get("sal", 0)))

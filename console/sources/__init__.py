@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
-from console.clock import Clock, utc_now
-from console.config import AppConfig, CommitsConfig, SourceConfig
+from console.core.clock import Clock, utc_now
+from console.core.config import AppConfig, CommitsConfig, SourceConfig
 from console.sources.base import MalformedAnswer, Source, SourceError, describe_error
 from console.sources.commits import GitHubCommitsSource, LocalGitCommitsSource
 from console.sources.graylog import GraylogSource
 from console.sources.icinga import IcingaSource
+from console.sources.icinga_stream import event_streams
 from console.sources.probes import ProbesSource
 from console.sources.proxmox import ProxmoxSource
 from console.sources.puppetdb import PuppetDBSource
 
-BUILDERS = {
+BUILDERS: dict[str, Callable[[Any, Clock], Source[Any]]] = {
     "proxmox": ProxmoxSource,
     "puppetdb": PuppetDBSource,
     "icinga": IcingaSource,
@@ -53,4 +54,5 @@ __all__ = [
     "build_source",
     "build_sources",
     "describe_error",
+    "event_streams",
 ]

@@ -11,8 +11,8 @@ from typing import Generic, TypeVar
 
 import httpx
 
-from console.clock import Clock, utc_now
-from console.model import SourceResult
+from console.core.clock import Clock, utc_now
+from console.core.model import SourceResult
 
 T = TypeVar("T")
 

@@ -10,9 +10,9 @@ from typing import Any
 
 import httpx
 
-from console.clock import Clock, utc_now
-from console.config import CommitsConfig
-from console.model import Commit, CommitLog
+from console.core.clock import Clock, utc_now
+from console.core.config import CommitsConfig
+from console.core.model import Commit, CommitLog
 from console.sources.base import MalformedAnswer, SourceError
 from console.sources.httpclient import (
     RedactingSource,

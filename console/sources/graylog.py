@@ -9,9 +9,9 @@ from typing import Any, Sequence
 
 import httpx
 
-from console.clock import Clock, utc_now
-from console.config import GraylogConfig
-from console.model import LogEvent, LogMessage, LogSnapshot
+from console.core.clock import Clock, utc_now
+from console.core.config import GraylogConfig
+from console.core.model import LogEvent, LogMessage, LogSnapshot
 from console.sources.base import MalformedAnswer, SourceError
 from console.sources.graylog_events import events_body, parse_events
 from console.sources.httpclient import HttpSource, basic_credentials, gather_or_cancel
@@ -65,6 +65,7 @@ class GraylogSource(HttpSource[LogSnapshot]):
         # The panes need only the error counts per host: one aggregate request, not one per host and
         # no message list (the log screen and the host detail search on their own).
         # The events go alongside, not after: one round trip of wall time per refresh.
+        snapshot: LogSnapshot
         aggregate, snapshot = await gather_or_cancel(
             self._json("POST", "/api/search/aggregate", json=self.aggregate_body()),
             self.with_events(LogSnapshot(messages=())),

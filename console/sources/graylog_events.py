@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from console.model import LogEvent
+from console.core.model import LogEvent
 from console.sources.parsing import as_dict, as_list, iso_time, malformed, opt_dict, opt_float
 
 EVENTS_PAGE = 100  # the newest events per refresh; an event repeating every few minutes fills few

@@ -16,9 +16,9 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from console.clock import Clock
-from console.config import HttpSourceConfig
-from console.model import SourceResult
+from console.core.clock import Clock
+from console.core.config import HttpSourceConfig
+from console.core.model import SourceResult
 from console.sources.base import MalformedAnswer, Source, SourceError, describe_error
 from console.sources.parsing import first_line
 

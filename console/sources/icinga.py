@@ -17,10 +17,10 @@ from typing import Any, Callable, Iterable, TypeVar
 
 import httpx
 
-from console.clock import Clock, utc_now
-from console.config import IcingaConfig
-from console.leftovers import Acknowledgement, Downtime
-from console.model import CheckState, IcingaHostState, IcingaSnapshot, ServiceCheck
+from console.core.clock import Clock, utc_now
+from console.core.config import IcingaConfig
+from console.core.model import CheckState, IcingaHostState, IcingaSnapshot, ServiceCheck
+from console.derive.leftovers import Acknowledgement, Downtime
 from console.sources.base import MalformedAnswer
 from console.sources.httpclient import (
     Body,

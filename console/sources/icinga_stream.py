@@ -20,8 +20,8 @@ from typing import Any, Callable, Iterable, Sequence
 
 import httpx
 
-from console.clock import Clock
-from console.model import CheckState, IcingaHostState, IcingaSnapshot, ServiceCheck, StreamStatus
+from console.core.clock import Clock
+from console.core.model import CheckState, IcingaHostState, IcingaSnapshot, ServiceCheck, StreamStatus
 from console.sources.base import MalformedAnswer, Source, SourceError, describe_error
 from console.sources.httpclient import answer_json, redact, ssl_verify, transport_failure
 from console.sources.icinga import IcingaSource, check_output, check_state
@@ -235,7 +235,7 @@ class Backoff:
     def delay(self, failures: int) -> float:
         if failures <= 0:
             return 0.0
-        return min(self.cap, self.first * 2 ** min(failures - 1, 30))
+        return min(self.cap, self.first * 2.0 ** min(failures - 1, 30))
 
 
 # --- the stream ----------------------------------------------------------------------------------
@@ -300,7 +300,7 @@ class IcingaEventStream:
                 opened_at = time.monotonic()
                 self.connections += 1
                 self._set(StreamStatus(live=True), report)
-                if failures and on_reconnected is not None:
+                if failures and on_reconnected is not None:  # noqa: B023 - called during this iteration
                     on_reconnected()
 
             try:

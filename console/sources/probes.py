@@ -14,23 +14,24 @@ import secrets
 import socket
 import ssl
 import struct
-from typing import Callable
+from typing import AsyncIterator, Callable
 from urllib.parse import urlsplit
 
 import h11
 
 from console import __version__
-from console.clock import Clock, utc_now
-from console.config import (
+from console.core.clock import Clock, utc_now
+from console.core.config import (
     DnsProbeConfig,
     HttpProbeConfig,
     MemcachedProbeConfig,
     ProbeBase,
+    ProbeConfig,
     RedisProbeConfig,
     ServiceConfig,
     TcpProbeConfig,
 )
-from console.model import ProbeResult, ProbeSnapshot
+from console.core.model import ProbeResult, ProbeSnapshot
 from console.sources.base import MalformedAnswer, Source, SourceError, describe_error
 from console.sources.httpclient import redact, shared_tls_context, transport_timeout
 
@@ -102,7 +103,7 @@ class ProbesSource(Source[ProbeSnapshot]):
         results = await asyncio.gather(*(self.run(service, probe) for service, probe in self.probes))
         return ProbeSnapshot(tuple(results))
 
-    async def run(self, service: str, probe: ProbeBase) -> ProbeResult:
+    async def run(self, service: str, probe: ProbeConfig) -> ProbeResult:
         """One probe under its own timeout; never raises (except cancellation)."""
         label = probe_label(probe)
         started = self.timer()
@@ -205,7 +206,7 @@ def http_verdict(status: int, body: str, expect: tuple[int, ...], contains: str 
 
 
 @contextlib.asynccontextmanager
-async def _connection(host: str, port: int):
+async def _connection(host: str, port: int) -> AsyncIterator[tuple[asyncio.StreamReader, asyncio.StreamWriter]]:
     reader, writer = await asyncio.open_connection(host, port, limit=MAX_LINE)
     try:
         yield reader, writer
@@ -373,7 +374,8 @@ def parse_soa_serial(message: bytes, query_id: int, zone: str) -> int:
             _, at = read_name(message, at)  # RNAME
             if at + 4 > offset + length:
                 raise MalformedAnswer("truncated SOA record")
-            return struct.unpack("!I", message[at:at + 4])[0]
+            serial: int = struct.unpack("!I", message[at:at + 4])[0]
+            return serial
         offset += length
     raise ProbeFailed(f"no SOA for {zone} in the answer (not authoritative?)")
 

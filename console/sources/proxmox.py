@@ -17,9 +17,9 @@ if TYPE_CHECKING:  # proxmoxer and requests load on the first fetch, not on the 
     from proxmoxer import ProxmoxAPI
     from proxmoxer.core import ResourceException
 
-from console.clock import Clock, utc_now
-from console.config import ProxmoxConfig
-from console.model import Guest, HypervisorNode, ProxmoxInventory
+from console.core.clock import Clock, utc_now
+from console.core.config import ProxmoxConfig
+from console.core.model import Guest, HypervisorNode, ProxmoxInventory
 from console.sources.base import MalformedAnswer, SourceError
 from console.sources.httpclient import RedactingSource, in_parser_thread, transport_failure, transport_timeout
 from console.sources.parsing import (

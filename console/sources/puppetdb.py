@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from console.clock import Clock, utc_now
-from console.config import PuppetDBConfig
-from console.model import PuppetInventory, PuppetNodeStatus
+from console.core.clock import Clock, utc_now
+from console.core.config import PuppetDBConfig
+from console.core.model import PuppetInventory, PuppetNodeStatus
 from console.sources.base import MalformedAnswer
 from console.sources.httpclient import Body, HttpSource
 from console.sources.jsonstream import iter_items

@@ -21,8 +21,23 @@ from textual.widgets import Button, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from console.actions import (
-    Acknowledge, Action, ActionEngine, ActionEvent, ActionResult, AuditError, Confirmation, IcingaTarget, PurgeUrls,
-    Recheck, Refused, RemoveAcknowledgement, RemoveDowntime, Risk, ScheduleDowntime, Session, current_operator,
+    Acknowledge,
+    Action,
+    ActionEngine,
+    ActionEvent,
+    ActionResult,
+    AuditError,
+    Confirmation,
+    IcingaTarget,
+    PurgeUrls,
+    Recheck,
+    Refused,
+    RemoveAcknowledgement,
+    RemoveDowntime,
+    Risk,
+    ScheduleDowntime,
+    Session,
+    current_operator,
     parse_duration,
 )  # fmt: skip
 from console.actions.catalog import icinga_source
@@ -63,6 +78,11 @@ class ActionRequest:
     asks_duration: bool = False
     fields: tuple[ActionField, ...] = ()
     make: Callable[[dict[str, str]], Action] | None = None
+
+
+def made(action: Action) -> Callable[[dict[str, str]], Action]:
+    """A `make` for an action built beforehand: it asks no field."""
+    return lambda _values: action
 
 
 def purge_request() -> ActionRequest:
@@ -209,12 +229,12 @@ class ActionKeys:
         return pane.number, [key] if key else []
 
     def _icinga_targets(self: Any, number: int, keys: list[str]) -> tuple[IcingaTarget, ...]:
-        if number == 2:  # Alerts: "mw152!PHP-FPM"; a Graylog event row is refused (console.alerts)
-            from console.alerts import alert_targets
+        if number == 2:  # Alerts: "mw152!PHP-FPM"; a Graylog event row is refused (console.derive.alerts)
+            from console.derive.alerts import alert_targets
 
             return alert_targets(self.store, self.config, keys)
         if number == 1:  # Hosts: "guest:mw152", "node:cloud15" -> the name Icinga knows the host by
-            from console.hosts import HostDirectory
+            from console.core.hosts import HostDirectory
 
             directory = HostDirectory.from_store(self.store, self.config)
             names = [key.split(":", 1)[-1].split("@", 1)[0] for key in keys]  # "guest:mw1@pve-b": clusters

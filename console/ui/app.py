@@ -13,33 +13,33 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Iterable
+from typing import TYPE_CHECKING, Any, Iterable, TypeGuard
 
 from rich.text import Text
 from textual import events
-from textual.app import App, ComposeResult, SuspendNotSupported
+from textual.app import App, ComposeResult, SuspendNotSupported, SystemCommand
 from textual.binding import Binding
 from textual.containers import Container
 from textual.message import Message
 from textual.screen import Screen
-from textual.app import SystemCommand
 from textual.widgets import Footer, Input
 
-from console.clock import Clock, utc_now
-from console.config_file import ConfigDocument, ConfigError, is_production_environment
-from console.shell import run_in_terminal
-from console.state import Poller, Store
+from console.cli.shell import run_in_terminal
+from console.core.clock import Clock, utc_now
+from console.core.config_file import ConfigDocument, ConfigError, is_production_environment
+from console.core.state import Poller, Store
+from console.derive.jump import completions, parse_jump
 from console.ui.action_keys import ACTION_BINDINGS, ActionKeys
 from console.ui.panes import PANES, Pane
 from console.ui.panes.base import IndexedView, PaneLayout, derive_indexed, lay_out
-from console.jump import completions, parse_jump
 from console.ui.themes import USER_THEMES, load_themes
 from console.ui.widgets import CommandLine, FarmHeader, KeyedTable, PromptBar, StatusBar, TabBar
 
 if TYPE_CHECKING:
-    from console.config import AppConfig
+    from console.core.config import AppConfig
     from console.sources.base import Source
     from console.ui.actions import ActionDesk
+    from console.ui.detail import HostDetailScreen
     from console.ui.incident import IncidentDesk
 
 # Screens opened by a key, the action engine and the clients load on first use, not before the first
@@ -66,6 +66,10 @@ def showing(screen: Screen, where: tuple[str, str]) -> bool:
     return module is not None and isinstance(screen, getattr(module, where[1]))
 
 
+def showing_detail(screen: Screen) -> TypeGuard[HostDetailScreen]:
+    return showing(screen, DETAIL)
+
+
 def default_identity() -> str:
     """user@host as the team log writes it; behind sudo, the person rather than root."""
     try:
@@ -86,10 +90,10 @@ class OpsConsoleApp(ActionKeys, App[None]):
     CSS_PATH = "console.tcss"
     TITLE = "opsconsole"
     ENABLE_COMMAND_PALETTE = True  # ctrl+p: every view and action (get_system_commands)
-    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (WIDE, "-wide")]
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (WIDE, "-wide")]
     BINDINGS = [
         Binding("tab", "cycle_pane(1)", "Next pane", show=False, priority=True),
-        # k9s's triage grammar; rebindable by id from `ui.keys` (console.config.KeysConfig)
+        # k9s's triage grammar; rebindable by id from `ui.keys` (console.core.config.KeysConfig)
         Binding("/", "filter", "Filter", id="filter"),
         Binding(":", "jump", "Jump", id="jump"),
         Binding("shift+tab", "cycle_pane(-1)", "Prev pane", show=False, priority=True),
@@ -126,16 +130,21 @@ class OpsConsoleApp(ActionKeys, App[None]):
         # UI loop (_validate_document): until then the app shows the farm and takes no key but q.
         self._document = config if isinstance(config, ConfigDocument) else None
         self.config: AppConfig = None if self._document else config  # type: ignore[assignment]
-        self.config_error: ConfigError | None = None  # the console exits with it (console/cli.py prints it)
+        self.config_error: ConfigError | None = None  # the console exits with it (console/cli/run.py prints it)
         self.clock = clock
         self.identity = identity or default_identity()
-        farm_name, environment = ((config.farm_name, config.environment) if self._document
+        farm_name, environment = ((config.farm_name, config.environment) if isinstance(config, ConfigDocument)
                                   else (config.farm.name, config.farm.environment))
         self.title = f"opsconsole {farm_name}"
         self.store = Store(clock=clock)
         # Without given sources the clients (and httpx) are built after the first paint (start_polling).
         self._build_sources = sources is None
-        self.poller = Poller(sources or [], self.store, streams=[] if sources is None else None)
+        if sources is None:
+            self.poller = Poller([], self.store)
+        else:  # given sources (tests): their event streams too, as start_polling() does
+            from console.sources import event_streams
+
+            self.poller = Poller(sources, self.store, streams=event_streams(sources))
         self.unverified: frozenset[str] = frozenset()
         if self.config is not None:
             self._know_sources(self.config)
@@ -226,10 +235,13 @@ class OpsConsoleApp(ActionKeys, App[None]):
         """The config's models (pydantic) load and validate in a thread after the first paint; a
         broken config ends the console, and the cli prints every problem (exit 2)."""
 
-        def validate() -> AppConfig:
-            from console.config import validate_document
+        document = self._document
+        assert document is not None  # on_mount() validates only a ConfigDocument
 
-            return validate_document(self._document)
+        def validate() -> AppConfig:
+            from console.core.config import validate_document
+
+            return validate_document(document)
 
         try:
             config = await asyncio.to_thread(validate)
@@ -266,10 +278,11 @@ class OpsConsoleApp(ActionKeys, App[None]):
 
     def start_polling(self) -> None:
         if self._build_sources:
-            from console.sources import build_sources
+            from console.sources import build_sources, event_streams
 
             self._build_sources = False
-            poller = Poller(build_sources(self.config, self.clock), self.store)
+            sources = build_sources(self.config, self.clock)
+            poller = Poller(sources, self.store, streams=event_streams(sources))
             poller.paused = self.poller.paused  # p pressed before this; per-source pauses live in the store
             self.poller = poller
             self._show_status(self.clock())
@@ -328,7 +341,7 @@ class OpsConsoleApp(ActionKeys, App[None]):
 
     def _refresh_detail(self) -> None:
         for screen in self.screen_stack:
-            if showing(screen, DETAIL) and screen.is_mounted:
+            if showing_detail(screen) and screen.is_mounted:
                 screen.show_store()
 
     def refresh_panes(self, kinds: set[str] | None = None) -> None:
@@ -338,7 +351,9 @@ class OpsConsoleApp(ActionKeys, App[None]):
         self._stale_panes.update(pane for pane in self.panes if kinds is None or pane.kinds & kinds)
         if not self._deriving and self.config is not None:
             self._deriving = True
-            self.run_worker(self._derive_stale_panes, group="views")  # a function: no coroutine left unawaited if the app stops first
+            # a function: no coroutine left unawaited if the app stops first (Textual's WorkType infers Never
+            # for an async method: Textualize/textual#6386)
+            self.run_worker(self._derive_stale_panes, group="views")  # type: ignore[arg-type]
 
     async def _derive_stale_panes(self) -> None:
         try:
@@ -349,7 +364,7 @@ class OpsConsoleApp(ActionKeys, App[None]):
                 jobs = [(pane.derive, pane.state, pane.hide_handled) for pane in panes]
                 store, config = self.store, self.config
 
-                def derive_and_lay_out() -> list[tuple[IndexedView, PaneLayout]]:
+                def derive_and_lay_out(jobs=jobs, store=store, config=config, now=now) -> list[tuple[IndexedView, PaneLayout]]:
                     out = []
                     for derive, state, hide_handled in jobs:
                         indexed = derive_indexed(derive, store, config, now)
@@ -357,7 +372,7 @@ class OpsConsoleApp(ActionKeys, App[None]):
                     return out
 
                 shown = await asyncio.get_running_loop().run_in_executor(self._views_worker, derive_and_lay_out)
-                for number, (pane, (indexed, layout)) in enumerate(zip(panes, shown)):
+                for number, (pane, (indexed, layout)) in enumerate(zip(panes, shown, strict=False)):
                     if number:  # one pane repainted per frame: at 5,000 guests all four take ~65 ms to paint
                         await self._painted()
                     pane.show(indexed, layout)
@@ -368,12 +383,17 @@ class OpsConsoleApp(ActionKeys, App[None]):
 
     async def _painted(self) -> None:
         """Until the screen has been updated with what was shown so far."""
-        painted = asyncio.get_running_loop().create_future()
-        self.call_after_refresh(lambda: painted.done() or painted.set_result(None))
+        painted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def paint_done() -> None:
+            if not painted.done():
+                painted.set_result(None)
+
+        self.call_after_refresh(paint_done)
         await painted
 
     def _show_status(self, now: datetime) -> None:
-        from console.views import github_quota, status_items
+        from console.derive.status_bar import github_quota, status_items
 
         self.status_bar.show(status_items(self.store, now, self.unverified), github_quota(self.store))
 
@@ -434,7 +454,7 @@ class OpsConsoleApp(ActionKeys, App[None]):
         self.prompt.open("jump", "", completions(self.known_hosts(), self.available_themes, self.poller.sources))
 
     def known_hosts(self) -> list[str]:
-        from console.clusters import row_host
+        from console.core.clusters import row_host
 
         view = self.pane(1).view
         return list(dict.fromkeys(row_host(row.key) for row in view.rows)) if view else []
@@ -461,7 +481,7 @@ class OpsConsoleApp(ActionKeys, App[None]):
                 self.run_jump(message.value)
 
     def run_jump(self, text: str) -> None:
-        """Run a `:` command (console.jump): a pane, a host's detail, a theme, quit; else say why not."""
+        """Run a `:` command (console.derive.jump): a pane, a host's detail, a theme, quit; else say why not."""
         jump = parse_jump(text, self.available_themes, self.poller.sources)
         if jump.what == "pane":
             self.action_show_pane(int(jump.arg or 1))
@@ -487,7 +507,7 @@ class OpsConsoleApp(ActionKeys, App[None]):
         else:
             self.notify(str(jump.arg), title="Jump", severity="warning")
 
-    def action_back(self) -> None:
+    async def action_back(self) -> None:  # async as App's (Textual awaits an action either way)
         """esc on the panes: clear the focused pane's filter."""
         if self.focused_pane.filter_text:
             self.focused_pane.set_filter("")
@@ -581,8 +601,8 @@ class OpsConsoleApp(ActionKeys, App[None]):
     def on_keyed_table_row_selected(self, event: KeyedTable.RowSelected) -> None:
         """enter on a row: Hosts and Alerts open the row's host, Services its worst problem host (or a
         picker of its hosts). A commit names no host, so enter in Commits does nothing."""
-        from console.alerts import alerts_by_key
-        from console.clusters import row_host
+        from console.core.clusters import row_host
+        from console.derive.alerts import alerts_by_key
 
         pane = next((p for p in self.panes if p.table is event.table), None)
         key = event.row_key
@@ -598,10 +618,10 @@ class OpsConsoleApp(ActionKeys, App[None]):
 
     def action_logs(self) -> None:
         """L: the log screen, on the host under the cursor (Hosts, Alerts), else on every line."""
-        from console.alerts import alerts_by_key
-        from console.clusters import row_host
-        from console.hosts import HostDirectory
-        from console.logtail import host_log_query
+        from console.core.clusters import row_host
+        from console.core.hosts import HostDirectory
+        from console.derive.alerts import alerts_by_key
+        from console.derive.logtail import host_log_query
 
         pane, key = self.focused_pane, self.focused_pane.table.cursor_key
         host = None
@@ -630,8 +650,9 @@ class OpsConsoleApp(ActionKeys, App[None]):
 
     def open_service(self, service: str) -> None:
         """One problem host: its detail; else a picker of the service's hosts, the worst first."""
-        from console.model import CheckState
-        from console.views import STATE_STYLE, STATE_SYMBOL, service_hosts
+        from console.core.model import CheckState
+        from console.derive.cells import STATE_STYLE, STATE_SYMBOL
+        from console.derive.services_pane import service_hosts
 
         hosts = service_hosts(self.store, self.config, service)
         problems = [host for host, state in hosts if state != CheckState.OK]

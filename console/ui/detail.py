@@ -17,8 +17,11 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
-from console.config import is_production
-from console.detail import (
+from console.core.config import is_production
+from console.core.hosts import HostDirectory, HostIdentity, host_links, ssh_command
+from console.core.model import LogMessage, LogSnapshot
+from console.derive.commits_pane import incident_start
+from console.derive.detail import (
     LOADING,
     LOG_COLUMNS,
     LOG_LINES,
@@ -40,14 +43,11 @@ from console.detail import (
     puppet_text,
     usage_line,
 )
-from console.hosts import HostDirectory, HostIdentity, host_links, ssh_command
-from console.model import LogMessage, LogSnapshot
 from console.sources.graylog import GraylogSource
 from console.sources.icinga import IcingaSource
 from console.sources.proxmox import ProxmoxSource
 from console.sources.puppetdb import PuppetDBSource
 from console.ui.widgets import FarmHeader, KeyedTable
-from console.views import incident_start
 
 if TYPE_CHECKING:
     from console.ui.app import OpsConsoleApp
@@ -256,7 +256,7 @@ class HostDetailScreen(Screen[None]):
         note.display = logs is None or bool(logs.error) or (snapshot is not None and not snapshot.messages)
         messages = snapshot.messages if snapshot else ()
         rows = log_rows(LogSnapshot(messages))
-        self._messages = {row.key: message for row, message in zip(rows, messages)}
+        self._messages = {row.key: message for row, message in zip(rows, messages, strict=False)}
         table.reconcile(LOG_COLUMNS, rows)
         sources = " or ".join(self.identity.log_sources)
         self.query_one("#detail-logs").border_title = f"Logs of {sources}: the last {len(messages) or LOG_LINES} lines, newest first"

@@ -17,15 +17,23 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 
 from console.actions import (
-    Depool, InvalidAction, PuppetDisable, PuppetEnable, PuppetRun, Refused, Repool, RestartService,
-    format_duration, parse_duration,
+    Depool,
+    InvalidAction,
+    PuppetDisable,
+    PuppetEnable,
+    PuppetRun,
+    Refused,
+    Repool,
+    RestartService,
+    format_duration,
+    parse_duration,
 )  # fmt: skip
 from console.actions.power import COMMANDS as GUEST_COMMANDS
 from console.actions.power import locate_guest_power
-from console.ui.actions import ActionField, ActionRequest
+from console.ui.actions import ActionField, ActionRequest, made
 
 if TYPE_CHECKING:
-    from console.hosts import HostDirectory
+    from console.core.hosts import HostDirectory
     from console.ui.app import OpsConsoleApp
 
 GUEST_LABELS = {"start": "guest: start", "shutdown": "guest: shutdown (ACPI)", "reboot": "guest: reboot (ACPI)",
@@ -84,7 +92,7 @@ def host_names(keys: list[str]) -> tuple[str, ...]:
 
 def host_farm_requests(app: OpsConsoleApp, keys: list[str]) -> dict[str, ActionRequest]:
     """The Hosts pane's farm actions for the marked hosts (else the cursor's)."""
-    from console.hosts import HostDirectory
+    from console.core.hosts import HostDirectory
 
     names = host_names(keys)
     if not names:
@@ -103,7 +111,7 @@ def host_farm_requests(app: OpsConsoleApp, keys: list[str]) -> dict[str, ActionR
         for command in GUEST_COMMANDS:
             action = locate_guest_power(app.store, config, names[0], command)
             if action.guest is not None:
-                requests[f"guest:{command}"] = ActionRequest(GUEST_LABELS[command], make=lambda _v, a=action: a)
+                requests[f"guest:{command}"] = ActionRequest(GUEST_LABELS[command], make=made(action))
     if config.actions.executor:
         requests["puppet:run"] = ActionRequest("puppet: run the agent (-tv)",
                                                make=lambda _v: PuppetRun(names, directory))
@@ -116,7 +124,7 @@ def host_farm_requests(app: OpsConsoleApp, keys: list[str]) -> dict[str, ActionR
 def service_requests(app: OpsConsoleApp, keys: list[str]) -> dict[str, ActionRequest]:
     """The Services pane: a rolling restart of the service under the cursor, when it is allow-listed."""
     from console.actions.commands import service_hosts
-    from console.hosts import HostDirectory
+    from console.core.hosts import HostDirectory
 
     config = app.config
     requests: dict[str, ActionRequest] = {}

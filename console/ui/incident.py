@@ -15,12 +15,27 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, DataTable, Footer, Input, Static
 
-from console.incident import (
-    ACTION, ALERT, COMMIT, END, HANDLED, LOGS, NOTE, PUPPET, RECOVERY, START, Incident, IncidentFile,
-    TimelineObserver, export_markdown, impact_window, refresh_actions, with_note,
+from console.core.model import IcingaSnapshot, LogSnapshot, PuppetInventory
+from console.derive.commits_pane import merged_commits
+from console.derive.incident import (
+    ACTION,
+    ALERT,
+    COMMIT,
+    END,
+    HANDLED,
+    LOGS,
+    NOTE,
+    PUPPET,
+    RECOVERY,
+    START,
+    Incident,
+    IncidentFile,
+    TimelineObserver,
+    export_markdown,
+    impact_window,
+    refresh_actions,
+    with_note,
 )  # fmt: skip
-from console.model import IcingaSnapshot, LogSnapshot, PuppetInventory
-from console.views import merged_commits
 
 if TYPE_CHECKING:
     from console.ui.app import OpsConsoleApp
@@ -292,7 +307,7 @@ class TimelineScreen(Screen[None]):
         rows = [_row(e) for e in incident.entries]
         plain = [tuple(str(cell) for cell in row) for row in rows]
         # entries are inserted at their place in time: keep the unchanged head, redraw from the first change
-        keep = next((i for i, (old, new) in enumerate(zip(self._shown, plain)) if old != new),
+        keep = next((i for i, (old, new) in enumerate(zip(self._shown, plain, strict=False)) if old != new),
                     min(len(self._shown), len(plain)))
         at_bottom = self.table.cursor_row >= len(self._shown) - 1
         for key in list(self.table.rows)[keep:]:
@@ -308,7 +323,11 @@ class TimelineScreen(Screen[None]):
 
     def action_note(self) -> None:
         if self.desk.incident is not None:
-            self.app.push_screen(NoteScreen(), lambda text: text and self.desk.note(text))
+            self.app.push_screen(NoteScreen(), self._add_note)
+
+    def _add_note(self, text: str | None) -> None:
+        if text:
+            self.desk.note(text)
 
     def action_export(self) -> None:
         if self.desk.incident is None:

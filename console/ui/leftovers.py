@@ -16,11 +16,11 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from console.actions import SUCCESS, ActionResult, Refused
-from console.leftovers import KIND_LABELS, LOCK, since_text
-from console.leftovers_fetch import LeftoverBoard, gather
-from console.ui.actions import ActionDesk, ActionRequest, ActionScreen
+from console.core.rows import Column, Row
+from console.derive.leftovers import KIND_LABELS, LOCK, since_text
+from console.derive.leftovers_fetch import LeftoverBoard, gather
+from console.ui.actions import ActionDesk, ActionRequest, ActionScreen, made
 from console.ui.widgets import KeyedTable
-from console.rows import Column, Row
 
 if TYPE_CHECKING:
     from console.ui.app import OpsConsoleApp
@@ -153,6 +153,6 @@ class LeftoversScreen(ModalScreen[None]):
         label = f"{item.cleanup_label}: {item.target}"
         if item.kind == LOCK:
             label += " (the holder, if still running, goes on without its lock)"
-        request = ActionRequest(label, make=lambda _values, action=item.cleanup: action)
+        request = ActionRequest(label, make=made(item.cleanup))
         self.app.push_screen(CleanupScreen(self.opsapp.actions, request, self.action_reload),
                              lambda _closed: self.action_reload())

@@ -1,7 +1,7 @@
 """The log screen (`L` on the panes, `:logs QUERY`): a Graylog search that keeps tailing.
 
 Every POLL_SECONDS an async worker asks the first Graylog source for the lines after the newest one
-shown (console.logtail keeps the cursor, drops the boundary's duplicates and bounds the buffer).
+shown (console.derive.logtail keeps the cursor, drops the boundary's duplicates and bounds the buffer).
 A failing or slow Graylog shows its error on the status line and the next poll tries again.
 """
 
@@ -15,9 +15,9 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
-from console.config import is_production
-from console.logtail import DEFAULT_RANGE, RANGES, TAIL_COLUMNS, LogTail, TailUpdate, line_key, range_after, tail_row
-from console.model import LogMessage
+from console.core.config import is_production
+from console.core.model import LogMessage
+from console.derive.logtail import DEFAULT_RANGE, RANGES, TAIL_COLUMNS, LogTail, TailUpdate, line_key, range_after, tail_row
 from console.sources.base import SourceError
 from console.sources.graylog import GraylogSource, GraylogStream
 from console.ui.detail import Picker

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -16,11 +16,14 @@ from textual.widgets import DataTable, Static
 from console.actions import CANCELLED, FAILURE, INTERRUPTED, PARTIAL, SUCCESS, ActionEvent, ActionResult
 from console.actions.plan import Plan
 
+if TYPE_CHECKING:
+    from textual.notifications import SeverityLevel
+
 RUNNING = "running"
 OUTCOME_STYLE = {RUNNING: "bold cyan", SUCCESS: "bold green", PARTIAL: "bold yellow", FAILURE: "bold red",
                  INTERRUPTED: "bold red", CANCELLED: "bold yellow", "refused": "bold red"}
-TOAST_SEVERITY = {SUCCESS: "information", PARTIAL: "warning", FAILURE: "error", INTERRUPTED: "error",
-                  CANCELLED: "warning"}
+TOAST_SEVERITY: dict[str, SeverityLevel] = {SUCCESS: "information", PARTIAL: "warning", FAILURE: "error",
+                                             INTERRUPTED: "error", CANCELLED: "warning"}
 
 
 @dataclass

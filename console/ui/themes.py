@@ -39,7 +39,12 @@ def theme_from_data(data: Any, file: str) -> Theme:
     if not isinstance(variables, dict):
         raise ValueError("variables must be a mapping")
     colours = {key: str(data[key]) for key in COLOUR_KEYS if data.get(key) is not None}
-    theme = Theme(name=name, dark=bool(data.get("dark", True)), variables={str(k): str(v) for k, v in variables.items()}, **colours)
+    colour = colours.get  # None: Textual's default
+    theme = Theme(name=name, primary=colours["primary"], secondary=colour("secondary"), accent=colour("accent"),
+                  warning=colour("warning"), error=colour("error"), success=colour("success"),
+                  foreground=colour("foreground"), background=colour("background"), surface=colour("surface"),
+                  panel=colour("panel"), boost=colour("boost"), dark=bool(data.get("dark", True)),
+                  variables={str(k): str(v) for k, v in variables.items()})
     theme.to_color_system()  # parses every colour now: a bad one fails here, not when it is shown
     return theme
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from console.actions.audit import AuditError, AuditLog, acknowledge_unfinished
 from console.actions.locks import find_unfinished
-from console.config import secret_values
+from console.core.config import secret_values
 
 if TYPE_CHECKING:
     from console.ui.app import OpsConsoleApp

@@ -21,6 +21,7 @@ import urllib.error
 import urllib.request
 from base64 import b64encode
 from dataclasses import dataclass, field
+from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -390,8 +391,8 @@ class Varnish:
     def wait_ready(self, timeout: float = 60) -> None:
         for name in self.ports:
             log = self.base / "varnish" / name / "varnishd.log"
-            wait_until(lambda: self.get(name, "ready.test", "/")[0] == 200, timeout, f"Varnish {name}", log,
-                       self.processes[name])
+            ready = partial(lambda name: self.get(name, "ready.test", "/")[0] == 200, name)
+            wait_until(ready, timeout, f"Varnish {name}", log, self.processes[name])
 
     def stop(self) -> None:
         for process in self.processes.values():

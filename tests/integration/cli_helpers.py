@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from click.testing import CliRunner, Result
 
-from console.cli import main
+from console.cli.main import main
 
 
 def invoke(config, *args: str, input: str | None = None) -> Result:

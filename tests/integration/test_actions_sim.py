@@ -9,11 +9,23 @@ from datetime import timedelta
 import pytest
 
 from console.actions import (
-    Acknowledge, ActionEngine, BanPattern, Confirmation, IcingaTarget, Operator, PurgeUrls, ReadOnlySession, Recheck,
-    RemoveAcknowledgement, RemoveDowntime, ScheduleDowntime, Session, challenge_for,
+    Acknowledge,
+    ActionEngine,
+    BanPattern,
+    Confirmation,
+    IcingaTarget,
+    Operator,
+    PurgeUrls,
+    ReadOnlySession,
+    Recheck,
+    RemoveAcknowledgement,
+    RemoveDowntime,
+    ScheduleDowntime,
+    Session,
+    challenge_for,
 )  # fmt: skip
-from console.clock import fixed_clock
-from console.config import parse_config
+from console.core.clock import fixed_clock
+from console.core.config import parse_config
 from console.sources import IcingaSource
 from tests.conftest import SIM_NOW
 

@@ -12,13 +12,15 @@ from typing import Any
 import pytest
 import yaml
 
-from console.alerts import BOTH, GRAYLOG, merged_alerts
-from console.config import parse_config
-from console.model import CheckState, LogSnapshot
+from console.core.config import parse_config
+from console.core.model import CheckState, LogSnapshot
+from console.core.state import Store
+from console.derive.alerts import BOTH, GRAYLOG, merged_alerts
+from console.derive.alerts_pane import alerts_view
+from console.derive.hosts_pane import hosts_view
+from console.derive.status_bar import status_items
 from console.sim.clusters import cluster_scenario, clustered_config_yaml
 from console.sources import Source, build_sources
-from console.state import Store
-from console.views import alerts_view, hosts_view, status_items
 
 pytestmark = pytest.mark.sim
 

@@ -10,12 +10,12 @@ import pytest
 
 from console.actions import Operator, Session
 from console.actions.commands import check_command, service_command
-from console.actions.remote import DOWN, FAILED, NO_RETURN, OK, REFUSED, TIMEOUT, command_executor
 from console.actions.guard import ReadOnlySession
 from console.actions.plan import Command
+from console.actions.remote import DOWN, FAILED, NO_RETURN, OK, REFUSED, TIMEOUT, command_executor
 from console.actions.salt import SaltExecutor
-from console.config import Secret, parse_config, secret_values
-from console.hosts import HostDirectory
+from console.core.config import Secret, parse_config, secret_values
+from console.core.hosts import HostDirectory
 from console.sources import IcingaSource, PuppetDBSource
 
 pytestmark = pytest.mark.sim

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from console.config import AppConfig, parse_config, secret_values
+from console.core.config import AppConfig, parse_config, secret_values
 from console.sim import APIS, FAULTS, SimFarm
 from console.sources import Source, build_source
 

@@ -9,11 +9,11 @@ from datetime import timedelta
 
 import pytest
 
-from tests.conftest import SIM_NOW
-from console.config import parse_config
-from console.logtail import LogTail, line_key
+from console.core.config import parse_config
+from console.derive.logtail import LogTail, line_key
 from console.sources.base import SourceError
 from console.sources.graylog import GraylogSource
+from tests.conftest import SIM_NOW
 
 pytestmark = pytest.mark.sim
 

@@ -7,14 +7,13 @@ import asyncio
 
 import pytest
 
-from console.actions import ActionEngine, Confirmation, Operator, ReadOnlySession, Session, challenge_for
-from console.actions import power
+from console.actions import ActionEngine, Confirmation, Operator, ReadOnlySession, Session, challenge_for, power
 from console.actions.power import GuestPower, locate_guest_power, parse_upid
-from console.clock import fixed_clock
-from console.config import parse_config
+from console.core.clock import fixed_clock
+from console.core.config import parse_config
+from console.core.state import Store
 from console.sim import proxmox_tasks
 from console.sources import ProxmoxSource
-from console.state import Store
 from tests.conftest import SIM_NOW
 
 pytestmark = pytest.mark.sim

@@ -12,8 +12,8 @@ import httpx
 import pytest
 import yaml
 
-from console.config import parse_config
-from console.model import CheckState
+from console.core.config import parse_config
+from console.core.model import CheckState
 from console.sources import build_source
 from console.sources.icinga import HOST_ATTRS, IcingaSource, parse_hosts, parse_services
 

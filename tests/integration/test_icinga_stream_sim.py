@@ -11,12 +11,12 @@ from typing import Callable
 import httpx
 import pytest
 
-from console.config import parse_config
-from console.model import CheckState, IcingaSnapshot, ServiceCheck
+from console.core.config import parse_config
+from console.core.model import CheckState, IcingaSnapshot, ServiceCheck
+from console.core.state import Poller, Store
 from console.sim import SimFarm
-from console.sources import build_source
+from console.sources import build_source, event_streams
 from console.sources.icinga_stream import Backoff
-from console.state import Poller, Store
 
 pytestmark = pytest.mark.sim
 
@@ -27,7 +27,7 @@ def icinga_poller(farm: SimFarm, **changes) -> tuple[Poller, Store]:
     item = parse_config(farm.config_yaml(), "<sim>").sources.icinga[0]
     source = build_source("icinga", item.model_copy(update={"interval": POLL_SECONDS, **changes}))
     store = Store()
-    poller = Poller([source], store)
+    poller = Poller([source], store, streams=event_streams([source]))
     for stream in poller.streams.values():
         stream.backoff = Backoff(first=0.2, cap=1.0, healthy_after=30)  # quick retries for the test
     return poller, store

@@ -12,14 +12,21 @@ from datetime import timedelta
 import pytest
 
 from console.actions import (
-    Acknowledge, ActionEngine, Depool, IcingaTarget, Operator, PuppetDisable, ScheduleDowntime, Session,
+    Acknowledge,
+    ActionEngine,
+    Depool,
+    IcingaTarget,
+    Operator,
+    PuppetDisable,
+    ScheduleDowntime,
+    Session,
 )  # fmt: skip
 from console.actions.guard import Confirmation
 from console.actions.locks import FileLocks
-from console.config import parse_config
-from console.hosts import HostDirectory
-from console.leftovers_fetch import gather
-from console.status import collect
+from console.cli.status import collect
+from console.core.config import parse_config
+from console.core.hosts import HostDirectory
+from console.derive.leftovers_fetch import gather
 from tests.conftest import SIM_NOW
 
 pytestmark = pytest.mark.sim

@@ -192,7 +192,7 @@ def test_config_errors_next_to_real_secrets_do_not_echo_them(leak_farm, tmp_path
 
 
 async def test_tui_screens_carry_no_secret(leak_farm):
-    from console.config import load_config
+    from console.core.config import load_config
     from console.ui.app import OpsConsoleApp
 
     farm, path, _, secrets = leak_farm

@@ -8,8 +8,8 @@ import json
 import pytest
 
 from console.actions import power
-from tests.integration.cli_helpers import invoke
 from console.sim import proxmox_tasks
+from tests.integration.cli_helpers import invoke
 
 pytestmark = pytest.mark.sim
 

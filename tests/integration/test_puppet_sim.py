@@ -7,14 +7,13 @@ import asyncio
 
 import pytest
 
-from console.actions import ActionEngine, Confirmation, Operator, PuppetDisable, PuppetEnable, PuppetRun, Session
-from console.actions import challenge_for
-from console.clock import fixed_clock
-from console.config import parse_config
-from console.detail import load_puppet
-from console.hosts import HostDirectory
+from console.actions import ActionEngine, Confirmation, Operator, PuppetDisable, PuppetEnable, PuppetRun, Session, challenge_for
+from console.core.clock import fixed_clock
+from console.core.config import parse_config
+from console.core.hosts import HostDirectory
+from console.core.state import Store
+from console.derive.detail import load_puppet
 from console.sources import ProxmoxSource, PuppetDBSource
-from console.state import Store
 from tests.conftest import SIM_NOW
 
 pytestmark = pytest.mark.sim

@@ -12,10 +12,10 @@ import pytest
 from console.actions import ActionEngine, Confirmation, Depool, Operator, Repool, RestartService, Session
 from console.actions.depool import read_backend_health
 from console.actions.totp import totp_from_base32
-from console.config import parse_config
-from console.hosts import HostDirectory
+from console.cli.status import collect
+from console.core.config import parse_config
+from console.core.hosts import HostDirectory
 from console.sim.checks import OK, evaluate
-from console.status import collect
 
 pytestmark = pytest.mark.sim
 

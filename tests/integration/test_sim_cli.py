@@ -14,7 +14,7 @@ import proxmoxer
 import pytest
 import yaml
 
-from console.config import load_config
+from console.core.config import load_config
 
 pytestmark = pytest.mark.sim
 

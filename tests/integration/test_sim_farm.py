@@ -12,8 +12,8 @@ from urllib.parse import quote, urlencode
 import httpx
 import pytest
 
-from console.clock import utc_now
-from console.config import parse_config
+from console.core.clock import utc_now
+from console.core.config import parse_config
 from console.sim import APIS, SimFarm
 
 pytestmark = pytest.mark.sim
@@ -68,7 +68,7 @@ def test_curl_examples_read_secrets_from_files(sim_farm_factory):
     examples = farm.curl_examples()
     assert len(examples) == len(APIS)
     secrets = [farm.secret_path(a).read_text().strip() for a in ("proxmox", "icinga", "graylog", "github")]
-    for api, command in zip(APIS, examples):
+    for api, command in zip(APIS, examples, strict=False):
         assert command.startswith("curl ") and f"--cacert {farm.ca_path}" in command, api
         assert farm.urls[api] in command
         assert not any(secret in command for secret in secrets), api

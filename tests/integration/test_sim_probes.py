@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from console.config import parse_config
+from console.core.config import parse_config
 from console.sources.probes import ProbesSource, soa_serial
 
 

@@ -103,7 +103,7 @@ def test_reports_history_and_extract(pdb):
     assert len(reports) == 12
     assert reports[0]["status"] == "failed" and reports[1]["status"] != "failed"
     starts = [datetime.fromisoformat(r["start_time"].replace("Z", "+00:00")) for r in reports]
-    assert all(1700 < (a - b).total_seconds() < 1900 for a, b in zip(starts, starts[1:]))  # every 30 minutes
+    assert all(1700 < (a - b).total_seconds() < 1900 for a, b in zip(starts, starts[1:], strict=False))  # every 30 minutes
     assert {"metrics", "logs", "resource_events"} <= reports[0].keys()
     assert reports[0]["resource_events"]["data"][0]["status"] == "failure"
     latest = get("reports", ["extract", ["certname", "status"], ["=", "latest_report?", True]]).json()

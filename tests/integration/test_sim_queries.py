@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from console.sim.graylog_query import QueryError as GraylogQueryError, compile_query
+from console.sim.graylog_query import QueryError as GraylogQueryError
+from console.sim.graylog_query import compile_query
 from console.sim.icinga_filter import FilterError, IcingaObject, compile_filter, matches
-from console.sim.puppetdb_query import QueryError as PuppetQueryError, page, parse_order_by, parse_query
+from console.sim.puppetdb_query import QueryError as PuppetQueryError
+from console.sim.puppetdb_query import page, parse_order_by, parse_query
 
 pytestmark = pytest.mark.sim
 

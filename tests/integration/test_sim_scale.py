@@ -6,11 +6,11 @@ import time
 
 import pytest
 
+from console.core.clock import fixed_clock
 from console.sim import SimFarm
 from console.sim.inventory import load_inventory
 from console.sim.scale import Scale
 from tests.conftest import SIM_NOW
-from console.clock import fixed_clock
 
 pytestmark = pytest.mark.sim
 

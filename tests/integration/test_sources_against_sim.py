@@ -8,8 +8,16 @@ from typing import Any
 
 import pytest
 
-from console.config import AppConfig, Secret, parse_config, secret_values
-from console.model import CheckState, CommitLog, IcingaSnapshot, LogSnapshot, ProbeSnapshot, ProxmoxInventory, PuppetInventory
+from console.core.config import AppConfig, Secret, parse_config, secret_values
+from console.core.model import (
+    CheckState,
+    CommitLog,
+    IcingaSnapshot,
+    LogSnapshot,
+    ProbeSnapshot,
+    ProxmoxInventory,
+    PuppetInventory,
+)
 from console.sim import SimFarm
 from console.sources import Source, build_source, build_sources
 

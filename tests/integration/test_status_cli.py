@@ -9,8 +9,8 @@ import sys
 import jsonschema
 import pytest
 
-from console.config import parse_config, secret_values
-from console.status import load_schema
+from console.cli.status import load_schema
+from console.core.config import parse_config, secret_values
 
 pytestmark = pytest.mark.sim
 

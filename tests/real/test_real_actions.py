@@ -10,10 +10,21 @@ from urllib.parse import quote
 import pytest
 
 from console.actions import (
-    Acknowledge, ActionEngine, BanPattern, Confirmation, IcingaTarget, Operator, PurgeUrls, Recheck,
-    RemoveAcknowledgement, RemoveDowntime, ScheduleDowntime, Session, challenge_for,
+    Acknowledge,
+    ActionEngine,
+    BanPattern,
+    Confirmation,
+    IcingaTarget,
+    Operator,
+    PurgeUrls,
+    Recheck,
+    RemoveAcknowledgement,
+    RemoveDowntime,
+    ScheduleDowntime,
+    Session,
+    challenge_for,
 )  # fmt: skip
-from console.config import parse_config
+from console.core.config import parse_config
 from console.sources import IcingaSource
 
 pytestmark = pytest.mark.real

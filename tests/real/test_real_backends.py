@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from urllib.parse import quote
 from datetime import datetime, timedelta, timezone
+from urllib.parse import quote
 
 import jsonschema
 import pytest
 
-from console.config import parse_config
-from console.status import build_report, collect, load_schema
+from console.cli.status import build_report, collect, load_schema
+from console.core.config import parse_config
 
 pytestmark = pytest.mark.real
 

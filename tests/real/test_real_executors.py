@@ -17,9 +17,9 @@ from console.actions.plan import Command
 from console.actions.remote import DOWN, FAILED, NO_RETURN, OK, REFUSED, TIMEOUT
 from console.actions.salt import HTTP_MARGIN, SaltExecutor
 from console.actions.ssh import SshExecutor
-from console.config import parse_config
-from console.hosts import HostDirectory
-from console.model import PuppetInventory, PuppetNodeStatus
+from console.core.config import parse_config
+from console.core.hosts import HostDirectory
+from console.core.model import PuppetInventory, PuppetNodeStatus
 from tests.harness.realservers import free_port
 
 pytestmark = pytest.mark.real

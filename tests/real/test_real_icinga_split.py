@@ -8,8 +8,8 @@ from urllib.parse import quote
 
 import pytest
 
-from console.config import parse_config
-from console.model import CheckState
+from console.core.config import parse_config
+from console.core.model import CheckState
 from console.sources import build_source
 
 pytestmark = pytest.mark.real

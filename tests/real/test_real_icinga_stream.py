@@ -12,10 +12,10 @@ from urllib.parse import quote
 
 import pytest
 
-from console.config import parse_config
-from console.model import CheckState, ServiceCheck
-from console.sources import build_sources
-from console.state import Poller, Store
+from console.core.config import parse_config
+from console.core.model import CheckState, ServiceCheck
+from console.core.state import Poller, Store
+from console.sources import build_sources, event_streams
 
 pytestmark = pytest.mark.real
 
@@ -81,7 +81,7 @@ async def test_a_critical_reaches_the_store_through_the_stream_and_leaves_on_rec
 
     sources[0].fetch = counted_fetch
     store = Store()
-    poller = Poller(sources, store)
+    poller = Poller(sources, store, streams=event_streams(sources))
     poller.start()
     try:
         await until(lambda: ours(store) is not None and bool(store.get("icinga").stream)

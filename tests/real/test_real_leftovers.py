@@ -13,9 +13,9 @@ import yaml
 
 from console.actions import ActionEngine, BreakLock, Confirmation, Operator, Session
 from console.actions.locks import REDIS_PREFIX
-from console.config import parse_config
-from console.leftovers_fetch import gather
-from console.state import Store
+from console.core.config import parse_config
+from console.core.state import Store
+from console.derive.leftovers_fetch import gather
 
 pytestmark = pytest.mark.real
 

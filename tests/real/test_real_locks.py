@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 import pytest
 import yaml
 
-from console.actions.locks import LockHeld, RedisLocks, REDIS_PREFIX
+from console.actions.locks import REDIS_PREFIX, LockHeld, RedisLocks
 from console.actions.plan import Operator, Plan, Reason, Risk, Step
 from tests.harness.hanging_action import MAIN_PAGE, cli, patient_config, records, start, wait_for_intent
 

@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from console.config import parse_config
+from console.core.config import parse_config
 from console.sources.probes import ProbesSource
 
 pytestmark = pytest.mark.real

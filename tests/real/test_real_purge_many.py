@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from console.actions import ActionEngine, Confirmation, Operator, PurgeUrls, Session, challenge_for
-from console.config import parse_config
+from console.core.config import parse_config
 
 pytestmark = pytest.mark.real
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-
-from console.config import AppConfig, parse_config
-from console.sim import SimFarm
 from ui_helpers import FIXED
+
+from console.core.config import AppConfig, parse_config
+from console.sim import SimFarm
 
 
 @pytest.fixture

@@ -9,10 +9,10 @@ import dataclasses
 
 import pytest
 from textual.widgets import Input
+from ui_helpers import FIXED, IDENTITY, PANE_TABLES, every_pane_has_rows, every_source_answered, steady_sources, table, wait_until
 
 from console.ui.actions import ActionScreen
 from console.ui.app import OpsConsoleApp
-from ui_helpers import FIXED, IDENTITY, PANE_TABLES, every_pane_has_rows, every_source_answered, steady_sources, table, wait_until
 
 pytestmark = pytest.mark.sim
 

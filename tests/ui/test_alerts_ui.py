@@ -4,13 +4,13 @@ Graylog rows refuse Icinga actions, and two clusters show a cluster column."""
 from __future__ import annotations
 
 import pytest
+from ui_helpers import FIXED, cell_text, console_app, every_source_answered, table, wait_until
 
-from console.config import parse_config
+from console.core.config import parse_config
+from console.derive.status_bar import status_items
 from console.sim import SimFarm
 from console.sim.clusters import cluster_scenario, clustered_config_yaml
 from console.ui.detail import HostDetailScreen
-from console.views import status_items
-from ui_helpers import FIXED, cell_text, console_app, every_source_answered, table, wait_until
 
 pytestmark = pytest.mark.sim
 

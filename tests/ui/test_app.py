@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
-from console.config import parse_config
-from console.ui.help import HelpScreen
-from console.ui.widgets import FarmHeader, StatusBar, TabBar
 from ui_helpers import (
     cell_text,
     console_app,
@@ -16,6 +12,10 @@ from ui_helpers import (
     text_of,
     wait_until,
 )
+
+from console.core.config import parse_config
+from console.ui.help import HelpScreen
+from console.ui.widgets import FarmHeader, StatusBar, TabBar
 
 
 def settled(app) -> bool:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-
-from console.model import SourceResult
-from console.ui.app import OpsConsoleApp, StoreChanged
-from console.ui.panes import HostsPane
 from ui_fakes import NOW, FakeFarm, fake_config
 from ui_helpers import text_of, wait_until
+
+from console.core.model import SourceResult
+from console.ui.app import OpsConsoleApp, StoreChanged
+from console.ui.panes import HostsPane
 
 
 def make_app(farm: FakeFarm, sources=None) -> OpsConsoleApp:

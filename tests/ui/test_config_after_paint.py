@@ -12,9 +12,10 @@ import sys
 import time
 from pathlib import Path
 
-from console.config_file import parse_document
-from console.ui.app import OpsConsoleApp
 from ui_helpers import FIXED, IDENTITY, every_pane_has_rows, text_of, wait_until
+
+from console.core.config_file import parse_document
+from console.ui.app import OpsConsoleApp
 
 ROOT = Path(__file__).resolve().parents[2]
 

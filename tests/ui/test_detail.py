@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 from rich.console import Console
+from ui_helpers import FIXED_AT, cell_text, console_app, every_pane_has_rows, every_source_answered, table, text_of, wait_until
 
-from console.config import parse_config
+from console.core.config import parse_config
 from console.sim.puppet import ResourceEvent
 from console.ui.detail import HostDetailScreen, Picker
-from ui_helpers import FIXED_AT, cell_text, console_app, every_pane_has_rows, every_source_answered, table, text_of, wait_until
 
 pytestmark = pytest.mark.sim
 

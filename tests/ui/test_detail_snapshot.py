@@ -5,9 +5,9 @@ and latency; taken once every section has loaded."""
 from __future__ import annotations
 
 import pytest
+from ui_helpers import console_app, every_pane_has_rows, every_source_answered, table, wait_until
 
 from console.ui.detail import HostDetailScreen
-from ui_helpers import console_app, every_pane_has_rows, every_source_answered, table, wait_until
 
 pytestmark = pytest.mark.sim
 

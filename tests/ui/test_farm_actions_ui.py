@@ -6,15 +6,14 @@ from __future__ import annotations
 
 import pytest
 from textual.widgets import Input, OptionList
+from ui_helpers import FIXED, IDENTITY, cell_text, every_pane_has_rows, every_source_answered, table, wait_until
 
 from console.actions import power
 from console.sim import proxmox_tasks
 from console.ui.actions import ActionMenu, ActionScreen
+from console.ui.app import OpsConsoleApp
 from console.ui.farm_actions import BackendsScreen, ConfirmCancelScreen
 from console.ui.tasks import TasksScreen
-from ui_helpers import FIXED, IDENTITY, cell_text, every_pane_has_rows, every_source_answered, table, wait_until
-
-from console.ui.app import OpsConsoleApp
 
 pytestmark = pytest.mark.sim
 

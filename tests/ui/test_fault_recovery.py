@@ -8,11 +8,11 @@ import time
 from datetime import timedelta
 
 import pytest
+from ui_helpers import FIXED_AT, IDENTITY, every_pane_has_rows, every_source_answered, table, text_of, wait_until
 
 from console.sources import build_source
 from console.ui.app import OpsConsoleApp
 from console.ui.widgets import StatusBar
-from ui_helpers import FIXED_AT, IDENTITY, every_pane_has_rows, every_source_answered, table, text_of, wait_until
 
 pytestmark = pytest.mark.sim
 

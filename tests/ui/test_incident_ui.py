@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 from textual.widgets import Input
+from ui_helpers import FIXED, IDENTITY, every_pane_has_rows, every_source_answered, table, text_of, wait_until
 
-from console.incident import IncidentFile
+from console.derive.incident import IncidentFile
 from console.sim.hostcmds import restart
 from console.ui.actions import ActionScreen
 from console.ui.app import OpsConsoleApp
 from console.ui.incident import StartIncidentScreen, TimelineScreen
-from ui_helpers import FIXED, IDENTITY, every_pane_has_rows, every_source_answered, table, text_of, wait_until
 
 pytestmark = pytest.mark.sim
 GOLDEN = Path(__file__).parent / "golden" / "incident_report.md"

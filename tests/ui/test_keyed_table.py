@@ -5,8 +5,8 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import App, ComposeResult
 
+from console.core.rows import Column, Row
 from console.ui.widgets import KeyedTable
-from console.views import Column, Row
 
 COLUMNS = (Column("host", "host"), Column("state", "state"))
 

@@ -7,9 +7,9 @@ import re
 from textual.app import App, ComposeResult
 from textual.widgets import Static
 
-from console.filtering import MATCH_STYLE
+from console.core.rows import Column, Row
+from console.derive.filtering import MATCH_STYLE
 from console.ui.widgets import KeyedTable, OpeningTable
-from console.views import Column, Row
 
 COLUMNS = (Column("host", "host"), Column("state", "state"))
 

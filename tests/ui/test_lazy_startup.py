@@ -10,14 +10,14 @@ import sys
 import textwrap
 
 # Loaded on first use only: a key, an action, the poller's first round.
-LATE = ("pydantic", "console.config", "console.model", "console.views", "console.hosts", "console.alerts",
-        "console.ui.incident", "console.incident", "httpx", "console.actions", "console.actions.engine", "console.sources", "console.ui.actions",
+LATE = ("pydantic", "console.core.config", "console.core.model", "console.derive.cells", "console.derive.hosts_pane", "console.derive.alerts_pane", "console.core.hosts", "console.derive.alerts",
+        "console.ui.incident", "console.derive.incident", "httpx", "console.actions", "console.actions.engine", "console.sources", "console.ui.actions",
         "console.ui.detail", "console.ui.logs", "console.ui.help", "console.ui.leftovers", "console.ui.tasks",
-        "console.ui.farm_actions", "console.ui.unfinished", "console.detail", "console.logtail")
+        "console.ui.farm_actions", "console.ui.unfinished", "console.derive.detail", "console.derive.logtail")
 
 SCRIPT = textwrap.dedent("""
     import asyncio, json, sys
-    from console.config_file import parse_document
+    from console.core.config_file import parse_document
     from console.ui.app import OpsConsoleApp
 
     config = parse_document('''

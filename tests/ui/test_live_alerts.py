@@ -4,11 +4,11 @@ says the stream is live, without waiting for a poll (Icinga polled every 300 s).
 from __future__ import annotations
 
 import pytest
+from ui_helpers import FIXED, IDENTITY, cell_text, every_source_answered, table, text_of, wait_until
 
 from console.sources import build_sources
 from console.ui.app import OpsConsoleApp
 from console.ui.widgets import StatusBar
-from ui_helpers import FIXED, IDENTITY, cell_text, every_source_answered, table, text_of, wait_until
 
 pytestmark = pytest.mark.sim
 

@@ -4,10 +4,10 @@ host, the query, range and pause keys, `:logs`, a dead Graylog said on screen, a
 from __future__ import annotations
 
 import pytest
+from ui_helpers import cell_text, console_app, every_pane_has_rows, every_source_answered, table, text_of, wait_until
 
 from console.ui.detail import HostDetailScreen
 from console.ui.logs import LogScreen
-from ui_helpers import cell_text, console_app, every_pane_has_rows, every_source_answered, table, text_of, wait_until
 
 pytestmark = pytest.mark.sim
 

@@ -4,11 +4,15 @@ or symbol (the colour only repeats it)."""
 from __future__ import annotations
 
 import pytest
-
-from console.model import CheckState
-from console.views import STATE_SYMBOL, alerts_view, commits_view, hosts_view, services_view
 from ui_helpers import FIXED, console_app, every_pane_has_rows, every_source_answered, wait_until
-from console.filtering import cell_plain
+
+from console.core.model import CheckState
+from console.derive.alerts_pane import alerts_view
+from console.derive.cells import STATE_SYMBOL
+from console.derive.commits_pane import commits_view
+from console.derive.filtering import cell_plain
+from console.derive.hosts_pane import hosts_view
+from console.derive.services_pane import services_view
 
 pytestmark = pytest.mark.sim
 

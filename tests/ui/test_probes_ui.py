@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-
-from console.ui.widgets import StatusBar
-from console.views import SERVICE_COLUMNS
 from ui_helpers import cell_text, console_app, every_source_answered, table, text_of, wait_until
+
+from console.derive.services_pane import SERVICE_COLUMNS
+from console.ui.widgets import StatusBar
 
 pytestmark = pytest.mark.sim
 

@@ -4,7 +4,6 @@ and look at them). Fixed clock, seed, identity and latency; taken once every pan
 from __future__ import annotations
 
 import pytest
-
 from ui_helpers import PANE_TABLES, console_app, every_pane_has_rows, every_source_answered, table, text_of, wait_until
 
 pytestmark = pytest.mark.sim

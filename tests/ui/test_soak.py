@@ -25,16 +25,15 @@ from datetime import datetime, timedelta
 
 import pytest
 from textual.widgets import DataTable
+from ui_helpers import FIXED_AT, IDENTITY, every_pane_has_rows, every_source_answered, wait_until
 
 import console.ui.logs as log_screen
-from console.config import parse_config
+from console.core.config import parse_config
 from console.sim import SimFarm
 from console.sources import build_sources
 from console.ui.app import OpsConsoleApp
 from console.ui.logs import LogScreen
 from console.ui.widgets import KeyedTable
-from ui_helpers import FIXED_AT, IDENTITY, every_pane_has_rows, every_source_answered, wait_until
-
 
 pytestmark = pytest.mark.sim
 

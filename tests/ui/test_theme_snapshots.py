@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import pytest
-
 from test_snapshots import panes_filled
 from ui_helpers import console_app
 

@@ -28,7 +28,7 @@ def test_a_user_theme_loads_and_a_broken_one_is_a_message(tmp_path):
 
 
 async def test_the_app_registers_them_and_says_which_file_was_skipped(tmp_path):
-    from console.config import parse_config
+    from console.core.config import parse_config
     from console.ui.app import OpsConsoleApp
 
     (tmp_path / "broken.yaml").write_text(": :\n")
@@ -46,7 +46,7 @@ async def test_the_app_registers_them_and_says_which_file_was_skipped(tmp_path):
 async def test_starting_with_a_theme_looks_like_switching_to_it():
     """start_with_theme (the console's start: no second stylesheet parse) and `app.theme = name` (a
     switch while running) end in the same colours and classes."""
-    from console.config import parse_config
+    from console.core.config import parse_config
     from console.ui.app import OpsConsoleApp
 
     config = parse_config("farm: {name: wikitide, environment: demo}\n", "<t>")

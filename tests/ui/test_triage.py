@@ -4,12 +4,12 @@ space, p, the command palette and ui.keys."""
 from __future__ import annotations
 
 import pytest
+from ui_helpers import cell_text, console_app, every_pane_has_rows, every_source_answered, table, wait_until
 
-from console.config import parse_config
-from console.filtering import MARK
+from console.core.config import parse_config
+from console.derive.filtering import MARK
 from console.ui.detail import HostDetailScreen
 from console.ui.widgets import FarmHeader
-from ui_helpers import cell_text, console_app, every_pane_has_rows, every_source_answered, table, wait_until
 
 pytestmark = pytest.mark.sim
 

@@ -10,8 +10,8 @@ import signal
 import jsonschema
 import pytest
 
-from console.config import parse_config
-from console.status import load_schema
+from console.cli.status import load_schema
+from console.core.config import parse_config
 from tests.harness.hanging_action import cli, patient_config, records, start, wait_for_intent
 from tests.ui.ui_helpers import console_app, wait_until
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
-from console.config import AppConfig, parse_config
-from console.model import (
+from console.core.config import AppConfig, parse_config
+from console.core.model import (
     CheckState,
     Commit,
     CommitLog,

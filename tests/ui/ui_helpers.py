@@ -8,8 +8,8 @@ from typing import Callable
 
 from rich.text import Text
 
-from console.clock import fixed_clock
-from console.config import AppConfig
+from console.core.clock import fixed_clock
+from console.core.config import AppConfig
 from console.ui.app import OpsConsoleApp
 from console.ui.widgets import KeyedTable
 

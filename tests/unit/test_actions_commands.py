@@ -10,9 +10,9 @@ import pytest
 
 from console.actions.commands import check_command, puppet_command, quote_reason, service_command, service_hosts
 from console.actions.guard import InvalidAction, NotConfigured
-from console.config import parse_config
-from console.hosts import HostDirectory
-from console.model import PuppetInventory, PuppetNodeStatus
+from console.core.config import parse_config
+from console.core.hosts import HostDirectory
+from console.core.model import PuppetInventory, PuppetNodeStatus
 
 NOW = datetime(2026, 8, 14, 12, 0, tzinfo=timezone.utc)
 SERVICES = """
@@ -99,7 +99,7 @@ def test_a_name_that_is_not_a_plain_host_name_is_refused(name):
 
 def test_a_target_that_cannot_be_filled_is_refused():
     icinga_only = HostDirectory(["fsslc.wtnet"])
-    from console.model import IcingaHostState, IcingaSnapshot
+    from console.core.model import IcingaHostState, IcingaSnapshot
 
     icinga_only.add_icinga(IcingaSnapshot((IcingaHostState("mw153", True),), ()))
     with pytest.raises(InvalidAction, match="no FQDN known"):

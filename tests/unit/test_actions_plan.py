@@ -15,16 +15,38 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from console.actions import (
-    Acknowledge, ActionEngine, AuditLog, BanPattern, Confirmation, IcingaTarget, InvalidAction, MissingReason,
-    NotConfigured, NotConfirmed, Operator, PurgeUrls, ReadOnlySession, Reason, Recheck, RemoveAcknowledgement,
-    RemoveDowntime, Risk, ScheduleDowntime, Session, challenge_for, confirmation_from_flags, format_duration,
-    icinga_filter, parse_duration, sal_line,
+    Acknowledge,
+    ActionEngine,
+    AuditLog,
+    BanPattern,
+    Confirmation,
+    IcingaTarget,
+    InvalidAction,
+    MissingReason,
+    NotConfigured,
+    NotConfirmed,
+    Operator,
+    PurgeUrls,
+    ReadOnlySession,
+    Reason,
+    Recheck,
+    RemoveAcknowledgement,
+    RemoveDowntime,
+    Risk,
+    ScheduleDowntime,
+    Session,
+    challenge_for,
+    confirmation_from_flags,
+    format_duration,
+    icinga_filter,
+    parse_duration,
+    sal_line,
 )  # fmt: skip
 from console.actions.engine import ActionResult, StepResult, outcome_of, sal_message
 from console.actions.executors import CacheCheck, cache_age, cache_hit
 from console.actions.guard import check
-from console.clock import fixed_clock
-from console.config import parse_config
+from console.core.clock import fixed_clock
+from console.core.config import parse_config
 
 NOW = datetime(2026, 8, 22, 12, 0, tzinfo=timezone.utc)
 ALICE = Operator("alice", "bast161")
@@ -263,7 +285,7 @@ def _result(engine, statuses, hits):
     plan = engine.plan(PurgeUrls(("https://meta.miraheze.org/wiki/Main_Page",)), "vandalism cleanup", "T12345")
     steps = tuple(
         StepResult(i, "purge", s.target, s.subject, status, "", 200, CacheCheck(200, hit, 0))
-        for i, (s, status, hit) in enumerate(zip(plan.steps, statuses, hits))
+        for i, (s, status, hit) in enumerate(zip(plan.steps, statuses, hits, strict=False))
     )
     return ActionResult(plan, outcome_of(list(steps)), steps, NOW, 0.2)
 
@@ -335,7 +357,7 @@ def test_audit_refuses_a_symlink(tmp_path):
 
 
 def test_actions_never_import_textual():
-    code = "import sys, console.actions, console.cli_actions; print(sorted(m for m in sys.modules if m.startswith('textual')))"
+    code = "import sys, console.actions, console.cli.actions; print(sorted(m for m in sys.modules if m.startswith('textual')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=Path(__file__).parents[2])
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
@@ -343,7 +365,7 @@ def test_actions_never_import_textual():
 
 def test_the_sim_never_imports_the_clients_or_the_actions():
     code = ("import sys, console.sim; print(sorted(m for m in sys.modules "
-            "if m.startswith(('console.sources', 'console.actions', 'console.model'))))")
+            "if m.startswith(('console.sources', 'console.actions', 'console.core.model'))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=Path(__file__).parents[2])
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"

@@ -23,12 +23,26 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from console.actions import (
-    Acknowledge, ActionEngine, AlreadyRunning, BanPattern, Confirmation, IcingaTarget, NotConfirmed, Operator,
-    PurgeUrls, ReadOnlySession, Recheck, RemoveAcknowledgement, RemoveDowntime, Risk, ScheduleDowntime, Session,
+    Acknowledge,
+    ActionEngine,
+    AlreadyRunning,
+    BanPattern,
+    Confirmation,
+    IcingaTarget,
+    NotConfirmed,
+    Operator,
+    PurgeUrls,
+    ReadOnlySession,
+    Recheck,
+    RemoveAcknowledgement,
+    RemoveDowntime,
+    Risk,
+    ScheduleDowntime,
+    Session,
     challenge_for,
 )  # fmt: skip
 from console.actions.executors import CacheExecutor, IcingaExecutor
-from console.config import parse_config
+from console.core.config import parse_config
 
 PASSWORD = "loopback-icinga-pw-31337"
 ALICE = Operator("alice", "bast161")

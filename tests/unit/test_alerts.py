@@ -1,4 +1,4 @@
-"""Merged alerts (console.alerts, views.alerts_view), handled rows, clusters, Graylog events parsing
+"""Merged alerts (console.derive.alerts, views.alerts_view), handled rows, clusters, Graylog events parsing
 and their partial failure. No Textual, no network."""
 
 from __future__ import annotations
@@ -9,10 +9,9 @@ import pytest
 from rich.text import Text
 
 from console.actions import Refused
-from console.alerts import BOTH, GRAYLOG, ICINGA, alert_targets, graylog_state, merged_alerts
-from console.clusters import row_host
-from console.config import GraylogConfig, Secret, parse_config
-from console.model import (
+from console.core.clusters import row_host
+from console.core.config import GraylogConfig, Secret, parse_config
+from console.core.model import (
     CheckState,
     Guest,
     HypervisorNode,
@@ -23,11 +22,14 @@ from console.model import (
     ServiceCheck,
     SourceResult,
 )
+from console.core.state import Store
+from console.derive.alerts import BOTH, GRAYLOG, ICINGA, alert_targets, graylog_state, merged_alerts
+from console.derive.alerts_pane import alerts_view
+from console.derive.hosts_pane import hosts_view
+from console.derive.status_bar import status_items, status_line
 from console.sources.base import SourceError
 from console.sources.graylog import GraylogSource
 from console.sources.graylog_events import events_body, parse_events
-from console.state import Store
-from console.views import alerts_view, hosts_view, status_items, status_line
 
 NOW = datetime(2026, 8, 14, 12, 0, tzinfo=timezone.utc)
 CONFIG = parse_config("farm: {name: wikitide, environment: demo, domains: [fsslc.wtnet]}\n")

@@ -18,12 +18,12 @@ import httpx
 import pytest
 import trustme
 
-from console.actions.cachehttp import CacheTransport
 from console.actions import ActionEngine, Confirmation, Operator, PurgeUrls, Session, challenge_for
+from console.actions.cachehttp import CacheTransport
 from console.actions.executors import DOWN, CacheExecutor, cache_tls
 from console.actions.locks import LockHeld
 from console.actions.plan import HttpRequest, Step
-from console.config import parse_config
+from console.core.config import parse_config
 from console.sources.httpclient import transport_failure
 
 Answer = Callable[[h11.Request, "Server"], Awaitable[bytes | None]]  # raw bytes to write, None = close

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from console.config import ConfigError, Secret, find_config_path, load_config, parse_config, secret_values
+from console.core.config import ConfigError, Secret, find_config_path, load_config, parse_config, secret_values
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "config.example.yaml"

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from console.detail import alerts_text, load_host_output, needs_host_output
-from console.hosts import HostIdentity
-from console.model import IcingaHostState, IcingaSnapshot, SourceResult
+from console.core.hosts import HostIdentity
+from console.core.model import IcingaHostState, IcingaSnapshot, SourceResult
+from console.core.state import Store
+from console.derive.detail import alerts_text, load_host_output, needs_host_output
 from console.sources.base import SourceError
-from console.state import Store
 
 NOW = datetime(2026, 8, 14, 12, 0, tzinfo=timezone.utc)
 DB171 = HostIdentity("db171", icinga_name="db171")

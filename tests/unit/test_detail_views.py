@@ -1,4 +1,4 @@
-"""console.detail and the views it shares with the panes: sparklines, the Puppet section, log rows,
+"""console.derive.detail and the views it shares with the panes: sparklines, the Puppet section, log rows,
 commits marked before the incident, the GitHub quota in the status bar. No Textual, no sockets."""
 
 from __future__ import annotations
@@ -7,19 +7,9 @@ from datetime import datetime, timedelta, timezone
 
 from rich.text import Text
 
-from console.config import parse_config
-from console.detail import (
-    Loaded,
-    PuppetRun,
-    disabled_from_fact,
-    log_rows,
-    puppet_text,
-    sparkline,
-    usage_history,
-    usage_line,
-)
-from console.hosts import HostIdentity
-from console.model import (
+from console.core.config import parse_config
+from console.core.hosts import HostIdentity
+from console.core.model import (
     CheckState,
     Commit,
     CommitLog,
@@ -30,9 +20,20 @@ from console.model import (
     ServiceCheck,
     SourceResult,
 )
+from console.core.state import Store
+from console.derive.commits_pane import commits_view, incident_start
+from console.derive.detail import (
+    Loaded,
+    PuppetRun,
+    disabled_from_fact,
+    log_rows,
+    puppet_text,
+    sparkline,
+    usage_history,
+    usage_line,
+)
+from console.derive.status_bar import github_quota, status_items, status_line
 from console.sources.graylog import host_query
-from console.state import Store
-from console.views import commits_view, github_quota, incident_start, status_items, status_line
 
 NOW = datetime(2026, 8, 14, 12, 0, tzinfo=timezone.utc)
 CONFIG = parse_config("farm: {name: wikitide, domains: [fsslc.wtnet]}\n")
@@ -77,7 +78,10 @@ def test_usage_line_fits_its_width_and_says_the_numbers():
 # --- Puppet ----------------------------------------------------------------------------------------
 
 
-def identity(status: str | None = "failed", when: datetime | None = ago(minutes=12), noop: bool = False) -> HostIdentity:
+TWELVE_MINUTES_AGO = ago(minutes=12)
+
+
+def identity(status: str | None = "failed", when: datetime | None = TWELVE_MINUTES_AGO, noop: bool = False) -> HostIdentity:
     node = PuppetNodeStatus("mw153.fsslc.wtnet", status, when, noop=noop)
     return HostIdentity("mw153", fqdn=node.certname, puppet=node, puppet_source="puppetdb", stale_after=1800)
 

@@ -9,7 +9,7 @@ from console.actions.guard import NotConfigured, ReadOnlySession
 from console.actions.plan import Command
 from console.actions.remote import REFUSED, command_executor
 from console.actions.ssh import SshExecutor
-from console.config import parse_config
+from console.core.config import parse_config
 
 COMMAND = Command("mw151", "mw151.fsslc.wtnet", "sudo systemctl restart php8.4-fpm", 5)
 

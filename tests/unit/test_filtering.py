@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 from rich.text import Text
 
-from console.config import ConfigError, parse_config
-from console.filtering import (
+from console.core.config import ConfigError, parse_config
+from console.core.rows import Column, Row
+from console.derive.filtering import (
     MARK,
     SortOrder,
     TableState,
@@ -20,8 +21,7 @@ from console.filtering import (
     select,
     sort_rows,
 )
-from console.jump import Jump, completions, parse_jump
-from console.views import Column, Row
+from console.derive.jump import Jump, completions, parse_jump
 
 ROWS = (
     Row("guest:mw151", ("mw151", Text("✔ running", style="green"), "3m")),

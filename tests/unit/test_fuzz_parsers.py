@@ -27,7 +27,7 @@ import trustme
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from console.config import parse_config
+from console.core.config import parse_config
 from console.sources import build_sources
 from console.sources.base import MalformedAnswer
 from console.sources.commits import parse_git_log, parse_github_commits, rate_limit_message, rate_limit_remaining

@@ -1,4 +1,4 @@
-"""console.hosts: one host across Proxmox (VM name), PuppetDB (certname), Icinga (host name), Graylog
+"""console.core.hosts: one host across Proxmox (VM name), PuppetDB (certname), Icinga (host name), Graylog
 (source) and SSH; ambiguous and unknown names are said, never merged. No Textual."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ from datetime import datetime, timezone
 
 import pytest
 
-from console.config import parse_config
-from console.hosts import HostDirectory, host_links, short_name, ssh_command
-from console.model import (
+from console.core.config import parse_config
+from console.core.hosts import HostDirectory, host_links, short_name, ssh_command
+from console.core.model import (
     CheckState,
     Guest,
     HypervisorNode,
@@ -23,8 +23,8 @@ from console.model import (
     ServiceCheck,
     SourceResult,
 )
-from console.state import Store
-from console.views import hosts_view
+from console.core.state import Store
+from console.derive.hosts_pane import hosts_view
 
 NOW = datetime(2026, 8, 14, 12, 0, tzinfo=timezone.utc)
 DOMAINS = ["fsslc.wtnet", "wikitide.net"]
@@ -171,7 +171,7 @@ def test_the_hosts_pane_shows_an_ambiguous_puppet_node_instead_of_picking_one():
 
 
 def test_config_checks_link_and_ssh_templates():
-    from console.config import ConfigError
+    from console.core.config import ConfigError
 
     with pytest.raises(ConfigError) as raised:
         parse_config("farm: {name: x}\nlinks: {grafana: 'https://g/{hostname}'}\nssh: {command: []}\n")
@@ -184,5 +184,5 @@ def test_config_checks_link_and_ssh_templates():
 
 
 def test_the_domain_modules_load_without_textual():
-    code = "import sys, console.hosts, console.detail, console.shell; sys.exit('textual' in sys.modules)"
+    code = "import sys, console.core.hosts, console.derive.detail, console.cli.shell; sys.exit('textual' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

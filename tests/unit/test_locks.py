@@ -14,10 +14,19 @@ import pytest
 
 from console.actions.audit import AuditLog, acknowledge_unfinished, tail_records, unfinished_actions
 from console.actions.locks import (
-    FileLocks, LockError, LockHeld, RedisLocks, _this_host, lock_keys, lock_rows, pid_alive, process_start, running_plan_ids,
+    FileLocks,
+    LockError,
+    LockHeld,
+    RedisLocks,
+    _this_host,
+    lock_keys,
+    lock_rows,
+    pid_alive,
+    process_start,
+    running_plan_ids,
 )  # fmt: skip
 from console.actions.plan import Operator, Plan, Reason, Risk, Step
-from console.clock import fixed_clock
+from console.core.clock import fixed_clock
 
 NOW = datetime(2026, 8, 14, 10, 14, tzinfo=timezone.utc)
 ALICE = Operator("alice", "bast161")
@@ -30,7 +39,10 @@ def make_plan(targets: tuple[str, ...], action: str = "restart", operator: Opera
     return Plan(plan_id, action, title, targets, Risk.SEVERAL, steps, NOW, operator, Reason.make(reason, operator, "T7"))
 
 
-def locks_in(tmp_path: Path, clock=fixed_clock(NOW)) -> FileLocks:
+FIXED = fixed_clock(NOW)
+
+
+def locks_in(tmp_path: Path, clock=FIXED) -> FileLocks:
     return FileLocks(tmp_path / "locks", clock=clock, domains=("fsslc.wtnet",), fallback=tmp_path / "private")
 
 

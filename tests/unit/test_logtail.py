@@ -10,14 +10,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 from rich.text import Text
 
-from console.config import parse_config
-from console.jump import parse_jump
-from console.logtail import LogTail, TailRequest, host_log_query, line_key, range_after, tail_row
-from console.model import Guest, LogMessage, LogSnapshot, ProxmoxInventory, SourceResult
+from console.core.config import parse_config
+from console.core.model import Guest, LogMessage, LogSnapshot, ProxmoxInventory, SourceResult
+from console.core.state import Store
+from console.derive.hosts_pane import hosts_view
+from console.derive.jump import parse_jump
+from console.derive.logtail import LogTail, TailRequest, host_log_query, line_key, range_after, tail_row
 from console.sources.base import MalformedAnswer
 from console.sources.graylog import parse_aggregate, parse_streams
-from console.state import Store
-from console.views import hosts_view
 
 T0 = datetime(2026, 8, 20, 12, 0, tzinfo=timezone.utc)
 CONFIG = parse_config("farm: {name: test, environment: demo, domains: [fsslc.wtnet]}\nsources: {}\n")

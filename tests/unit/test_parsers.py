@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 import httpx
 import pytest
 
-from console.model import CheckState
+from console.core.model import CheckState
 from console.sources.base import MalformedAnswer, SourceError, describe_error
 from console.sources.commits import parse_git_log, parse_github_commits, rate_limit_message, rate_limit_remaining
 from console.sources.graylog import parse_messages, syslog_level

@@ -9,16 +9,25 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from console.actions import (
-    ActionEngine, GuestPower, InvalidAction, NotConfigured, Operator, PuppetDisable, PuppetEnable, PuppetRun, Risk,
-    Session, challenge_for,
+    ActionEngine,
+    GuestPower,
+    InvalidAction,
+    NotConfigured,
+    Operator,
+    PuppetDisable,
+    PuppetEnable,
+    PuppetRun,
+    Risk,
+    Session,
+    challenge_for,
 )  # fmt: skip
 from console.actions.power import GuestLocation, parse_upid, proxmox_action_source
 from console.actions.puppet import run_status
 from console.actions.remote import CommandResult
-from console.clock import fixed_clock
-from console.config import parse_config
-from console.hosts import HostDirectory
-from console.model import Guest, ProxmoxInventory, PuppetInventory, PuppetNodeStatus
+from console.core.clock import fixed_clock
+from console.core.config import parse_config
+from console.core.hosts import HostDirectory
+from console.core.model import Guest, ProxmoxInventory, PuppetInventory, PuppetNodeStatus
 
 NOW = datetime(2026, 8, 22, 12, 0, tzinfo=timezone.utc)
 ALICE = Operator("alice", "bast161")

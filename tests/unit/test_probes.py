@@ -11,8 +11,10 @@ from datetime import datetime, timezone
 import pytest
 from rich.text import Text
 
-from console.config import parse_config
-from console.model import ProbeResult, ProbeSnapshot, SourceResult
+from console.core.config import parse_config
+from console.core.model import ProbeResult, ProbeSnapshot, SourceResult
+from console.core.state import Store
+from console.derive.services_pane import probe_summary, services_view
 from console.sources import build_sources
 from console.sources.base import MalformedAnswer
 from console.sources.probes import (
@@ -31,8 +33,6 @@ from console.sources.probes import (
     resp_command,
     soa_query,
 )
-from console.state import Store
-from console.views import probe_summary, services_view
 
 NOW = datetime(2026, 8, 14, 12, 0, tzinfo=timezone.utc)
 

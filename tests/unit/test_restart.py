@@ -10,15 +10,26 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from console.actions import (
-    CANCELLED, PARTIAL, SUCCESS, ActionEngine, AuditLog, CommandExecutor, CommandResult, Confirmation,
-    Depool, Repool, RestartService, Risk, Session,
+    CANCELLED,
+    PARTIAL,
+    SUCCESS,
+    ActionEngine,
+    AuditLog,
+    CommandExecutor,
+    CommandResult,
+    Confirmation,
+    Depool,
+    Repool,
+    RestartService,
+    Risk,
+    Session,
 )  # fmt: skip
 from console.actions.guard import InvalidAction, NotConfigured
 from console.actions.plan import Operator
 from console.actions.restart import HELD, left_depooled
-from console.config import parse_config
-from console.hosts import HostDirectory
-from console.model import PuppetInventory, PuppetNodeStatus
+from console.core.config import parse_config
+from console.core.hosts import HostDirectory
+from console.core.model import PuppetInventory, PuppetNodeStatus
 
 NOW = datetime(2026, 8, 14, 12, 0, tzinfo=timezone.utc)
 OPERATOR = Operator("alice", "bast161")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from console.clock import fixed_clock
+from console.core.clock import fixed_clock
 from console.sim.checks import evaluate
 from console.sim.farm import Farm
 from console.sim.hostcmds import run, run_line

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from console.clock import fixed_clock
+from console.core.clock import fixed_clock
 from console.sim import icinga_api, seeded
 from console.sim.checks import evaluate, ok_output
 from console.sim.farm import Farm
@@ -78,7 +78,7 @@ def test_puppet_runs_come_from_a_bounded_memo_and_windows_still_apply(farm):
 
 
 def test_the_puppet_check_reads_the_same_without_history_when_nothing_can_fail(farm):
-    for (host, service), slot in farm.slots.items():
+    for (host, service), _slot in farm.slots.items():
         if service == "Puppet":
             agent = farm.agents[host]
             full = agent.runs(farm.seed, NOW)

@@ -24,7 +24,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import trustme
 
-from console.config import (
+from console.core.config import (
     CommitsConfig,
     GraylogConfig,
     IcingaConfig,
@@ -33,8 +33,7 @@ from console.config import (
     Secret,
     parse_config,
 )
-from console.model import CheckState, CommitLog, IcingaSnapshot, LogSnapshot, ProxmoxInventory, PuppetInventory
-from console.sources.graylog import absolute_range
+from console.core.model import CheckState, CommitLog, IcingaSnapshot, LogSnapshot, ProxmoxInventory, PuppetInventory
 from console.sources import (
     GitHubCommitsSource,
     GraylogSource,
@@ -45,6 +44,7 @@ from console.sources import (
     SourceError,
     build_sources,
 )
+from console.sources.graylog import absolute_range
 
 REPO = Path(__file__).resolve().parents[2]
 PVE_SECRET = "pve-0f3c-secret-uuid"
@@ -489,7 +489,7 @@ async def test_icinga_unchanged_objects_are_reused_between_refreshes(serve):
     first, second = (await source.fetch()).data, (await source.fetch()).data
     await source.aclose()
     assert first == second
-    assert all(a is b for a, b in zip(first.services, second.services))
+    assert all(a is b for a, b in zip(first.services, second.services, strict=False))
     assert first.hosts[0] is second.hosts[0]
 
 

@@ -12,8 +12,8 @@ from typing import Any, AsyncIterator, Callable
 import httpx
 import pytest
 
-from console.config import IcingaConfig, PuppetDBConfig, Secret
-from console.model import IcingaSnapshot
+from console.core.config import IcingaConfig, PuppetDBConfig, Secret
+from console.core.model import IcingaSnapshot
 from console.sources import IcingaSource, PuppetDBSource, SourceError
 from console.sources.puppetdb import parse_nodes_answer
 

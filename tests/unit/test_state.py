@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime, timedelta, timezone
 
-from console.model import SourceResult
+from console.core.model import SourceResult
+from console.core.state import Poller, Store, next_delay
 from console.sources.base import Source, SourceError
-from console.state import Poller, Store, next_delay
 
 T0 = datetime(2026, 11, 25, 3, 0, tzinfo=timezone.utc)
 

@@ -1,4 +1,4 @@
-"""The Alerts pane (rows from console.views.alerts_view)."""
+"""The Alerts pane (rows from console.derive.alerts_pane.alerts_view)."""
 
 from __future__ import annotations
 
@@ -10,4 +10,4 @@ class AlertsPane(Pane):
     title = "Alerts"
     noun = "alerts"
     kinds = frozenset({"icinga", "graylog"})  # Graylog's alert events are merged in
-    derive = staticmethod(derive_view("alerts_view"))
+    derive = staticmethod(derive_view("alerts_pane", "alerts_view"))

@@ -6,6 +6,7 @@ and redraws it on each filter keystroke, sort or mark from the index alone."""
 
 from __future__ import annotations
 
+import importlib
 import re
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -16,26 +17,25 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Static
 
-from console.filtering import RowIndex, SortOrder, TableState, index_rows, parse_filter, select, sorted_columns
-from console.rows import Cell, PaneView
-from console.state import Store
+from console.core.rows import Cell, PaneView
+from console.core.state import Store
+from console.derive.filtering import RowIndex, SortOrder, TableState, index_rows, parse_filter, select, sorted_columns
 from console.ui.widgets import KeyedTable, OpeningTable
 from console.ui.widgets.keyed_table import TableLayout, same_cell, table_layout
 
 if TYPE_CHECKING:  # the config's models load after the first paint
-    from console.config import AppConfig
+    from console.core.config import AppConfig
 
 Derive = Callable[[Store, "AppConfig", datetime], PaneView]
 
 
-def derive_view(name: str) -> Derive:
-    """The view function console.views.<name>, imported on its first call: the views and the model
-    behind them load with the first data (in the views' worker thread), not before the first paint."""
+def derive_view(module: str, name: str) -> Derive:
+    """The view function console.derive.<module>.<name>, imported on its first call: the views and the
+    model behind them load with the first data (in the views' worker thread), not before the first paint."""
 
     def derive(store: Store, config: AppConfig, now: datetime) -> PaneView:
-        import console.views
-
-        return getattr(console.views, name)(store, config, now)
+        view: Derive = getattr(importlib.import_module(f"console.derive.{module}"), name)
+        return view(store, config, now)
 
     derive.__name__ = derive.__qualname__ = name
     return derive
@@ -80,7 +80,11 @@ class Pane(Vertical):
     title: ClassVar[str]
     noun: ClassVar[str]  # what a row is, for the count: "hosts"
     kinds: ClassVar[frozenset[str]]
-    derive: ClassVar[Derive]
+    if TYPE_CHECKING:  # a subclass sets `derive = staticmethod(derive_view(...))`
+
+        @staticmethod
+        def derive(store: Store, config: AppConfig, now: datetime, /) -> PaneView: ...
+
     opens_hosts: ClassVar[bool] = True  # enter on a row opens a host's detail
 
     class Focused(Message):
@@ -154,7 +158,7 @@ class Pane(Vertical):
         self._redraw()
 
     def set_filter(self, text: str) -> str | None:
-        """Filter the rows (see console.filtering); returns the regex error, if any."""
+        """Filter the rows (see console.derive.filtering); returns the regex error, if any."""
         self.state = replace(self.state, row_filter=parse_filter(text))
         self._redraw()
         return self.state.row_filter.error

@@ -1,4 +1,4 @@
-"""The Commits pane (rows from console.views.commits_view)."""
+"""The Commits pane (rows from console.derive.commits_pane.commits_view)."""
 
 from __future__ import annotations
 
@@ -10,5 +10,5 @@ class CommitsPane(Pane):
     title = "Commits"
     noun = "commits"
     kinds = frozenset({"commits", "icinga"})  # icinga: commits just before the top alert are marked
-    derive = staticmethod(derive_view("commits_view"))
+    derive = staticmethod(derive_view("commits_pane", "commits_view"))
     opens_hosts = False  # a commit names no host: enter does nothing here

@@ -1,4 +1,4 @@
-"""The Hosts pane (rows from console.views.hosts_view)."""
+"""The Hosts pane (rows from console.derive.hosts_pane.hosts_view)."""
 
 from __future__ import annotations
 
@@ -10,4 +10,4 @@ class HostsPane(Pane):
     title = "Hosts"
     noun = "hosts"
     kinds = frozenset({"proxmox", "puppetdb", "graylog"})  # graylog: the err/5m column
-    derive = staticmethod(derive_view("hosts_view"))
+    derive = staticmethod(derive_view("hosts_pane", "hosts_view"))

@@ -1,4 +1,4 @@
-"""The Services pane (rows from console.views.services_view)."""
+"""The Services pane (rows from console.derive.services_pane.services_view)."""
 
 from __future__ import annotations
 
@@ -10,4 +10,4 @@ class ServicesPane(Pane):
     title = "Services"
     noun = "services"
     kinds = frozenset({"icinga", "probes"})
-    derive = staticmethod(derive_view("services_view"))
+    derive = staticmethod(derive_view("services_pane", "services_view"))

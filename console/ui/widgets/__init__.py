@@ -1,4 +1,4 @@
-"""Widgets that render what console.views derives; no business logic here."""
+"""Widgets that render what console.derive derives; no business logic here."""
 
 from console.ui.widgets.header import FarmHeader
 from console.ui.widgets.keyed_table import KeyedTable, OpeningTable

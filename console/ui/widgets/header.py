@@ -6,7 +6,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Static
 
-from console.clock import Clock
+from console.core.clock import Clock
 
 
 def environment_class(environment: str, production: bool) -> str:

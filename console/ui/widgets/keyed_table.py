@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from itertools import zip_longest
-from typing import Sequence
+from typing import ClassVar, Sequence
 
 from rich.cells import cell_len
 from rich.segment import Segment
@@ -26,8 +26,9 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from console.filtering import cell_width, highlight as highlight_matches
-from console.rows import Cell, Column, Row
+from console.core.rows import Cell, Column, Row
+from console.derive.filtering import cell_width
+from console.derive.filtering import highlight as highlight_matches
 
 CELL_PADDING = " "  # each side of a cell, as DataTable pads
 SIDEWAYS_STEP = 4  # cells per left/right key
@@ -56,7 +57,7 @@ def fit_columns(columns: Sequence[Column], widths: Sequence[tuple[int, ...]]) ->
     count = len(columns)
     widest = [max(column, default=0) for column in zip_longest(*widths, fillvalue=0)][:count]
     widest += [0] * (count - len(widest))
-    return tuple(max(cell_len(column.label), width) for column, width in zip(columns, widest))
+    return tuple(max(cell_len(column.label), width) for column, width in zip(columns, widest, strict=False))
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +137,7 @@ class KeyedTable(ScrollView, can_focus=True):
     }
     """
 
-    BINDINGS: list[BindingType] = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("up,k", "cursor_up", "Up", show=False),
         Binding("down,j", "cursor_down", "Down", show=False),
         Binding("g,home", "cursor_top", "Top", show=False),
@@ -214,7 +215,7 @@ class KeyedTable(ScrollView, can_focus=True):
         """The columns shown, by key, with their content widths."""
         return {
             column.key: ColumnInfo(column.key, column.label, width)
-            for column, width in zip(self._columns, self._column_widths)
+            for column, width in zip(self._columns, self._column_widths, strict=False)
         }
 
     # --- what callers do -----------------------------------------------------------------------
@@ -453,7 +454,11 @@ def cell_text(cell: Cell, highlight: re.Pattern[str] | None) -> Text:
             text = text.split("\n")[0]
     else:
         text = Text(str(cell).split("\n", 1)[0])
-    return text if highlight is None else highlight_matches(text, highlight)
+    if highlight is None:
+        return text
+    marked = highlight_matches(text, highlight)
+    assert isinstance(marked, Text)  # a Text cell is highlighted as Text
+    return marked
 
 
 class OpeningTable(KeyedTable):

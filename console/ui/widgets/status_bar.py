@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Sequence
 from textual.widgets import Static
 
 if TYPE_CHECKING:
-    from console.views import Quota, SourceHealth
+    from console.derive.status_bar import Quota, SourceHealth
 
 
 class StatusBar(Static):
@@ -28,9 +28,9 @@ class StatusBar(Static):
 
     def _render_items(self) -> None:
         if not self._items and self._quota is None:
-            self.update("")  # nothing to say yet; console.views loads with the first data
+            self.update("")  # nothing to say yet; console.derive loads with the first data
             return
-        from console.views import status_line
+        from console.derive.status_bar import status_line
 
         # one line, as wide as the screen: a new text never changes the layout
         self.update(status_line(self._items, self.content_size.width, self._quota), layout=False)

@@ -7,16 +7,40 @@ import contextlib
 import time
 from collections import deque
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterable, Protocol
 
-from console.clock import Clock, utc_now
+from console.core.clock import Clock, utc_now
 
-if TYPE_CHECKING:  # annotations only: the clients (and httpx) and the model stay off the start-up path
-    from console.model import SourceResult, StreamStatus
-    from console.sources.base import Source
+if TYPE_CHECKING:  # annotations only: the model stays off the start-up path
+    from console.core.model import SourceResult, StreamStatus
 
 Listener = Callable[[str], None]
+
+
+class Polled(Protocol):
+    """What the poller needs of a source (console.sources.base.Source is one): fetch() never raises."""
+
+    name: str
+    kind: str
+    interval: float
+
+    async def fetch(self) -> SourceResult[Any]: ...
+
+    async def aclose(self) -> None: ...
+
+
+class Followed(Protocol):
+    """What the poller needs of an event stream (console.sources.icinga_stream.IcingaEventStream is one)."""
+
+    source_name: str
+
+    def apply(self, data: Any, events: list[Any]) -> Any: ...
+
+    def run(self, on_event: Callable[[Any], None], on_status: Callable[[StreamStatus], None] | None = None,
+            on_reconnected: Callable[[], None] | None = None) -> Awaitable[None]: ...
+
+    async def aclose(self) -> None: ...
 
 
 @dataclass
@@ -44,7 +68,7 @@ class SourceState:
     def ok(self) -> bool:
         return self.last is not None and self.last.ok
 
-    def age(self, now) -> timedelta | None:
+    def age(self, now: datetime) -> timedelta | None:
         """How old the data on screen is."""
         return now - self.last_ok.fetched_at if self.last_ok else None
 
@@ -113,18 +137,18 @@ def next_delay(interval: float, failures: int) -> float:
     """Seconds until the next attempt: the interval, doubled per consecutive failure up to 8x."""
     if failures <= 0:
         return interval
-    return interval * 2 ** min(failures - 1, 3)
+    return interval * 2.0 ** min(failures - 1, 3)
 
 
 class Poller:
     """Runs one loop per source. A loop awaits its fetch before scheduling the next, so fetches of
     one source never overlap; `refresh_now` wakes loops early; pausing holds them.
 
-    Sources with an event stream (Icinga `stream: true`) also get a stream task: its events patch the
+    Each event stream given (console.sources.event_streams: Icinga's with `stream: true`) gets a task: its events patch the
     source's data between polls (not while the source is paused), and a poll answer is patched with
     the events that arrived while it was on its way, so it never takes back what the stream said."""
 
-    def __init__(self, sources: Iterable[Source[Any]], store: Store, streams: Iterable[Any] | None = None) -> None:
+    def __init__(self, sources: Iterable[Polled], store: Store, streams: Iterable[Followed] = ()) -> None:
         self.sources = {s.name: s for s in sources}
         self.store = store
         self._wake = {name: asyncio.Event() for name in self.sources}
@@ -133,10 +157,6 @@ class Poller:
         self.fetching: set[str] = set()  # the sources with a fetch on its way
         for source in self.sources.values():
             store.register(source.name, source.kind, source.interval)
-        if streams is None:
-            from console.sources.icinga_stream import event_streams
-
-            streams = event_streams(self.sources.values())
         self.streams = {stream.source_name: stream for stream in streams}
         self._feeds = {name: EventFeed(stream.apply) for name, stream in self.streams.items()}
 
@@ -170,7 +190,7 @@ class Poller:
             self.store.get(name).paused = False
         self.refresh_now(name)
 
-    async def _loop(self, source: Source[Any]) -> None:
+    async def _loop(self, source: Polled) -> None:
         state = self.store.get(source.name)
         wake = self._wake[source.name]
         while True:
@@ -218,7 +238,8 @@ class Poller:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
-        for resource in [*self.sources.values(), *self.streams.values()]:
+        resources: list[Polled | Followed] = [*self.sources.values(), *self.streams.values()]
+        for resource in resources:
             with contextlib.suppress(Exception):
                 await resource.aclose()
 

@@ -8,8 +8,8 @@ host name in two clusters is two rows (`guest:mw1@pve-a`, `guest:mw1@pve-b`). In
 
 from __future__ import annotations
 
-from console.model import Guest, HypervisorNode, ProxmoxInventory
-from console.state import Store
+from console.core.model import Guest, HypervisorNode, ProxmoxInventory
+from console.core.state import Store
 
 
 def several(store: Store, kind: str) -> bool:

@@ -13,16 +13,16 @@ import click
 
 from console.actions import Depool, NotConfigured, Repool, RestartService, Session, current_operator, parse_duration
 from console.actions.guard import InvalidAction
-from console.cli import _global, global_options, load_or_exit
-from console.cli_actions import EXIT_FAILED, EXIT_OK, EXIT_REFUSED, _action_options, run_action
-from console.config import AppConfig
-from console.hosts import HostDirectory
+from console.cli.actions import run_action
+from console.cli.options import EXIT_FAILED, EXIT_OK, action_options, global_options, global_value, load_or_exit, refuse
+from console.core.config import AppConfig
+from console.core.hosts import HostDirectory
 
 
 def inventory(config: AppConfig) -> HostDirectory:
     """Every host Proxmox and PuppetDB know (one refresh of those sources): names → addresses."""
+    from console.core.state import Poller, Store
     from console.sources import build_sources
-    from console.state import Poller, Store
 
     async def fetch() -> Store:
         store = Store()
@@ -59,7 +59,7 @@ def _downtime(text: str | None) -> timedelta | None:
               help="Failed hosts allowed before the run stops (default actions.rolling.failure_budget).")
 @click.option("--downtime", metavar="15m|0", help="Icinga downtime per host around its restart; 0 = none "
               "(default actions.rolling.downtime).")
-@_action_options
+@action_options
 @click.pass_context
 def restart(ctx: click.Context, service: str, hosts: tuple[str, ...], batch: int | None, failure_budget: int | None,
             downtime: str | None, **options: Any) -> None:
@@ -72,7 +72,7 @@ def restart(ctx: click.Context, service: str, hosts: tuple[str, ...], batch: int
     """
     from console.actions.commands import allowed_service, service_hosts
 
-    config = load_or_exit(_global(ctx, "config"))
+    config = load_or_exit(global_value(ctx, "config"))
     try:
         allowed_service(config, service)
         wait = _downtime(downtime)
@@ -81,14 +81,14 @@ def restart(ctx: click.Context, service: str, hosts: tuple[str, ...], batch: int
         if not targets:
             raise InvalidAction(f"refused: no known host matches {service}'s hosts")
     except (InvalidAction, NotConfigured) as exc:
-        _refused(str(exc), options.get("as_json", False))
+        refuse(str(exc), options.get("as_json", False))
     run_action(ctx, lambda: RestartService(service, targets, batch, failure_budget, wait, directory),
                cancel_on_interrupt=True, **options)
 
 
 @click.command()
 @click.argument("hosts", nargs=-1, required=True, metavar="HOST...")
-@_action_options
+@action_options
 @click.pass_context
 def depool(ctx: click.Context, hosts: tuple[str, ...], **options: Any) -> None:
     """Take app servers out of every cache (backend set `sick`). Tier 1 for one host, 2 for several."""
@@ -97,7 +97,7 @@ def depool(ctx: click.Context, hosts: tuple[str, ...], **options: Any) -> None:
 
 @click.command()
 @click.argument("hosts", nargs=-1, required=True, metavar="HOST...")
-@_action_options
+@action_options
 @click.pass_context
 def repool(ctx: click.Context, hosts: tuple[str, ...], **options: Any) -> None:
     """Put app servers back in every cache: backend `auto`, so the caches' health probe decides again
@@ -115,26 +115,13 @@ def backends(ctx: click.Context, as_json: bool) -> None:
     cache did not answer."""
     from console.actions.depool import read_backend_health
 
-    config = load_or_exit(_global(ctx, "config"))
+    config = load_or_exit(global_value(ctx, "config"))
     try:
         table = asyncio.run(read_backend_health(config, Session(current_operator())))
     except NotConfigured as exc:
-        _refused(str(exc), as_json)
+        refuse(str(exc), as_json)
     if as_json:
         click.echo(json.dumps(table.to_dict(), indent=2))
     else:
         click.echo(table.render())
     sys.exit(EXIT_FAILED if table.errors else EXIT_OK)
-
-
-def _refused(message: str, as_json: bool) -> None:
-    text = message if message.startswith("refused: ") else f"refused: {message}"
-    if as_json:
-        click.echo(json.dumps({"outcome": "refused", "message": text}))
-    click.echo(f"opsconsole: {text}", err=True)
-    sys.exit(EXIT_REFUSED)
-
-
-def register_restart_commands(group: click.Group) -> None:
-    for command in (restart, depool, repool, backends):
-        group.add_command(command)

@@ -9,7 +9,6 @@ arguments or config).
 from __future__ import annotations
 
 import asyncio
-import importlib
 import json
 import sys
 from typing import Any, Callable
@@ -17,33 +16,34 @@ from typing import Any, Callable
 import click
 
 from console.actions import (
-    SUCCESS, Acknowledge, Action, ActionEngine, ActionEvent, AuditError, BanPattern, Confirmation, IcingaTarget,
-    PurgeUrls, Recheck, Refused, RemoveAcknowledgement, RemoveDowntime, Risk, ScheduleDowntime, Session,
-    confirmation_from_flags, current_operator, parse_duration,
+    SUCCESS,
+    Acknowledge,
+    Action,
+    ActionEngine,
+    ActionEvent,
+    AuditError,
+    BanPattern,
+    Confirmation,
+    IcingaTarget,
+    PurgeUrls,
+    Recheck,
+    Refused,
+    RemoveAcknowledgement,
+    RemoveDowntime,
+    Risk,
+    ScheduleDowntime,
+    Session,
+    confirmation_from_flags,
+    current_operator,
+    parse_duration,
 )  # fmt: skip
 from console.actions.plan import Plan
-from console.cli import _global, global_options, load_or_exit, main
-
-EXIT_OK, EXIT_FAILED, EXIT_REFUSED = 0, 1, 2
+from console.cli.options import EXIT_FAILED, EXIT_OK, EXIT_REFUSED, action_options, global_options, global_value, load_or_exit
 
 
 def stdin_is_terminal() -> bool:
     """Whether there is a terminal to ask on (replaced in tests)."""
     return sys.stdin.isatty()
-
-
-def _action_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    options = [
-        click.option("--reason", metavar="TEXT", help="Why (required to run): logged as '<reason> - user@host - T123'."),
-        click.option("--task", metavar="T123", help="Phabricator task of the work, added to the reason."),
-        click.option("--dry-run", is_flag=True, help="Print the plan (every request) and exit 0; nothing is sent."),
-        click.option("--json", "as_json", is_flag=True, help="Machine output: the plan and the result as JSON."),
-        click.option("--yes", is_flag=True, help="Answer the confirmation of tiers 1-2 (tier 3 also needs --confirm)."),
-        click.option("--confirm", metavar="TARGET", help="Tier 3: the target's name, as you would type it."),
-    ]
-    for option in reversed(options):
-        command = option(command)
-    return global_options(command)
 
 
 def _targets(values: tuple[str, ...]) -> tuple[IcingaTarget, ...]:
@@ -82,7 +82,7 @@ def _progress(as_json: bool) -> Callable[[ActionEvent], None]:
 def run_action(ctx: click.Context, build: Callable[[], Action], *, reason: str | None, task: str | None,
                dry_run: bool, as_json: bool, yes: bool, confirm: str | None, cancel_on_interrupt: bool = False) -> None:
     """Plan, then dry-run or guard + confirm + run; print the plan/result and exit with its code."""
-    config = load_or_exit(_global(ctx, "config"))
+    config = load_or_exit(global_value(ctx, "config"))
     engine = ActionEngine(config, Session(current_operator()))
     try:
         plan = engine.plan(build(), reason, task)
@@ -92,7 +92,7 @@ def run_action(ctx: click.Context, build: Callable[[], Action], *, reason: str |
         engine.dry_run(plan)
         _emit_json({"dry_run": True, "plan": plan.to_dict()}) if as_json else click.echo(plan.render())
         sys.exit(EXIT_OK)
-    if not _global(ctx, "write"):
+    if not global_value(ctx, "write"):
         _refuse("this session is read-only, so the action was refused and nothing was sent; "
                 "add --write to allow changes (the switch is logged), or --dry-run to see the plan", as_json, plan)
     if plan.reason is None:
@@ -145,7 +145,7 @@ def _cancel_on_interrupt(engine: ActionEngine, plan: Plan) -> None:
 
 @click.command()
 @click.argument("urls", nargs=-1, required=True, metavar="URL...")
-@_action_options
+@action_options
 @click.pass_context
 def purge(ctx: click.Context, urls: tuple[str, ...], **options: Any) -> None:
     """Purge URLs from every configured cache, then verify with a GET through each.
@@ -159,7 +159,7 @@ def purge(ctx: click.Context, urls: tuple[str, ...], **options: Any) -> None:
 @click.command()
 @click.argument("pattern")
 @click.option("--host", "host", required=True, metavar="HOST", help="The site whose objects are banned (Host header).")
-@_action_options
+@action_options
 @click.pass_context
 def ban(ctx: click.Context, pattern: str, host: str, **options: Any) -> None:
     """Ban every object of HOST whose URL matches the regex PATTERN, on every cache (tier 3)."""
@@ -171,7 +171,7 @@ def ban(ctx: click.Context, pattern: str, host: str, **options: Any) -> None:
 @click.option("--sticky", is_flag=True, help="Keep the acknowledgement until the check is OK again.")
 @click.option("--expire", metavar="DURATION", help="Remove the acknowledgement after DURATION (30m, 2h, 1d).")
 @click.option("--notify/--no-notify", default=True, show_default=True, help="Send the acknowledgement notification.")
-@_action_options
+@action_options
 @click.pass_context
 def ack(ctx: click.Context, targets: tuple[str, ...], sticky: bool, expire: str | None, notify: bool, **options: Any) -> None:
     """Acknowledge the problem of HOST or HOST!SERVICE in Icinga (the comment is the reason)."""
@@ -181,7 +181,7 @@ def ack(ctx: click.Context, targets: tuple[str, ...], sticky: bool, expire: str 
 
 @click.command()
 @click.argument("targets", nargs=-1, required=True, metavar="HOST[!SERVICE]...")
-@_action_options
+@action_options
 @click.pass_context
 def unack(ctx: click.Context, targets: tuple[str, ...], **options: Any) -> None:
     """Remove the acknowledgement of HOST or HOST!SERVICE."""
@@ -198,7 +198,7 @@ def downtime() -> None:
 @click.argument("targets", nargs=-1, required=True, metavar="HOST[!SERVICE]...")
 @click.option("--duration", required=True, metavar="DURATION", help="How long, from now: 30m, 2h, 1d, 1h30m.")
 @click.option("--all-services", is_flag=True, help="For a HOST: its services too (tier 2).")
-@_action_options
+@action_options
 @click.pass_context
 def downtime_add(ctx: click.Context, targets: tuple[str, ...], duration: str, all_services: bool, **options: Any) -> None:
     """Schedule a fixed downtime starting now."""
@@ -208,7 +208,7 @@ def downtime_add(ctx: click.Context, targets: tuple[str, ...], duration: str, al
 @downtime.command("remove")
 @click.argument("targets", nargs=-1, required=True, metavar="HOST[!SERVICE]...")
 @click.option("--all-services", is_flag=True, help="For a HOST: every downtime on it, its services' too (tier 2).")
-@_action_options
+@action_options
 @click.pass_context
 def downtime_remove(ctx: click.Context, targets: tuple[str, ...], all_services: bool, **options: Any) -> None:
     """Remove the downtime of HOST or HOST!SERVICE."""
@@ -217,26 +217,8 @@ def downtime_remove(ctx: click.Context, targets: tuple[str, ...], all_services: 
 
 @click.command()
 @click.argument("targets", nargs=-1, required=True, metavar="HOST[!SERVICE]...")
-@_action_options
+@action_options
 @click.pass_context
 def recheck(ctx: click.Context, targets: tuple[str, ...], **options: Any) -> None:
     """Re-check HOST or HOST!SERVICE now (reschedule-check with force)."""
     run_action(ctx, lambda: Recheck(_targets(targets)), **options)
-
-
-def register_action_commands(group: click.Group) -> None:
-    """Add the action commands to the `opsconsole` group."""
-    for command in (purge, ban, ack, unack, downtime, recheck):
-        group.add_command(command)
-    importlib.import_module("console.cli_locks")  # adds `opsconsole locks [break KEY]` to `main` itself
-
-
-register_action_commands(main)
-
-from console.cli_restart import register_restart_commands  # noqa: E402 - restart, depool, repool, backends
-
-register_restart_commands(main)
-
-from console.cli_power import register_power_commands  # noqa: E402 - guest, puppet
-
-register_power_commands(main)

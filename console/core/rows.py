@@ -1,6 +1,6 @@
 """What a pane's table is made of: columns, rows of cells, and the view a pane shows. Plain data,
 no model and no Textual: the table, the filter and the panes import this before the first paint;
-console.views (which derives the views from the store) loads with the first data."""
+console.derive (which derives the views from the store) loads with the first data."""
 
 from __future__ import annotations
 

@@ -24,17 +24,17 @@ from typing import TYPE_CHECKING, Sequence
 
 if TYPE_CHECKING:
     from console.actions import IcingaTarget
-    from console.config import AppConfig
+    from console.core.config import AppConfig
 
-from console.clusters import several
-from console.hosts import short_name
-from console.model import CheckState, IcingaSnapshot, LogEvent, LogSnapshot, ServiceCheck
-from console.state import Store
+from console.core.clusters import several
+from console.core.hosts import short_name
+from console.core.model import CheckState, IcingaSnapshot, LogEvent, LogSnapshot, ServiceCheck
+from console.core.state import Store
 
 ICINGA = "icinga"
 GRAYLOG = "graylog"
 BOTH = "icinga+graylog"
-# How bad a state is, worst first (the order of console.views.SEVERITY).
+# How bad a state is, worst first (the order of console.derive.cells.SEVERITY).
 RANK = {CheckState.CRITICAL: 0, CheckState.UNKNOWN: 1, CheckState.WARNING: 2, CheckState.OK: 3}
 GRAYLOG_REFUSAL = "refused: a Graylog event cannot be acknowledged in Icinga (nor downtimed or re-checked)"
 

@@ -18,23 +18,32 @@ from urllib.parse import urlsplit
 os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
 import yaml  # noqa: E402
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainValidator, ValidationError, field_validator, model_validator  # noqa: E402
+from pydantic import (  # noqa: E402
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
-from console.config_file import (  # noqa: E402 - re-exported: the file's reading and its errors
+from console.core.config_file import (  # noqa: E402 - re-exported: the file's reading and its errors  # noqa: E402
     DEFAULT_ENVIRONMENT,
     DEFAULT_THEME,
     ConfigDocument,
     ConfigError,
     ConfigIssue,
-    dotted as _dotted,
+    Loc,
+    dotted,
     find_config_path,
     is_production_environment,
-    line_of as _line_of,
+    line_of,
     parse_document,
     read_document,
     template_fields,
 )
-
 
 # --- secrets -----------------------------------------------------------------------------------
 
@@ -113,7 +122,7 @@ Verify = Annotated[bool | str, PlainValidator(_parse_verify)]
 
 # --- sections ----------------------------------------------------------------------------------
 
-def _pattern(regex: str, expected: str):
+def _pattern(regex: str, expected: str) -> AfterValidator:
     """A validator with a message that says what is expected (pydantic's would print the regex)."""
     compiled = re.compile(regex)
 
@@ -156,7 +165,7 @@ def _check_url(value: str, schemes: tuple[str, ...]) -> str:
     if parts.username or parts.password:
         raise ValueError("URL must not carry credentials; use the source's secret keys")
     try:
-        parts.port
+        _ = parts.port  # raises on a port that is not a number in range
     except ValueError:
         raise ValueError("URL has an invalid port") from None
     return value.rstrip("/")
@@ -690,28 +699,29 @@ def _action_issues(config: AppConfig, root: yaml.Node, label: str) -> list[Confi
     """Cache names are unique; `actions.icinga` names a configured icinga source."""
     issues = []
     seen: set[str] = set()
+    loc: Loc
     for index, cache in enumerate(config.actions.caches):
         if cache.name in seen:
             loc = ("actions", "caches", index, "name")
-            issues.append(ConfigIssue(label, _line_of(root, loc), _dotted(loc), f"duplicate cache name {cache.name!r}"))
+            issues.append(ConfigIssue(label, line_of(root, loc), dotted(loc), f"duplicate cache name {cache.name!r}"))
         seen.add(cache.name)
     wanted = config.actions.icinga
     if wanted is not None and wanted not in {item.name for item in config.sources.icinga}:
         loc = ("actions", "icinga")
         known = ", ".join(item.name for item in config.sources.icinga) or "none is configured"
-        issues.append(ConfigIssue(label, _line_of(root, loc), _dotted(loc), f"no icinga source named {wanted!r} ({known})"))
+        issues.append(ConfigIssue(label, line_of(root, loc), dotted(loc), f"no icinga source named {wanted!r} ({known})"))
     if config.actions.executor == "salt" and config.actions.salt is None:
         loc = ("actions", "executor")
-        issues.append(ConfigIssue(label, _line_of(root, loc), _dotted(loc), "executor 'salt' needs an actions.salt section"))
+        issues.append(ConfigIssue(label, line_of(root, loc), dotted(loc), "executor 'salt' needs an actions.salt section"))
     for name in config.actions.services:
         if not re.fullmatch(r"[a-z0-9][a-z0-9_.-]*", name):
             loc = ("actions", "services", name)
-            issues.append(ConfigIssue(label, _line_of(root, loc), _dotted(loc),
+            issues.append(ConfigIssue(label, line_of(root, loc), dotted(loc),
                                       "a service name must be lowercase letters, digits, '-', '_' or '.'"))
     wanted_pve = config.actions.proxmox.source
     if wanted_pve is not None and wanted_pve not in {item.name for item in config.sources.proxmox}:
         loc = ("actions", "proxmox", "source")
-        issues.append(ConfigIssue(label, _line_of(root, loc), _dotted(loc), f"no proxmox source named {wanted_pve!r}"))
+        issues.append(ConfigIssue(label, line_of(root, loc), dotted(loc), f"no proxmox source named {wanted_pve!r}"))
     return issues
 
 
@@ -729,11 +739,11 @@ def _issues_from(exc: ValidationError, root: yaml.Node, label: str) -> list[Conf
             message = "required key is missing"
         else:
             message = err["msg"].removeprefix("Value error, ")
-        issues.append(ConfigIssue(label, _line_of(root, loc), _dotted(loc), message))
+        issues.append(ConfigIssue(label, line_of(root, loc), dotted(loc), message))
     return sorted(issues, key=lambda i: i.line)
 
 
-def _without_probe_kind(loc: tuple) -> tuple:
+def _without_probe_kind(loc: Loc) -> Loc:
     """pydantic puts a discriminated union's tag in the path (probes[0].http.url); the file has no such key."""
     return tuple(part for i, part in enumerate(loc)
                  if not (part in PROBE_KINDS and i >= 2 and isinstance(loc[i - 1], int) and loc[i - 2] == "probes"))
@@ -745,15 +755,15 @@ def _duplicate_source_names(config: AppConfig, root: yaml.Node, label: str) -> l
     for kind in SourcesConfig.model_fields:
         for index, item in enumerate(getattr(config.sources, kind)):
             loc = ("sources", kind, index, "name")
-            located.append((_line_of(root, loc), loc, item.name))
+            located.append((line_of(root, loc), loc, item.name))
     seen: dict[str, str] = {}
     issues = []
     for line, loc, name in sorted(located, key=lambda entry: entry[0]):
         if name in seen:
             message = f"duplicate source name {name!r} (also used in {seen[name]})"
-            issues.append(ConfigIssue(label, line, _dotted(loc), message))
+            issues.append(ConfigIssue(label, line, dotted(loc), message))
         else:
-            seen[name] = _dotted(loc[:-1])
+            seen[name] = dotted(loc[:-1])
     return issues
 
 

@@ -14,8 +14,8 @@ from typing import Any, Awaitable, Generic, Sequence, TypeVar
 from rich.table import Table
 from rich.text import Text
 
-from console.hosts import HostIdentity, HostLink, short_name
-from console.model import (
+from console.core.hosts import HostIdentity, HostLink, short_name
+from console.core.model import (
     CheckState,
     Commit,
     HypervisorNode,
@@ -26,30 +26,18 @@ from console.model import (
     ProxmoxInventory,
     ServiceCheck,
 )
+from console.core.rows import NO_VALUE, Column, Row
+from console.core.state import Store
+from console.derive.alerts_pane import alert_flags, alert_order
+from console.derive.cells import first_line, humanize_age, humanize_uptime, percent, state_label
+from console.derive.commits_pane import SUSPECT_MARK, SUSPECT_STYLE, is_suspect, merged_commits
+from console.derive.hosts_pane import run_status
+from console.derive.services_pane import icinga_checks
 from console.sources.base import describe_error
 from console.sources.graylog import GraylogSource
 from console.sources.icinga import IcingaSource
 from console.sources.proxmox import ProxmoxSource
 from console.sources.puppetdb import PuppetDBSource
-from console.state import Store
-from console.views import (
-    NO_VALUE,
-    SUSPECT_MARK,
-    SUSPECT_STYLE,
-    Column,
-    Row,
-    alert_flags,
-    alert_order,
-    first_line,
-    humanize_age,
-    humanize_uptime,
-    icinga_checks,
-    is_suspect,
-    merged_commits,
-    percent,
-    run_status,
-    state_label,
-)
 
 T = TypeVar("T")
 LOADING = Text("loading…", style="dim")
@@ -389,7 +377,7 @@ async def load_logs(sources: Sequence[GraylogSource], identity: HostIdentity, si
         return Loaded(error="no graylog source configured")
     results = await asyncio.gather(*(guarded(s.host_messages(identity.log_sources, size), s.timeout) for s in sources))
     messages = sorted((m for r in results if r.data for m in r.data.messages), key=lambda m: m.timestamp, reverse=True)
-    errors = [f"{s.name}: {r.error}" if len(sources) > 1 else r.error for s, r in zip(sources, results) if r.error]
+    errors = [f"{s.name}: {r.error}" if len(sources) > 1 else r.error for s, r in zip(sources, results, strict=False) if r.error]
     if len(errors) == len(sources):
         return Loaded(error="; ".join(e for e in errors if e))
     return Loaded(LogSnapshot(tuple(messages[:size])), "; ".join(e for e in errors if e) or None)

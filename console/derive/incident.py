@@ -19,7 +19,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from console.model import CheckState, Commit, IcingaSnapshot, LogSnapshot, PuppetInventory
+from console.core.model import CheckState, Commit, IcingaSnapshot, LogSnapshot, PuppetInventory
 
 ALERT, RECOVERY, HANDLED, ACTION, COMMIT, PUPPET, LOGS, NOTE, START, END = (
     "alert", "recovery", "handled", "action", "commit", "puppet", "logs", "note", "start", "end",

@@ -17,11 +17,11 @@ from typing import Any, Iterable, Sequence
 
 from rich.text import Text
 
-from console.detail import LEADING_TIME, LEVEL_NAMES, MAX_MESSAGE, level_text
-from console.model import LogMessage
+from console.core.model import LogMessage
+from console.core.rows import NO_VALUE, Column, Row
+from console.derive.detail import LEADING_TIME, LEVEL_NAMES, MAX_MESSAGE, level_text
 from console.sources.base import SourceError
 from console.sources.graylog import absolute_range, host_query, relative_range
-from console.rows import NO_VALUE, Column, Row
 
 TAIL_LIMIT = 5000  # lines held (and shown): the oldest go first
 BACKLOG = 200  # lines shown when the tail starts: the newest of the chosen range

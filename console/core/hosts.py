@@ -12,18 +12,20 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Iterable, Sequence
+from typing import TYPE_CHECKING, Callable, Iterable, Sequence, TypeVar
 
-from console.config_file import template_fields
-from console.model import Guest, HypervisorNode, IcingaSnapshot, ProxmoxInventory, PuppetInventory, PuppetNodeStatus
-from console.state import Store
+from console.core.config_file import template_fields
+from console.core.model import Guest, HypervisorNode, IcingaSnapshot, ProxmoxInventory, PuppetInventory, PuppetNodeStatus
+from console.core.state import Store
 
 DEFAULT_STALE_AFTER = 3600.0
 # What a host name may look like before it goes into a command line, a URL or a log query.
 SAFE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 
 if TYPE_CHECKING:
-    from console.config import AppConfig, LinksConfig, SshConfig
+    from console.core.config import AppConfig, LinksConfig, SshConfig
+
+T = TypeVar("T")
 
 
 def short_name(name: str, domains: Iterable[str]) -> str:
@@ -196,7 +198,7 @@ class HostDirectory:
         return machines[0] if machines else None
 
     @staticmethod
-    def _one(candidates, what: str, label, notes: list[str]):
+    def _one(candidates: Iterable[T], what: str, label: Callable[[T], str], notes: list[str]) -> T | None:
         found = list(candidates)
         if len(found) > 1:
             notes.append(f"ambiguous: {len(found)} {what} ({', '.join(sorted(label(c) for c in found))}); none shown")

@@ -21,19 +21,36 @@ from datetime import datetime, timedelta
 from typing import Any, Awaitable, Callable, Sequence
 
 from console.actions import (
-    BreakLock, IcingaTarget, NotConfigured, PuppetEnable, Refused, RemoveAcknowledgement, RemoveDowntime, Repool,
+    BreakLock,
+    IcingaTarget,
+    NotConfigured,
+    PuppetEnable,
+    Refused,
+    RemoveAcknowledgement,
+    RemoveDowntime,
+    Repool,
     Session,
 )  # fmt: skip
-from console.clock import Clock, utc_now
-from console.config import AppConfig, secret_values
-from console.leftovers import (
-    ACK_NO_EXPIRY, DEPOOLED, DOWNTIME, LOCK, PUPPET_DISABLED, Acknowledgement, Downtime, Leftover, ack_leftovers,
-    downtime_leftovers, lock_leftovers, puppet_leftovers,
+from console.core.clock import Clock, utc_now
+from console.core.config import AppConfig, secret_values
+from console.core.model import CheckState, IcingaSnapshot, PuppetInventory
+from console.core.state import Store
+from console.derive.leftovers import (
+    ACK_NO_EXPIRY,
+    DEPOOLED,
+    DOWNTIME,
+    LOCK,
+    PUPPET_DISABLED,
+    Acknowledgement,
+    Downtime,
+    Leftover,
+    ack_leftovers,
+    downtime_leftovers,
+    lock_leftovers,
+    puppet_leftovers,
 )  # fmt: skip
-from console.model import CheckState, IcingaSnapshot, PuppetInventory
 from console.sources.base import SourceError
 from console.sources.httpclient import redact
-from console.state import Store
 
 KIND_ORDER = (DOWNTIME, ACK_NO_EXPIRY, PUPPET_DISABLED, DEPOOLED, LOCK)
 
@@ -111,7 +128,7 @@ def puppet_rows(facts: dict[str, Any], last_reports: dict[str, datetime | None],
                 older_than: timedelta, directory: Any, domains: Sequence[str]) -> list[Leftover]:
     """Agents whose disabled fact is set and whose last report is older than `older_than` (a
     disabled agent stops reporting); the clean-up enables the agent."""
-    from console.hosts import short_name
+    from console.core.hosts import short_name
 
     disabled = []
     for certname, value in sorted(facts.items()):
@@ -187,7 +204,7 @@ async def _icinga(config: AppConfig, store: Store, now: datetime, clock: Clock) 
 
 
 async def _puppet(config: AppConfig, store: Store, now: datetime, clock: Clock) -> _Part:
-    from console.hosts import HostDirectory
+    from console.core.hosts import HostDirectory
     from console.sources.puppetdb import PuppetDBSource
 
     part = _Part()
@@ -276,7 +293,7 @@ async def gather(config: AppConfig, store: Store, session: Session, *, clock: Cl
     rows: list[Leftover] = []
     problems: list[str] = []
     notes: list[str] = []
-    for label, answer in zip(labels, answers):
+    for label, answer in zip(labels, answers, strict=False):
         if isinstance(answer, asyncio.CancelledError):
             raise answer
         if isinstance(answer, BaseException):  # a bug in one part must not hide the others

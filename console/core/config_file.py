@@ -2,8 +2,8 @@
 top) and what the console's first frame shows of it (farm, environment, theme).
 
 No pydantic here: the console paints its first frame from a `ConfigDocument` and validates it
-(console.config.validate_document) right after, so the start-up path does not pay for building the
-config models. Errors name the file, the YAML line and the key path, as console.config's do.
+(console.core.config.validate_document) right after, so the start-up path does not pay for building the
+config models. Errors name the file, the YAML line and the key path, as console.core.config's do.
 """
 
 from __future__ import annotations
@@ -133,8 +133,11 @@ def parse_document(text: str, label: str = "<config>") -> ConfigDocument:
     return ConfigDocument(label, root, data)
 
 
-def _duplicate_keys(node: yaml.Node, loc: tuple) -> list[tuple[int, str, str]]:
-    found = []
+Loc = tuple[str | int, ...]  # a key path in the file: mapping keys and sequence indices
+
+
+def _duplicate_keys(node: yaml.Node, loc: Loc) -> list[tuple[int, str, str]]:
+    found: list[tuple[int, str, str]] = []
     if isinstance(node, yaml.MappingNode):
         seen: set[str] = set()
         for key_node, value_node in node.value:
@@ -153,7 +156,7 @@ def line_of_node(node: yaml.Node) -> int:
     return node.start_mark.line + 1
 
 
-def line_of(root: yaml.Node, loc: tuple) -> int:
+def line_of(root: yaml.Node, loc: Loc) -> int:
     """The line of the deepest YAML node that `loc` reaches (the key's line for mapping entries)."""
     node, line = root, line_of_node(root)
     for part in loc:
@@ -170,7 +173,7 @@ def line_of(root: yaml.Node, loc: tuple) -> int:
     return line
 
 
-def dotted(loc: tuple) -> str:
+def dotted(loc: Loc) -> str:
     text = ""
     for part in loc:
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))

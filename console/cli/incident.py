@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
 from console.actions import current_operator
-from console.cli import _global, global_options, load_or_exit, main
-from console.clock import utc_now
-from console.config import AppConfig
-from console.incident import Incident, IncidentFile, export_markdown, refresh_actions, with_note
+from console.cli.options import global_options, global_value, load_or_exit
+from console.core.clock import utc_now
+from console.core.config import AppConfig
+from console.derive.incident import Incident, IncidentFile, export_markdown, refresh_actions, with_note
 
 
-def _fail(message: str, code: int = 2) -> None:
+def _fail(message: str, code: int = 2) -> NoReturn:
     click.echo(f"opsconsole: {message}", err=True)
     sys.exit(code)
 
@@ -37,7 +38,7 @@ def _load(config: AppConfig, archived: bool = False) -> tuple[IncidentFile, Inci
     return store, incident
 
 
-@main.group()
+@click.group()
 def incident() -> None:
     """Incident mode: the timeline the console collects, and the report."""
 
@@ -49,7 +50,7 @@ def incident() -> None:
 @click.pass_context
 def start(ctx: click.Context, title: str, task: str | None) -> None:
     """Start an incident called TITLE; the console's timeline collects from now on."""
-    config = load_or_exit(_global(ctx, "config"))
+    config = load_or_exit(global_value(ctx, "config"))
     store = IncidentFile(config.incident.state)
     try:
         if store.load() is not None:
@@ -67,7 +68,7 @@ def start(ctx: click.Context, title: str, task: str | None) -> None:
 @click.pass_context
 def note(ctx: click.Context, text: str) -> None:
     """Add a line of your own to the open incident's timeline."""
-    config = load_or_exit(_global(ctx, "config"))
+    config = load_or_exit(global_value(ctx, "config"))
     store, current = _load(config)
     with_note(current, text, str(current_operator()), utc_now())
     store.save(current)
@@ -78,7 +79,7 @@ def note(ctx: click.Context, text: str) -> None:
 @click.pass_context
 def show(ctx: click.Context) -> None:
     """Print the open incident's timeline."""
-    config = load_or_exit(_global(ctx, "config"))
+    config = load_or_exit(global_value(ctx, "config"))
     _, current = _load(config)
     click.echo(f"{current.title}" + (f" ({current.task})" if current.task else ""))
     for entry in current.entries:
@@ -93,7 +94,7 @@ def show(ctx: click.Context) -> None:
 @click.pass_context
 def export(ctx: click.Context, fmt: str, output: Path | None) -> None:
     """Write the incident report (the open incident, else the last one ended)."""
-    config = load_or_exit(_global(ctx, "config"))
+    config = load_or_exit(global_value(ctx, "config"))
     _, current = _load(config, archived=True)
     report = export_markdown(current, utc_now())
     if output is None:
@@ -111,7 +112,7 @@ def export(ctx: click.Context, fmt: str, output: Path | None) -> None:
 @click.pass_context
 def end(ctx: click.Context) -> None:
     """End the open incident and archive its timeline."""
-    config = load_or_exit(_global(ctx, "config"))
+    config = load_or_exit(global_value(ctx, "config"))
     store, current = _load(config)
     current.end(str(current_operator()), utc_now())
     try:

@@ -17,7 +17,7 @@ from typing import Collection, Sequence
 from rich.cells import cell_len
 from rich.text import Text
 
-from console.rows import NO_VALUE, Cell, Column, Row, natural_key
+from console.core.rows import NO_VALUE, Cell, Column, Row, natural_key
 
 MATCH_STYLE = "reverse"  # no colour: still visible under NO_COLOR and in every theme
 MARK = "●"  # a marked row's first cell starts with it: a symbol, not colour alone

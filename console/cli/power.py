@@ -1,6 +1,6 @@
 """`opsconsole guest start|shutdown|reboot|stop HOST` and `opsconsole puppet run|disable|enable HOST...`
 — on the same engine, guard and audit as the console (console/actions/power.py, console/actions/puppet.py).
-Same flags and exit codes as purge/ack (console/cli_actions.py)."""
+Same flags and exit codes as purge/ack (console/cli/actions.py)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import click
 from console.actions import NotConfigured, PuppetDisable, PuppetEnable, PuppetRun
 from console.actions.guard import InvalidAction
 from console.actions.power import guest_power_for
-from console.cli import _global, global_options, load_or_exit
-from console.cli_actions import _action_options, run_action
-from console.cli_restart import _refused, inventory
+from console.cli.actions import run_action
+from console.cli.options import action_options, global_options, global_value, load_or_exit, refuse
+from console.cli.restart import inventory
 
 
 @click.group()
@@ -28,14 +28,14 @@ def guest() -> None:
 def _guest_command(command: str, help_text: str) -> None:
     @guest.command(command, help=help_text)
     @click.argument("host")
-    @_action_options
+    @action_options
     @click.pass_context
     def power(ctx: click.Context, host: str, **options: Any) -> None:
-        config = load_or_exit(_global(ctx, "config"))
+        config = load_or_exit(global_value(ctx, "config"))
         try:
             action = guest_power_for(inventory(config), host, command)
         except (InvalidAction, NotConfigured) as exc:
-            _refused(str(exc), options.get("as_json", False))
+            refuse(str(exc), options.get("as_json", False))
         run_action(ctx, lambda: action, **options)
 
 
@@ -55,14 +55,14 @@ def puppet() -> None:
 def _puppet_command(which: str, make: Any, help_text: str) -> None:
     @puppet.command(which, help=help_text)
     @click.argument("hosts", nargs=-1, required=True, metavar="HOST...")
-    @_action_options
+    @action_options
     @click.pass_context
     def command(ctx: click.Context, hosts: tuple[str, ...], **options: Any) -> None:
-        config = load_or_exit(_global(ctx, "config"))
+        config = load_or_exit(global_value(ctx, "config"))
         try:
             directory = inventory(config)
         except (InvalidAction, NotConfigured) as exc:
-            _refused(str(exc), options.get("as_json", False))
+            refuse(str(exc), options.get("as_json", False))
         run_action(ctx, lambda: make(hosts, directory), cancel_on_interrupt=True, **options)
 
 
@@ -71,8 +71,3 @@ _puppet_command("run", PuppetRun, "`puppet agent -tv` on each HOST; its output i
 _puppet_command("disable", PuppetDisable, "`puppet agent --disable` with the reason (and who, and the task) as "
                 "its message.")
 _puppet_command("enable", PuppetEnable, "`puppet agent --enable`.")
-
-
-def register_power_commands(group: click.Group) -> None:
-    for command in (guest, puppet):
-        group.add_command(command)

@@ -1,35 +1,35 @@
 """`opsconsole status`: one refresh of every source, as a table or as JSON for scripts and bots.
 
-The JSON follows console/status.schema.json (schema_version 1). No secret ever appears in it.
+The JSON follows console/cli/status.schema.json (schema_version 1). No secret ever appears in it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from datetime import datetime, timezone
 from importlib import resources
 from typing import Any
 
-from console.clock import Clock, utc_now
-from console.config import AppConfig
-from console.model import CheckState, Guest, HypervisorNode, PuppetNodeStatus
-from console.state import Poller, Store
-from console.hosts import proxmox_machines, short_name
-from console.views import (
-    alert_order,
-    icinga_checks,
-    natural_key,
-    puppet_by_host,
-    worst_state_by_host,
-    checks_by_host,
-)
+import click
+
+from console.cli.options import global_options, global_value, load_or_exit
+from console.core.clock import Clock, utc_now
+from console.core.config import AppConfig
+from console.core.hosts import proxmox_machines, short_name
+from console.core.model import CheckState, Guest, HypervisorNode, PuppetNodeStatus
+from console.core.rows import natural_key
+from console.core.state import Poller, Store
+from console.derive.alerts_pane import alert_order
+from console.derive.hosts_pane import puppet_by_host
+from console.derive.services_pane import checks_by_host, icinga_checks, worst_state_by_host
 
 SCHEMA_VERSION = 1
 
 
 def load_schema() -> dict[str, Any]:
-    return json.loads(resources.files("console").joinpath("status.schema.json").read_text())
+    return json.loads(resources.files("console.cli").joinpath("status.schema.json").read_text())
 
 
 async def collect(config: AppConfig, clock: Clock = utc_now) -> Store:
@@ -88,14 +88,14 @@ def host_entries(store: Store, config: AppConfig, now: datetime) -> list[dict[st
     machines: dict[str, HypervisorNode | Guest] = {**nodes, **guests}
     entries = []
     for name, machine in machines.items():
-        is_guest = isinstance(machine, Guest)
+        guest = machine if isinstance(machine, Guest) else None
         entries.append(
             {
                 "name": name,
-                "kind": machine.kind if is_guest else "node",
+                "kind": guest.kind if guest else "node",
                 "status": machine.status,
-                "node": machine.node if is_guest else name,
-                "vmid": machine.vmid if is_guest else None,
+                "node": guest.node if guest else name,
+                "vmid": guest.vmid if guest else None,
                 "puppet": _puppet_entry(puppet.get(name), now),
             }
         )
@@ -125,7 +125,7 @@ def alert_entries(store: Store, config: AppConfig) -> list[dict[str, Any]]:
 
 def service_entries(store: Store, config: AppConfig) -> list[dict[str, Any]]:
     by_host = checks_by_host(icinga_checks(store), config.farm.domains)
-    entries = []
+    entries: list[dict[str, Any]] = []
     for service in config.services:
         worst = worst_state_by_host(by_host, service.hosts, service.checks)
         counts = {state.name: 0 for state in CheckState}
@@ -134,7 +134,7 @@ def service_entries(store: Store, config: AppConfig) -> list[dict[str, Any]]:
         entries.append(
             {
                 "name": service.name,
-                "hosts": sorted(worst, key=natural_key),
+                "hosts": sorted(worst.keys(), key=natural_key),
                 "states": counts,
                 "problems": [
                     {"host": host, "state": state.name}
@@ -208,3 +208,18 @@ def run_status(config: AppConfig, clock: Clock = utc_now) -> tuple[dict[str, Any
     report = build_report(store, config, clock())
     report["unfinished_actions"] = unfinished_entries(config, clock)
     return report, 0 if all(s["ok"] for s in report["sources"].values()) else 1
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (console/cli/status.schema.json) instead of a table.")
+@global_options
+@click.pass_context
+def status(ctx: click.Context, as_json: bool) -> None:
+    """Refresh every configured source once and print the farm's state.
+
+    Exit 0 when every source answered, 1 when one failed (the output is printed either way),
+    2 for a broken config.
+    """
+    report, code = run_status(load_or_exit(global_value(ctx, "config")))
+    click.echo(json.dumps(report, indent=2) if as_json else render_table(report).rstrip("\n"))
+    sys.exit(code)

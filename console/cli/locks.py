@@ -8,22 +8,21 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
 from console.actions import AuditError, Reason, Refused, Session, current_operator
 from console.actions.audit import AuditLog
 from console.actions.locks import LockInfo, lock_rows, locks_for
-from console.cli import _global, global_options, load_or_exit, main
-from console.clock import utc_now
-from console.config import secret_values
+from console.cli.options import EXIT_FAILED, EXIT_REFUSED, global_options, global_value, load_or_exit
+from console.core.clock import utc_now
+from console.core.config import secret_values
 
-EXIT_OK, EXIT_FAILED, EXIT_REFUSED = 0, 1, 2
 HEADINGS = ("KEY", "HOLDER", "SINCE", "AGE", "ACTION", "REASON", "STATE")
 
 
-def _fail(message: str, code: int = EXIT_REFUSED) -> None:
+def _fail(message: str, code: int = EXIT_REFUSED) -> NoReturn:
     click.echo(f"opsconsole: {message}", err=True)
     sys.exit(code)
 
@@ -34,7 +33,7 @@ def render_locks(rows: list[tuple[str, ...]]) -> str:
         return "no locks held"
     table = [HEADINGS, *rows]
     widths = [max(len(row[i]) for row in table) for i in range(len(HEADINGS))]
-    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in table)
+    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)).rstrip() for row in table)
 
 
 @click.group(invoke_without_command=True)
@@ -49,7 +48,7 @@ def locks(ctx: click.Context, as_json: bool) -> None:
     """
     if ctx.invoked_subcommand is not None:
         return
-    config = load_or_exit(_global(ctx, "config"))
+    config = load_or_exit(global_value(ctx, "config"))
     store = locks_for(config)
     try:
         found = asyncio.run(store.list())
@@ -71,8 +70,8 @@ def locks(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def break_lock(ctx: click.Context, key: str, reason: str | None, task: str | None, yes: bool) -> None:
     """Remove the lock KEY (e.g. host:mw152) whoever holds it; audited."""
-    config = load_or_exit(_global(ctx, "config"))
-    if not _global(ctx, "write"):
+    config = load_or_exit(global_value(ctx, "config"))
+    if not global_value(ctx, "write"):
         _fail("refused: breaking a lock is a write; add --write (the switch is logged)")
     operator = current_operator()
     try:
@@ -118,5 +117,3 @@ def _current(store: Any, key: str) -> LockInfo | None:
         _fail(str(exc), EXIT_FAILED)
     return next((info for info in found if info.key == key), None)
 
-
-main.add_command(locks)  # here, not in cli_actions: either module may be imported first
