@@ -1,3 +1,3 @@
-from console.cli.main import main
+from console.cli.main import entry
 
-main()
+entry()

@@ -16,6 +16,9 @@ from typing import Any, Callable
 
 import httpx
 
+from console.core import files
+from console.core.display import safe
+from console.sources.bounded import DEFAULT_MAX_ANSWER, bounded_request
 from console.sources.httpclient import redact, ssl_verify, transport_timeout
 
 SAL_MAX = 480  # bytes of one SAL line (an IRC line carries about 510)
@@ -62,9 +65,12 @@ class AuditLog:
         with self._lock:
             try:
                 self._ensure_parent()
-                fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+                # O_NONBLOCK: a FIFO in its place fails at once (ENXIO) or below, instead of waiting for a reader
+                fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+                             | os.O_NONBLOCK | os.O_NOCTTY, 0o600)
             except OSError as exc:
-                raise AuditError(exc.errno or errno.EIO, f"cannot open the audit log {self.path}: {exc.strerror}") from None
+                why = "not a regular file (a FIFO)" if exc.errno == errno.ENXIO else exc.strerror  # no reader
+                raise AuditError(exc.errno or errno.EIO, f"cannot open the audit log {self.path}: {why}") from None
             try:
                 info = os.fstat(fd)
                 if not stat.S_ISREG(info.st_mode):
@@ -92,10 +98,13 @@ class AuditLog:
             directory.chmod(0o700)  # mkdir's mode goes through the umask
 
     def records(self) -> list[dict[str, Any]]:
-        """Every record in the file (for tests and for a future history view)."""
-        if not self.path.exists():
+        """Every record in the file (for tests and for a future history view), read line by line (a
+        line longer than AUDIT_LINE_MAX is skipped); FileRefused when the path is no regular file."""
+        try:
+            lines = files.read_lines(self.path, files.AUDIT_LINE_MAX)
+        except FileNotFoundError:
             return []
-        return [json.loads(line) for line in self.path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        return [json.loads(line) for line in lines if line.strip()]
 
 
 # --- unfinished actions: an intent without a result ---------------------------------------------
@@ -104,23 +113,19 @@ UNFINISHED_TAIL = 8 * 1024 * 1024  # bytes of the audit file's end that are read
 
 
 def tail_records(path: str | os.PathLike[str], max_bytes: int = UNFINISHED_TAIL) -> list[dict[str, Any]]:
-    """The records in the last `max_bytes` of an audit file (a cut first line and damaged lines skipped)."""
+    """The records in the last `max_bytes` of an audit file (a cut first line, damaged lines and lines
+    longer than AUDIT_LINE_MAX skipped), streamed line by line. A path that is no regular file (a
+    FIFO, a device: another operator's shared file) raises FileRefused (an OSError), never hangs."""
     path = Path(path).expanduser()
     try:
-        with open(path, "rb") as handle:
-            size = handle.seek(0, os.SEEK_END)
-            start = max(0, size - max_bytes)
-            handle.seek(start)
-            data = handle.read()
+        lines = files.read_lines(path, files.AUDIT_LINE_MAX, tail=max_bytes)
     except FileNotFoundError:
         return []
-    if start > 0:
-        data = data.split(b"\n", 1)[1] if b"\n" in data else b""
     records = []
-    for line in data.splitlines():
+    for line in lines:
         try:
             record = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):
             continue  # a line cut by a crash mid-write
         if isinstance(record, dict):
             records.append(record)
@@ -188,8 +193,8 @@ def acknowledge_unfinished(audit: AuditLog, unfinished: list[UnfinishedAction], 
 
 def sal_line(operator: str, message: str) -> str:
     """`!log [user@host] message`, one line, cut to what the relay carries."""
-    text = " ".join(message.split())
-    line = f"!log [{operator}] {text}"
+    text = " ".join(safe(message).split())  # names from the farm: no control character reaches IRC
+    line = f"!log [{safe(operator)}] {text}"
     encoded = line.encode()
     if len(encoded) > SAL_MAX:
         line = encoded[: SAL_MAX - 3].decode(errors="ignore") + "..."
@@ -223,12 +228,13 @@ class GelfSender:
     def __init__(self, url: str, verify: bool | str = True, timeout: float = 5.0, secrets: list[str] | None = None) -> None:
         self.url = url
         self.verify = verify
-        self.timeout = timeout
+        self.timeout = timeout  # the whole request, answer included
+        self.max_answer = DEFAULT_MAX_ANSWER  # bytes of its answer (Graylog's is empty)
         self._secrets = [s for s in (secrets or []) if s]
 
     async def send(self, short_message: str, host: str, fields: dict[str, Any], at: datetime) -> None:
         """POST one message; raise on a transport error or a non-2xx answer."""
-        message: dict[str, Any] = {"version": "1.1", "host": host, "short_message": short_message,
+        message: dict[str, Any] = {"version": "1.1", "host": host, "short_message": safe(short_message),
                                    "timestamp": round(at.timestamp(), 3), "level": 5}
         for key, value in fields.items():
             if value is None:
@@ -237,6 +243,7 @@ class GelfSender:
         message = _scrub(message, self._secrets)
         async with httpx.AsyncClient(verify=ssl_verify(self.verify), timeout=transport_timeout(self.timeout),
                                      follow_redirects=False) as client:
-            response = await client.post(self.url, json=message)
+            response = await bounded_request(client, "POST", self.url, json=message, max_bytes=self.max_answer,
+                                             deadline=self.timeout)
         if not 200 <= response.status_code < 300:
             raise OSError(f"GELF input answered HTTP {response.status_code}")

@@ -28,10 +28,12 @@ import select
 import socket
 import ssl
 import time
-from typing import Any
+from typing import Any, AsyncIterator
 
 import h11
 import httpx
+
+from console.sources.bounded import DEFAULT_MAX_ANSWER, ERROR_BODY_MAX, AnswerTooSlow, read_capped
 
 MAX_CONNECTIONS = 100  # requests in flight per transport (httpx's own default); more wait their turn
 KEEPALIVE_EXPIRY = 4.0  # seconds an idle connection is reused: under Varnish's timeout_idle (5 s)
@@ -124,8 +126,9 @@ class CacheTransport(httpx.AsyncBaseTransport):
     `ssl_context` is used for https:// URLs only (and always verifies as it is told)."""
 
     def __init__(self, ssl_context: ssl.SSLContext, *, max_connections: int = MAX_CONNECTIONS,
-                 keepalive_expiry: float = KEEPALIVE_EXPIRY) -> None:
+                 keepalive_expiry: float = KEEPALIVE_EXPIRY, max_answer: int = DEFAULT_MAX_ANSWER) -> None:
         self._ssl = ssl_context
+        self._max_answer = max_answer  # bytes of a 2xx answer's body (others: ERROR_BODY_MAX); more fails
         self._max = max_connections
         self._expiry = keepalive_expiry
         self._slots = asyncio.Semaphore(max_connections)
@@ -322,7 +325,7 @@ class CacheTransport(httpx.AsyncBaseTransport):
         try:
             wire = await self._send(key, timeouts.get("connect"), request, content)
             try:
-                head, body = await self._answer(wire, request, timeouts.get("read"))
+                head, body = await self._answer(wire, request, timeouts.get("read"), self._max_answer)
             except BaseException:
                 wire.close()  # cancelled or failed mid-exchange: the connection's state is unknown
                 raise
@@ -335,29 +338,31 @@ class CacheTransport(httpx.AsyncBaseTransport):
         )  # fmt: skip
 
     @staticmethod
-    async def _answer(wire: _Wire, request: httpx.Request, read_timeout: float | None) -> tuple[h11.Response, bytes]:
+    async def _answer(wire: _Wire, request: httpx.Request, read_timeout: float | None,
+                      max_answer: int) -> tuple[h11.Response, bytes]:
+        """The whole answer within `read_timeout`: a 2xx body up to `max_answer` bytes (over: AnswerTooLarge),
+        any other up to ERROR_BODY_MAX (the rest unread: the connection is then not reused)."""
         head: h11.Response | None = None
-        chunks: list[bytes] = []
         try:
             async with asyncio.timeout(read_timeout):
-                while True:
+                while head is None:
                     event = await wire.next_event()
                     if isinstance(event, h11.Response):
                         head = event
-                    elif isinstance(event, h11.Data):
-                        chunks.append(bytes(event.data))
-                    elif isinstance(event, h11.EndOfMessage):
-                        break
                     elif isinstance(event, h11.ConnectionClosed):
                         raise httpx.RemoteProtocolError("the server closed the connection without an answer",
                                                         request=request)
                     # h11.InformationalResponse (1xx): the real answer follows
+                success = 200 <= head.status_code < 300
+                body = await read_capped(_body_of(wire, request), max_answer if success else ERROR_BODY_MAX,
+                                         truncate=not success)
         except TimeoutError:
+            if head is not None:
+                raise AnswerTooSlow(read_timeout or 0) from None
             raise httpx.ReadTimeout(f"no answer within {read_timeout:g}s", request=request) from None
         except h11.RemoteProtocolError as exc:
             raise httpx.RemoteProtocolError(str(exc) or "malformed answer", request=request) from exc
-        assert head is not None  # h11 delivers EndOfMessage only after the Response
-        return head, b"".join(chunks)
+        return head, b"".join(body.chunks)
 
     async def aclose(self) -> None:
         """Close the connections opened ahead and not taken, and the idle ones (in-use ones close with their request)."""
@@ -369,6 +374,18 @@ class CacheTransport(httpx.AsyncBaseTransport):
         for wires in idle.values():
             for wire in wires:
                 wire.close()
+
+
+async def _body_of(wire: _Wire, request: httpx.Request) -> AsyncIterator[bytes]:
+    """The body of the answer whose head was just read, as h11 delivers it."""
+    while True:
+        event = await wire.next_event()
+        if isinstance(event, h11.Data):
+            yield bytes(event.data)
+        elif isinstance(event, h11.EndOfMessage):
+            return
+        elif isinstance(event, h11.ConnectionClosed):
+            raise httpx.RemoteProtocolError("the server closed the connection mid-answer", request=request)
 
 
 def _request_bytes(wire: _Wire, request: httpx.Request, body: bytes) -> bytes:

@@ -14,12 +14,16 @@ from datetime import datetime, timedelta
 from typing import Any, Callable, Protocol
 from urllib.parse import urlsplit
 
+import idna
+
 from console.actions.guard import InvalidAction, NotConfigured
 from console.actions.plan import HttpRequest, Operator, Plan, Reason, Risk, Step
 from console.actions.registry import PLAN_BUILDERS
 from console.core.config import AppConfig, CacheConfig, IcingaConfig
+from console.core.display import control_characters, safe
 
 MAX_URLS = 100
+MAX_URL_LENGTH = 4096  # longer request lines are refused by caches and servers anyway (8 KiB header limits)
 MAX_DURATION = timedelta(days=366)
 _DURATION_PART = re.compile(r"(\d+)\s*([smhdw])")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -181,6 +185,8 @@ def build_plan(action: Action, context: PlanContext) -> Plan:
 
 def new_plan(context: PlanContext, **fields: Any) -> Plan:
     """A Plan with a new id, made now by the context's operator for its reason; `fields` give the rest."""
+    if "title" in fields:  # built from names a backend or the operator gave: display-safe in the audit, SAL, GELF
+        fields["title"] = safe(fields["title"])
     return Plan(id=uuid.uuid4().hex, created_at=context.now, operator=context.operator, reason=context.reason, **fields)
 
 
@@ -191,6 +197,13 @@ def _cache_url(cache: CacheConfig, path: str) -> str:
 def normalise_url(text: str) -> tuple[str, str, str]:
     """(url, Host header, path+query) of a URL to purge; raise InvalidAction when it is not one."""
     url = text.strip()
+    if len(url) > MAX_URL_LENGTH:
+        raise InvalidAction(f"refused: a URL to purge has at most {MAX_URL_LENGTH} characters (got {len(url)})")
+    if any(0xD800 <= ord(char) < 0xE000 for char in url):  # bytes that were not UTF-8 (surrogate-escaped argv)
+        raise InvalidAction(f"refused: {url[:80]!r} is not valid UTF-8")
+    if safe(url, identifier=True) != url.replace(" ", ""):  # C0, C1, DEL, bidi, zero-width: spaces below
+        found = ", ".join(control_characters(url)[:3]) or "an invisible character"
+        raise InvalidAction(f"refused: {url[:80]!r} contains control or invisible characters ({found})")
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -202,12 +215,22 @@ def normalise_url(text: str) -> tuple[str, str, str]:
         raise InvalidAction("refused: a URL to purge must not carry credentials")
     if _CONTROL.search(url) or " " in url:
         raise InvalidAction(f"refused: {url[:80]!r} contains spaces or control characters")
-    host = parts.hostname.lower()
+    host = _ascii_host(parts.hostname.lower())
     if not _HOSTNAME.fullmatch(host):
         raise InvalidAction(f"refused: {host[:80]!r} is not a host name")
     host_header = f"{host}:{port}" if port else host
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     return parts._replace(netloc=host_header, fragment="").geturl(), host_header, path
+
+
+def _ascii_host(host: str) -> str:
+    """An internationalised host name in its ASCII form (punycode, UTS 46), as the caches see it."""
+    if host.isascii():
+        return host
+    try:
+        return idna.encode(host, uts46=True).decode("ascii")
+    except idna.IDNAError as exc:
+        raise InvalidAction(f"refused: {host[:80]!r} is not a valid international domain name ({exc})") from None
 
 
 def _plan_purge(action: PurgeUrls, context: PlanContext) -> Plan:

@@ -33,6 +33,7 @@ from console.actions.guard import InvalidAction, NotConfigured, Refused, Session
 from console.actions.plan import Command, HttpRequest, Step
 from console.actions.totp import decode_base32, totp
 from console.core.config import AppConfig, CacheConfig
+from console.sources.bounded import bounded_request
 from console.sources.httpclient import ssl_verify, transport_timeout
 from console.sources.parsing import first_line
 
@@ -142,7 +143,8 @@ class DepoolServiceExecutor(ClientExecutor):
         try:
             self.session.require_writable()
             headers = {**step.request.header_dict(), **self._totp()}
-            response = await self._client().request(step.request.method, step.request.url, headers=headers)
+            response = await bounded_request(self._client(), step.request.method, step.request.url, headers=headers,
+                                             max_bytes=self.max_answer, deadline=self.timeout)
         except Refused as exc:
             return Sent(REFUSED, None, str(exc))
         except (httpx.HTTPError, OSError) as exc:
@@ -161,7 +163,8 @@ class DepoolServiceExecutor(ClientExecutor):
     async def backend_list(self) -> dict[str, Backend]:
         """GET /backend/list → {backend: Backend}; raise DepoolError with a message on any failure."""
         try:
-            response = await self._client().get(f"{self.url}/backend/list", headers=self._totp())
+            response = await bounded_request(self._client(), "GET", f"{self.url}/backend/list", headers=self._totp(),
+                                             max_bytes=self.max_answer, deadline=self.timeout)
         except Refused as exc:
             raise DepoolError(str(exc).removeprefix("refused: ")) from None
         except (httpx.HTTPError, OSError) as exc:

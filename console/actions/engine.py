@@ -52,6 +52,7 @@ from console.actions.registry import RUNNERS, SAL_START_END
 from console.actions.remote import CommandExecutor, command_executor
 from console.core.clock import Clock, utc_now
 from console.core.config import AppConfig, secret_values
+from console.core.display import safe
 from console.sources.httpclient import redact
 
 SUCCESS, PARTIAL, FAILURE, INTERRUPTED, CANCELLED = "success", "partial", "failed", "interrupted", "cancelled"
@@ -104,15 +105,18 @@ class ActionResult:
                 "notices": list(self.notices)}
 
     def render(self) -> str:
-        """One line per step: target, status, detail, and the verify GET for purges."""
-        lines = [f"{self.plan.title}: {self.outcome.upper()} in {self.duration_s:.1f}s"]
-        width = max((len(s.target) for s in self.steps), default=0)
-        for step in self.steps:
-            check = f"  verify: {step.verify.label}" if step.verify is not None else ""
-            subject = f" {step.subject}" if step.subject != step.target and self.plan.action == "purge" and \
-                len(self.plan.targets) > 1 else ""
-            lines.append(f"  {step.target:<{width}}  {step.status:<10} {step.detail}{check}{subject}")
-        lines += [f"  note: {notice}" for notice in self.notices]
+        """One line per step: target, status, detail, and the verify GET for purges. Display-safe
+        (console.core.display): targets and URLs as identifiers, details and notices (a backend's or a
+        command's words) as prose, each on its own line."""
+        lines = [f"{safe(self.plan.title)}: {self.outcome.upper()} in {self.duration_s:.1f}s"]
+        targets = [safe(s.target, identifier=True) for s in self.steps]
+        width = max((len(target) for target in targets), default=0)
+        for step, target in zip(self.steps, targets, strict=True):
+            check = f"  verify: {safe(step.verify.label)}" if step.verify is not None else ""
+            subject = f" {safe(step.subject, identifier=True)}" if step.subject != step.target and \
+                self.plan.action == "purge" and len(self.plan.targets) > 1 else ""
+            lines.append(f"  {target:<{width}}  {safe(step.status):<10} {safe(step.detail)}{check}{subject}")
+        lines += [f"  note: {safe(notice)}" for notice in self.notices]
         return "\n".join(lines)
 
 
@@ -428,8 +432,9 @@ class ActionEngine:
         if self.gelf is not None:
             plan = result.plan
             fields = {"opsconsole_action": plan.action, "opsconsole_plan": plan.id, "outcome": result.outcome,
-                      "user": plan.operator.user, "operator_host": plan.operator.host, "targets": ", ".join(plan.targets),
-                      "reason": plan.reason.text if plan.reason else None, "task": plan.reason.task if plan.reason else None,
+                      "user": safe(plan.operator.user), "operator_host": safe(plan.operator.host),
+                      "targets": ", ".join(safe(target, identifier=True) for target in plan.targets),
+                      "reason": safe(plan.reason.text) if plan.reason else None, "task": plan.reason.task if plan.reason else None,
                       "tier": int(plan.risk), "dry_run": "false", "duration_s": round(result.duration_s, 3)}
             try:
                 await self.gelf.send(sal_line(str(plan.operator), message), plan.operator.host, fields, self.clock())

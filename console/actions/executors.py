@@ -4,6 +4,7 @@ session cannot send one even if something skipped the guard."""
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import ssl
 import time
@@ -18,6 +19,7 @@ from console.actions.cachehttp import CacheTransport
 from console.actions.guard import Session
 from console.actions.plan import HttpRequest, Step
 from console.core.config import CacheConfig, IcingaConfig
+from console.sources.bounded import DEFAULT_MAX_ANSWER, AnswerBound, AnswerTooSlow, bounded_request, max_answer
 from console.sources.httpclient import (
     basic_credentials,
     redact,
@@ -96,14 +98,15 @@ class Executor(ABC):
 
     def __init__(self, session: Session, timeout: float) -> None:
         self.session = session
-        self.timeout = timeout
+        self.timeout = timeout  # the whole of one request: connect, send, every byte of the answer
+        self.max_answer = DEFAULT_MAX_ANSWER  # bytes of a 2xx answer (others: 64 KiB); a bigger one fails
 
     def _secrets(self) -> list[str]:
         return []
 
     @abstractmethod
     async def _send(self, request: HttpRequest) -> httpx.Response:
-        """Send one request to the target; its answer (read whole)."""
+        """Send one request to the target; its answer, read within the bounds (console/sources/bounded.py)."""
 
     @abstractmethod
     async def aclose(self) -> None:
@@ -120,8 +123,10 @@ class Executor(ABC):
 
     def describe(self, exc: BaseException, url: str) -> tuple[str, str]:
         """(outcome, message) for a failed request: DOWN for connection problems, FAILED otherwise."""
-        if isinstance(exc, httpx.TimeoutException):
+        if isinstance(exc, (httpx.TimeoutException, TimeoutError)):
             return DOWN, f"timed out after {self.timeout:g}s"
+        if isinstance(exc, AnswerBound):  # "answer larger than 160 MiB", "no complete answer in 5 s"
+            return FAILED, str(exc)
         if isinstance(exc, httpx.TransportError):
             return DOWN, redact(transport_failure(url, exc), self._secrets())
         return FAILED, redact(f"{type(exc).__name__}: {first_line(str(exc))}", self._secrets())
@@ -153,7 +158,8 @@ class ClientExecutor(Executor):
         kwargs: dict[str, Any] = {"headers": request.header_dict()}
         if request.body is not None:
             kwargs["json"] = request.body
-        return await self._client().request(request.method, request.url, **kwargs)
+        return await bounded_request(self._client(), request.method, request.url, max_bytes=self.max_answer,
+                                     deadline=self.timeout, **kwargs)
 
 
 def cache_tls(url: str, verify: bool | str) -> ssl.SSLContext:
@@ -185,18 +191,23 @@ class CacheExecutor(Executor):
 
     def _cache_transport(self) -> CacheTransport:
         if self._transport is None:
-            self._transport = CacheTransport(cache_tls(self.cache.url, self.cache.verify))
+            self._transport = CacheTransport(cache_tls(self.cache.url, self.cache.verify), max_answer=self.max_answer)
         return self._transport
 
     async def _send(self, request: HttpRequest) -> httpx.Response:
         # Straight to the caches' lean transport, not through httpx.AsyncClient: a purge's requests
         # all go at once, and the client's own work (~75 µs a request) is on its critical path.
-        # No redirects are followed and no auth is sent, as before.
+        # No redirects are followed and no auth is sent, as before. The transport reads the answer
+        # within its bounds (the cap; the whole answer within the read timeout).
         outgoing = httpx.Request(request.method, request.url, headers={"User-Agent": USER_AGENT, **request.header_dict()},
                                  extensions={"timeout": self._timeouts})
-        response = await self._cache_transport().handle_async_request(outgoing)
-        response.request = outgoing
-        await response.aread()
+        try:
+            async with asyncio.timeout(self.timeout):  # the whole request, the transport's own timeouts first
+                response = await self._cache_transport().handle_async_request(outgoing)
+                response.request = outgoing
+                await response.aread()
+        except AnswerTooSlow:
+            raise AnswerTooSlow(self.timeout) from None  # in the cache's configured seconds
         return response
 
     async def aclose(self) -> None:
@@ -244,6 +255,7 @@ class IcingaExecutor(ClientExecutor):
         super().__init__(session, timeout)
         self.config = config
         self.name = f"icinga:{config.name}"
+        self.max_answer = max_answer(config)  # the source's max_answer_mib
 
     def _secrets(self) -> list[str]:
         password = self.config.password.reveal()

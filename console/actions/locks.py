@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, Iterable
 
 from console.actions.guard import Refused
+from console.core import files
 from console.core.clock import Clock, utc_now
 
 if TYPE_CHECKING:
@@ -141,7 +142,8 @@ class LockInfo:
         """For listings and the audit: everything but the token."""
         data = {k: v for k, v in self.to_record().items() if k != "token"}
         return {**data, "age_s": round((now - self.since).total_seconds(), 1), "stale": self.stale,
-                "expires_in_s": None if self.expires_in is None else round(self.expires_in, 1)}
+                "expires_in_s": None if self.expires_in is None else round(self.expires_in, 1),
+                "problem": self.problem or None}
 
     @classmethod
     def from_record(cls, key: str, data: Any) -> LockInfo:
@@ -168,6 +170,9 @@ class LockInfo:
     def describe(self, now: datetime) -> str:
         """`mw152 is locked by alice@bast161 (pid 4242) since 10:02 UTC (12 min ago): restart php-fpm — reason`."""
         target = target_of(self.key)
+        if self.problem.startswith("unreadable: "):  # a lock file that is no lock (FileLocks._read)
+            return (f"{target} is locked ({self.key}: {self.problem}); look at that file, then "
+                    f"`opsconsole --write locks break {self.key} --reason ...`")
         if self.problem:
             return f"{target} is locked ({self.key}: {self.problem})"
         text = (f"{target} is locked by {self.holder} since {self.since.astimezone(timezone.utc):%H:%M} UTC "
@@ -304,19 +309,31 @@ class FileLocks:
         return self.where()[0] / self.file_name(key)
 
     def _read(self, path: Path, key: str | None = None) -> LockInfo | None:
+        """The lock in `path`, None when there is none. Anything that is not a lock the console wrote
+        (a FIFO, a device, a symbolic link, a directory, garbage, more than LOCK_MAX bytes: the
+        directory is writable by all) is a lock that says it is unreadable and names its file:
+        it refuses its target and is listed, and nothing hangs on it (console/core/files.py)."""
         try:
-            text = path.read_text(encoding="utf-8")
+            raw = files.read_bytes(path, files.LOCK_MAX, follow_symlinks=False)
         except FileNotFoundError:
             return None
+        except files.FileRefused as exc:
+            return self._unreadable(path, key, exc.why)
         except OSError as exc:
-            return LockInfo(key=key or path.stem, user="?", host="?", pid=0, since=self.clock(),
-                            problem=f"unreadable: {exc.strerror}")
+            return self._unreadable(path, key, exc.strerror or type(exc).__name__)
         try:
-            data = json.loads(text)
-        except ValueError:
+            data = json.loads(raw)
+        except (ValueError, RecursionError):
             data = None
         found_key = key or (data.get("key") if isinstance(data, dict) else None) or path.stem
-        return LockInfo.from_record(str(found_key), data).judged(_this_host())
+        info = LockInfo.from_record(str(found_key), data)
+        if info.problem:
+            return self._unreadable(path, key, "not the JSON the console writes")
+        return info.judged(_this_host())
+
+    def _unreadable(self, path: Path, key: str | None, why: str) -> LockInfo:
+        return LockInfo(key=key or path.stem, user="?", host="?", pid=0, since=self.clock(),
+                        problem=f"unreadable: {path}: {why}")
 
     def _create(self, path: Path, info: LockInfo) -> bool:
         """Write the lock whole, then link it into place; False when the name is taken."""

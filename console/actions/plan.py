@@ -16,6 +16,8 @@ from datetime import datetime
 from enum import IntEnum
 from typing import Any
 
+from console.core.display import refuse_controls, safe
+
 TASK_PATTERN = re.compile(r"T[1-9][0-9]{0,8}")
 MAX_REASON = 300  # one SAL line has to carry it
 
@@ -69,6 +71,9 @@ class Reason:
             raise ValueError("a reason is required for every write (--reason TEXT)")
         if any(ch in (text or "") for ch in "\r\n\x00"):
             raise ValueError("the reason must be one line")
+        # ESC, IRC formatting codes (C0), C1 and bidi controls would reach SAL's channel, the audit and
+        # Icinga's comments as formatting or as terminal commands
+        refuse_controls((text or "").replace("\t", " "), "the reason")
         if len(cleaned) > MAX_REASON:
             raise ValueError(f"the reason is too long ({len(cleaned)} characters; at most {MAX_REASON})")
         task_id = None
@@ -226,25 +231,33 @@ class Plan:
         }
 
     def render(self) -> str:
-        """The plan for a terminal: title, tier, reason, then each step's request."""
+        """The plan for a terminal: title, tier, reason, then each step's request. Display-safe
+        (console.core.display): names, URLs and requests as identifiers, the title, reason and notes as
+        prose; no control character and no line break that is not the plan's own."""
         lines = [
-            f"plan {self.id[:8]}: {self.title}",
+            f"plan {self.id[:8]}: {safe(self.title)}",
             f"  risk:    {self.risk.label}",
-            f"  targets: {', '.join(self.targets)}",
-            f"  reason:  {self.reason if self.reason else '(none given; required to run)'}",
+            f"  targets: {', '.join(safe(target, identifier=True) for target in self.targets)}",
+            f"  reason:  {safe(self.reason) if self.reason else '(none given; required to run)'}",
         ]
-        lines += [f"  note:    {note}" for note in self.notes]
+        lines += [f"  note:    {safe(note)}" for note in self.notes]
         for step in self.steps:
             batch = f"[batch {step.batch + 1}] " if step.batch is not None else ""
-            lines.append(f"step {step.index + 1}: {batch}{step.kind} {step.subject} on {step.target}")
+            lines.append(f"step {step.index + 1}: {batch}{safe(step.kind)} {safe(step.subject, identifier=True)} "
+                         f"on {safe(step.target, identifier=True)}")
             if step.precheck is not None:
-                lines.append("  re-read first: " + step.precheck.render().replace("\n", "\n  "))
+                lines.append("  re-read first: " + _request_lines(step.precheck))
             if step.request is not None:
-                lines.append("  " + step.request.render().replace("\n", "\n  "))
+                lines.append("  " + _request_lines(step.request))
             if step.command is not None:
-                lines.append("  " + step.command.render())
+                lines.append("  " + safe(step.command.render(), identifier=True))
             if step.note:
-                lines.append("  " + step.note)
+                lines.append("  " + safe(step.note))
             if step.verify is not None:
-                lines.append("  then verify: " + step.verify.render().replace("\n", "\n  "))
+                lines.append("  then verify: " + _request_lines(step.verify))
         return "\n".join(lines)
+
+
+def _request_lines(request: HttpRequest) -> str:
+    """A request as Plan.render shows it: each of its lines display-safe, indented under the step."""
+    return "\n  ".join(safe(line, identifier=True) for line in request.render().split("\n"))

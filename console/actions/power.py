@@ -3,7 +3,8 @@
     action = locate_guest_power(store, config, "mw152", "reboot")     # node/vmid from the inventory
     plan = engine.plan(action, reason="kernel update")                 # POST .../qemu/{vmid}/status/reboot
 
-The runner POSTs through proxmoxer (synchronous: every call in a worker thread) with the action
+The runner POSTs through proxmoxer (synchronous: every call in a daemon thread of its own, its answer
+bounded as the source's: console/sources/proxmox_http.py) with the action
 token (`actions.proxmox`, default the source's own), reads the UPID it answers, polls
 `GET /nodes/{node}/tasks/{upid}/status` until `status: stopped`, and streams the task log
 (`GET .../tasks/{upid}/log`) as `output` events. No Textual here.
@@ -23,9 +24,10 @@ from console.actions.guard import InvalidAction, NotConfigured
 from console.actions.plan import HttpRequest, Plan, Risk, Step
 from console.actions.registry import plan_builder, runner
 from console.core.config import AppConfig, ProxmoxConfig
+from console.sources.bounded import AnswerBound, AnswerTooSlow
 from console.sources.httpclient import redact, transport_failure
 from console.sources.parsing import first_line
-from console.sources.proxmox import NODE_NAME, build_api
+from console.sources.proxmox import NODE_NAME, build_api, in_call_thread, load_proxmoxer
 
 if TYPE_CHECKING:
     from proxmoxer import ProxmoxAPI
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
 
     from console.core.hosts import HostDirectory
     from console.core.state import Store
+    from console.sources.proxmox_http import Call
 
 COMMANDS = ("start", "shutdown", "reboot", "stop")
 RISK = {"start": Risk.REVERSIBLE, "shutdown": Risk.SEVERAL, "reboot": Risk.SEVERAL, "stop": Risk.IRREVERSIBLE}
@@ -172,15 +175,26 @@ class ProxmoxPower:
         return self._api
 
     async def call(self, method: str, *path: str | int, **params: Any) -> Any:
+        """One call within the source's timeout (the answer within its bounds: proxmox_http); the
+        imports happen before the deadline starts, in a worker thread off the UI's loop."""
+        await load_proxmoxer()
         api = self._client()
-        return await asyncio.to_thread(self._call_sync, api, method, path, params)
+        try:
+            async with asyncio.timeout(self.source.timeout):  # the thread's own deadline comes first
+                return await in_call_thread(self.source.timeout, self._call_sync, api, method, path, params)
+        except TimeoutError:
+            raise ProxmoxFailure(f"timed out after {self.source.timeout:g}s", down=True) from None
 
-    def _call_sync(self, api: ProxmoxAPI, method: str, path: tuple[str | int, ...], params: dict[str, Any]) -> Any:
+    def _call_sync(self, api: ProxmoxAPI, method: str, path: tuple[str | int, ...], params: dict[str, Any],
+                   call: Call) -> Any:
         import requests  # proxmoxer/requests load on the first power action, not on the console's start-up path
         from proxmoxer.core import ResourceException
 
         try:
-            return getattr(api, method)(*path, **params)
+            with call.running():
+                return getattr(api, method)(*path, **params)
+        except AnswerBound as exc:
+            raise ProxmoxFailure(str(exc), down=isinstance(exc, AnswerTooSlow)) from None
         except ResourceException as exc:
             raise ProxmoxFailure(self._resource_failure(exc)) from None
         except requests.exceptions.Timeout:
@@ -202,7 +216,7 @@ class ProxmoxPower:
     async def aclose(self) -> None:
         api, self._api = self._api, None
         if api is not None:
-            await asyncio.to_thread(api._store["session"].close)
+            api._store["session"].close()  # idle connections only: blocks on nothing
 
 
 class ProxmoxFailure(Exception):

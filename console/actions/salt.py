@@ -22,10 +22,12 @@ from console.actions.guard import Session
 from console.actions.plan import Command
 from console.actions.remote import DOWN, FAILED, NO_RETURN, OK, REFUSED, TIMEOUT, CommandExecutor, CommandResult, OutputCallback
 from console.core.config import AppConfig
-from console.sources.httpclient import ssl_verify
+from console.sources.bounded import DEFAULT_MAX_ANSWER, AnswerBound, bounded_request
+from console.sources.httpclient import ssl_verify, transport_timeout
 
 RENEW_BEFORE = 60.0  # seconds before the token's expiry we log in again
 HTTP_MARGIN = 15.0  # the API answers a little after the minions' timeout
+LOGIN_TIMEOUT = 10.0  # seconds a login may take, answer included
 
 
 DID_NOT_RETURN = "Minion did not return"  # what the master puts in place of a silent minion's return
@@ -51,6 +53,7 @@ class SaltExecutor(CommandExecutor):
             raise NotConfigured("refused: actions.executor is salt but there is no actions.salt section")
         self.settings = settings
         self._client: httpx.AsyncClient | None = None
+        self.max_answer = DEFAULT_MAX_ANSWER  # bytes of a 2xx answer (others: 64 KiB); a bigger one fails
         self._token: str | None = None
         self._expires_at = 0.0  # time.time() of the token's expiry
 
@@ -116,9 +119,11 @@ class SaltExecutor(CommandExecutor):
         for attempt in (1, 2):
             token = await self._login(force=attempt == 2)
             try:
-                response = await self._http().post("/", json=lowstate, headers={"X-Auth-Token": token}, timeout=timeout)
+                response = await self._post("/", timeout, json=lowstate, headers={"X-Auth-Token": token})
             except httpx.TimeoutException:
                 raise
+            except AnswerBound as exc:
+                raise _ApiProblem(f"the Salt API at {self.settings.url}: {exc}") from None
             except httpx.HTTPError as exc:
                 raise _ApiProblem(f"the Salt API at {self.settings.url} cannot be reached: {_describe(exc)}") from None
             if response.status_code == 401 and attempt == 1:
@@ -142,7 +147,9 @@ class SaltExecutor(CommandExecutor):
         settings = self.settings
         body = {"username": settings.username, "password": settings.password.reveal(), "eauth": settings.eauth}
         try:
-            response = await self._http().post("/login", json=body, timeout=10)
+            response = await self._post("/login", LOGIN_TIMEOUT, json=body)
+        except AnswerBound as exc:
+            raise _ApiProblem(f"the Salt API at {settings.url}: {exc}") from None
         except httpx.HTTPError as exc:
             raise _ApiProblem(f"the Salt API at {settings.url} cannot be reached: {_describe(exc)}") from None
         if response.status_code in (401, 403):
@@ -158,6 +165,11 @@ class SaltExecutor(CommandExecutor):
         self._token = token
         self._expires_at = expire or time.time() + 3600
         return token
+
+    async def _post(self, path: str, timeout: float, **kwargs: Any) -> httpx.Response:
+        """POST within `timeout` seconds in all (connect, send, the whole answer) and the answer cap."""
+        return await bounded_request(self._http(), "POST", path, max_bytes=self.max_answer, deadline=timeout,
+                                     timeout=transport_timeout(timeout), **kwargs)
 
     async def aclose(self) -> None:
         client, self._client = self._client, None

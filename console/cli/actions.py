@@ -38,7 +38,16 @@ from console.actions import (
     parse_duration,
 )  # fmt: skip
 from console.actions.plan import Plan
-from console.cli.options import EXIT_FAILED, EXIT_OK, EXIT_REFUSED, action_options, global_options, global_value, load_or_exit
+from console.cli.options import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_REFUSED,
+    action_options,
+    global_options,
+    global_value,
+    load_or_exit,
+    say,
+)
 
 
 def stdin_is_terminal() -> bool:
@@ -57,7 +66,7 @@ def _emit_json(data: dict[str, Any]) -> None:
 def _refuse(message: str, as_json: bool, plan: Plan | None = None) -> None:
     if as_json:
         _emit_json({"outcome": "refused", "message": f"refused: {message}", "plan": plan.to_dict() if plan else None})
-    click.echo(f"opsconsole: refused: {message}", err=True)
+    say(f"opsconsole: refused: {message}", err=True)
     sys.exit(EXIT_REFUSED)
 
 
@@ -65,7 +74,7 @@ def _ask(plan: Plan, engine: ActionEngine) -> Confirmation | None:
     """Show the plan and ask on the terminal; None when there is no terminal."""
     if not stdin_is_terminal():
         return None
-    click.echo(plan.render(), err=True)
+    say(plan.render(), err=True)
     challenge = engine.challenge(plan)
     answer = click.prompt(challenge.prompt, default="", show_default=False, err=True, prompt_suffix=" ")
     return Confirmation(answer, via="terminal")
@@ -74,7 +83,7 @@ def _ask(plan: Plan, engine: ActionEngine) -> Confirmation | None:
 def _progress(as_json: bool) -> Callable[[ActionEvent], None]:
     def show(event: ActionEvent) -> None:
         if not as_json and event.kind in ("step-finished", "verified", "batch", "notice", "output"):
-            click.echo(f"  {event.message}", err=True)
+            say(f"  {event.message}", err=True)
 
     return show
 
@@ -90,7 +99,7 @@ def run_action(ctx: click.Context, build: Callable[[], Action], *, reason: str |
         _refuse(str(exc).removeprefix("refused: "), as_json)
     if dry_run:
         engine.dry_run(plan)
-        _emit_json({"dry_run": True, "plan": plan.to_dict()}) if as_json else click.echo(plan.render())
+        _emit_json({"dry_run": True, "plan": plan.to_dict()}) if as_json else say(plan.render())
         sys.exit(EXIT_OK)
     if not global_value(ctx, "write"):
         _refuse("this session is read-only, so the action was refused and nothing was sent; "
@@ -125,7 +134,7 @@ def run_action(ctx: click.Context, build: Callable[[], Action], *, reason: str |
     if as_json:
         _emit_json({"dry_run": False, "plan": plan.to_dict(), "result": result.to_dict()})
     else:
-        click.echo(result.render())
+        say(result.render())
     sys.exit(EXIT_OK if result.outcome == SUCCESS else EXIT_FAILED)
 
 
@@ -134,7 +143,7 @@ def _cancel_on_interrupt(engine: ActionEngine, plan: Plan) -> None:
 
     def interrupted() -> None:
         engine.cancel(plan.id)
-        click.echo("  Ctrl-C: stopping after the batch in hand (its hosts finish and are repooled); "
+        say("  Ctrl-C: stopping after the batch in hand (its hosts finish and are repooled); "
                    "the remaining batches are skipped", err=True)
 
     asyncio.get_running_loop().add_signal_handler(signal.SIGINT, interrupted)

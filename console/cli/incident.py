@@ -14,14 +14,14 @@ from typing import NoReturn
 import click
 
 from console.actions import current_operator
-from console.cli.options import global_options, global_value, load_or_exit
+from console.cli.options import global_options, global_value, load_or_exit, say
 from console.core.clock import utc_now
 from console.core.config import AppConfig
 from console.derive.incident import Incident, IncidentFile, export_markdown, refresh_actions, with_note
 
 
 def _fail(message: str, code: int = 2) -> NoReturn:
-    click.echo(f"opsconsole: {message}", err=True)
+    say(f"opsconsole: {message}", err=True)
     sys.exit(code)
 
 
@@ -59,7 +59,7 @@ def start(ctx: click.Context, title: str, task: str | None) -> None:
         store.save(new)
     except (ValueError, OSError) as exc:
         _fail(str(exc))
-    click.echo(f"incident {new.id} started: {new.title}")
+    say(f"incident {new.id} started: {new.title}")
 
 
 @incident.command("note")
@@ -81,10 +81,10 @@ def show(ctx: click.Context) -> None:
     """Print the open incident's timeline."""
     config = load_or_exit(global_value(ctx, "config"))
     _, current = _load(config)
-    click.echo(f"{current.title}" + (f" ({current.task})" if current.task else ""))
+    say(f"{current.title}" + (f" ({current.task})" if current.task else ""))
     for entry in current.entries:
         who = f"  [{entry.who}]" if entry.who else ""
-        click.echo(f"{entry.at:%Y-%m-%d %H:%M:%S}  {entry.kind:<8}  {entry.text}{who}")
+        say(f"{entry.at:%Y-%m-%d %H:%M:%S}  {entry.kind:<8}  {entry.text}{who}")
 
 
 @incident.command("export")
@@ -98,13 +98,13 @@ def export(ctx: click.Context, fmt: str, output: Path | None) -> None:
     _, current = _load(config, archived=True)
     report = export_markdown(current, utc_now())
     if output is None:
-        click.echo(report, nl=False)
+        say(report, nl=False)
         return
     try:
         output.write_text(report, encoding="utf-8")
     except OSError as exc:
         _fail(f"cannot write {output}: {exc.strerror or exc}", 1)
-    click.echo(f"incident report written to {output}", err=True)
+    say(f"incident report written to {output}", err=True)
 
 
 @incident.command("end")
@@ -119,4 +119,4 @@ def end(ctx: click.Context) -> None:
         archived = store.archive(current)
     except OSError as exc:
         _fail(f"cannot archive the incident: {exc}", 1)
-    click.echo(f"incident ended; archived in {archived}")
+    say(f"incident ended; archived in {archived}")

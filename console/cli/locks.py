@@ -15,15 +15,16 @@ import click
 from console.actions import AuditError, Reason, Refused, Session, current_operator
 from console.actions.audit import AuditLog
 from console.actions.locks import LockInfo, lock_rows, locks_for
-from console.cli.options import EXIT_FAILED, EXIT_REFUSED, global_options, global_value, load_or_exit
+from console.cli.options import EXIT_FAILED, EXIT_REFUSED, global_options, global_value, load_or_exit, say
 from console.core.clock import utc_now
 from console.core.config import secret_values
+from console.core.display import safe
 
 HEADINGS = ("KEY", "HOLDER", "SINCE", "AGE", "ACTION", "REASON", "STATE")
 
 
 def _fail(message: str, code: int = EXIT_REFUSED) -> NoReturn:
-    click.echo(f"opsconsole: {message}", err=True)
+    say(f"opsconsole: {message}", err=True)
     sys.exit(code)
 
 
@@ -31,7 +32,7 @@ def render_locks(rows: list[tuple[str, ...]]) -> str:
     """The listing as aligned columns."""
     if not rows:
         return "no locks held"
-    table = [HEADINGS, *rows]
+    table = [HEADINGS, *(tuple(safe(cell, identifier=index == 0) for index, cell in enumerate(row)) for row in rows)]
     widths = [max(len(row[i]) for row in table) for i in range(len(HEADINGS))]
     return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)).rstrip() for row in table)
 
@@ -58,7 +59,7 @@ def locks(ctx: click.Context, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps({"store": store.describe(), "locks": [info.to_dict(now) for info in found]}, indent=2))
     else:
-        click.echo(f"{store.describe()}\n{render_locks(lock_rows(found, now))}")
+        say(f"{store.describe()}\n{render_locks(lock_rows(found, now))}")
 
 
 @locks.command("break")
@@ -88,7 +89,7 @@ def break_lock(ctx: click.Context, key: str, reason: str | None, task: str | Non
         Session(operator).enable_write(audit, via="--write", extra={"command": ctx.command_path})
     except AuditError as exc:
         _fail(f"refused: {exc}; nothing was changed")
-    click.echo(f"{key}: {current.describe(now)}", err=True)
+    say(f"{key}: {current.describe(now)}", err=True)
     if not yes:
         if not sys.stdin.isatty():
             _fail("refused: no terminal to confirm on; give --yes")
@@ -105,9 +106,9 @@ def break_lock(ctx: click.Context, key: str, reason: str | None, task: str | Non
     except Refused as exc:
         _fail(str(exc), EXIT_FAILED)
     if removed is None:
-        click.echo(f"{key}: already released", err=True)
+        say(f"{key}: already released", err=True)
     else:
-        click.echo(f"broke {key} (was {removed.holder}: {removed.title or 'no action'})")
+        say(f"broke {key} (was {removed.holder}: {removed.title or 'no action'})")
 
 
 def _current(store: Any, key: str) -> LockInfo | None:

@@ -4,11 +4,13 @@ console itself starts without the action engine and the clients behind the comma
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from console import __version__
 from console.cli.lazy import LazyGroup
-from console.cli.options import global_options, global_value, load_or_exit, read_or_exit
+from console.cli.options import EXIT_REFUSED, fail, global_options, global_value, load_or_exit, read_or_exit
 from console.cli.run import run_console
 
 # command -> "module:attribute" of its click command; tests/unit/test_lazy_cli.py keeps the map complete
@@ -47,3 +49,22 @@ def check_config(ctx: click.Context, path: str | None) -> None:
     """Validate a config file: print `ok` (exit 0) or every error as FILE:LINE: key.path: message (exit 2)."""
     load_or_exit(path or global_value(ctx, "config"))
     click.echo("ok")
+
+
+def entry() -> None:
+    """The `opsconsole` console script: `main`, with two things no command should meet raw. An argument
+    that is not UTF-8 (the terminal sent bytes that are no text) is refused before anything runs
+    (exit 2); an exception nothing handled becomes one line and a crash log (exit 1), never a traceback."""
+    for number, argument in enumerate(sys.argv[1:], 1):
+        if any(0xD800 <= ord(char) < 0xE000 for char in argument):
+            fail(f"opsconsole: argument {number} is not valid UTF-8; type it again as text", EXIT_REFUSED)
+    try:
+        main()
+    except Exception as error:  # noqa: BLE001 - the last resort: a log, one line, exit 1
+        from console.core.crash import crash_line, write_crash_log
+
+        try:
+            path = write_crash_log(error)
+        except OSError:
+            path = None
+        fail(crash_line(error, path), 1)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Callable, NoReturn
 import click
 
 from console.core.config_file import ConfigDocument, ConfigError, find_config_path, read_document
+from console.core.display import safe
 
 if TYPE_CHECKING:
     from console.core.config import AppConfig
@@ -56,8 +57,14 @@ def global_value(ctx: click.Context, name: str) -> Any:
     return ctx.meta.get("opsconsole.globals", {}).get(name)
 
 
+def say(text: str, *, err: bool = False, nl: bool = True) -> None:
+    """Print text for a human: display-safe (console.core.display) — names, errors and output from the
+    farm never reach the terminal as control bytes. JSON goes out through click.echo as it is (escaped)."""
+    click.echo(safe(text, multiline=True), err=err, nl=nl)
+
+
 def fail(message: str, code: int = EXIT_REFUSED) -> NoReturn:
-    click.echo(message, err=True)
+    say(message, err=True)
     sys.exit(code)
 
 
@@ -70,8 +77,8 @@ def read_or_exit(path: str | Path | None) -> ConfigDocument:
             "~/.config/opsconsole/config.yaml, /etc/opsconsole/config.yaml).\n"
             "Try the simulated farm: opsconsole demo"
         )
-    try:
-        return read_document(resolved)
+    try:  # the path named on the command line may be a pipe: --config <(sops -d farm.yaml)
+        return read_document(resolved, allow_pipe=bool(path))
     except ConfigError as exc:
         fail(str(exc))
     raise AssertionError("unreachable")
@@ -109,5 +116,5 @@ def refuse(message: str, as_json: bool) -> NoReturn:
     text = message if message.startswith("refused: ") else f"refused: {message}"
     if as_json:
         click.echo(json.dumps({"outcome": "refused", "message": text}))
-    click.echo(f"opsconsole: {text}", err=True)
+    say(f"opsconsole: {text}", err=True)
     sys.exit(EXIT_REFUSED)

@@ -14,7 +14,7 @@ import click
 from console.actions import Depool, NotConfigured, Repool, RestartService, Session, current_operator, parse_duration
 from console.actions.guard import InvalidAction
 from console.cli.actions import run_action
-from console.cli.options import EXIT_FAILED, EXIT_OK, action_options, global_options, global_value, load_or_exit, refuse
+from console.cli.options import EXIT_FAILED, EXIT_OK, action_options, global_options, global_value, load_or_exit, refuse, say
 from console.core.config import AppConfig
 from console.core.hosts import HostDirectory
 
@@ -123,5 +123,5 @@ def backends(ctx: click.Context, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(table.to_dict(), indent=2))
     else:
-        click.echo(table.render())
+        say(table.render())
     sys.exit(EXIT_FAILED if table.errors else EXIT_OK)

@@ -34,5 +34,10 @@ def run_console(config: AppConfig | ConfigDocument, theme: str, write: bool = Fa
         fail(f"opsconsole: unknown theme {theme!r}; available: {', '.join(sorted(app.available_themes))}{broken}")
     app.start_with_theme(theme)
     app.run()
+    if app.crash is not None:
+        from console.core.crash import crash_line
+
+        error, path = app.crash
+        fail(crash_line(error, path, app.secrets()), 1)
     if app.config_error is not None:
         fail(str(app.config_error))

@@ -15,7 +15,8 @@ import click
 from console.cli.options import fail, global_options, global_value
 from console.cli.run import require_terminal, run_console
 
-SCENARIOS_HELP = "incident to simulate: healthy, php-fpm-down, puppet-after-commit, db-disk-full"
+SCENARIOS_HELP = ("incident to simulate: healthy, php-fpm-down, puppet-after-commit, db-disk-full, hostile (escape "
+                  "sequences, markup and very long lines in every field the farm serves)")
 
 
 def _scale_options(command: Callable[..., Any]) -> Callable[..., Any]:

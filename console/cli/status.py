@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from console.cli.options import global_options, global_value, load_or_exit
+from console.cli.options import global_options, global_value, load_or_exit, say
 from console.core.clock import Clock, utc_now
 from console.core.config import AppConfig
 from console.core.hosts import proxmox_machines, short_name
@@ -221,5 +221,8 @@ def status(ctx: click.Context, as_json: bool) -> None:
     2 for a broken config.
     """
     report, code = run_status(load_or_exit(global_value(ctx, "config")))
-    click.echo(json.dumps(report, indent=2) if as_json else render_table(report).rstrip("\n"))
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+    else:
+        say(render_table(report).rstrip("\n"))
     sys.exit(code)

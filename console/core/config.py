@@ -29,6 +29,7 @@ from pydantic import (  # noqa: E402
     model_validator,
 )
 
+from console.core import files  # noqa: E402
 from console.core.config_file import (  # noqa: E402 - re-exported: the file's reading and its errors  # noqa: E402
     DEFAULT_ENVIRONMENT,
     DEFAULT_THEME,
@@ -86,17 +87,24 @@ def _parse_secret(value: Any) -> Secret:
             raise ValueError(f"environment variable {where} is not set")
         return Secret(os.environ[where], f"env:{where}")
     path = Path(where).expanduser()
-    try:
-        info = path.stat()
+    try:  # a regular file (never a FIFO, a device, /proc or /dev), checked on the opened descriptor
+        fd = files.open_regular(path, forbidden=files.SPECIAL_ROOTS)
+        try:
+            info = os.fstat(fd)
+            if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+                mode = stat.S_IMODE(info.st_mode)
+                raise ValueError(f"secret file {path} is readable by group or others (mode {mode:04o}); chmod 600 it")
+            data = files.read_open(fd, path, files.SECRET_MAX)
+        finally:
+            os.close(fd)
+    except files.FileRefused as exc:
+        raise ValueError(f"secret file {exc}") from None
     except OSError as exc:
         raise ValueError(f"secret file {path} cannot be read: {exc.strerror}") from None
-    if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-        mode = stat.S_IMODE(info.st_mode)
-        raise ValueError(f"secret file {path} is readable by group or others (mode {mode:04o}); chmod 600 it")
     try:
-        text = path.read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        raise ValueError(f"secret file {path} cannot be read: {exc.strerror}") from None
+        text = data.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise ValueError(f"secret file {path} is not UTF-8 text") from None
     if not text:
         raise ValueError(f"secret file {path} is empty")
     return Secret(text, f"file:{path}")
@@ -111,13 +119,24 @@ def _parse_verify(value: Any) -> bool | str:
         return value
     if isinstance(value, str) and value:
         path = Path(value).expanduser()
-        if not path.is_file():
-            raise ValueError(f"CA bundle {path} does not exist")
+        _check_certificate(path, "CA bundle ")
         return str(path)
     raise ValueError("must be true, false or the path of a CA bundle")
 
 
 Verify = Annotated[bool | str, PlainValidator(_parse_verify)]
+
+
+def _check_certificate(path: Path, what: str = "") -> None:
+    """A certificate (or key) file the TLS library will read: a regular file of at most CERT_MAX."""
+    try:
+        files.check_file(path, files.CERT_MAX)
+    except FileNotFoundError:
+        raise ValueError(f"{what}{path} does not exist") from None
+    except files.FileRefused as exc:
+        raise ValueError(f"{what}{exc}") from None
+    except OSError as exc:
+        raise ValueError(f"{what}{path} cannot be read: {exc.strerror}") from None
 
 
 # --- sections ----------------------------------------------------------------------------------
@@ -149,11 +168,17 @@ class FarmConfig(Section):
     domains: list[str] = Field(default_factory=list)
 
 
+# A source's biggest answer at 5,000 guests / 40,000 checks is Icinga's problems query with every check
+# failing, ~34 MiB (measured against the simulated farm): the default cap is over 4x that.
+DEFAULT_MAX_ANSWER_MIB = 160
+
+
 class SourceConfig(Section):
     name: SourceName
     verify: Verify = True
     timeout: float = Field(default=5.0, gt=0, le=300)
     interval: float = Field(default=30.0, gt=0, le=86400)
+    max_answer_mib: int = Field(default=DEFAULT_MAX_ANSWER_MIB, ge=1, le=4096)  # a bigger answer fails the request
 
 
 def _check_url(value: str, schemes: tuple[str, ...]) -> str:
@@ -202,8 +227,8 @@ class PuppetDBConfig(HttpSourceConfig):
     @field_validator("client_cert", "client_key")
     @classmethod
     def _exists(cls, value: str | None) -> str | None:
-        if value is not None and not Path(value).expanduser().is_file():
-            raise ValueError(f"{value} does not exist")
+        if value is not None:
+            _check_certificate(Path(value).expanduser())
         return value
 
     @field_validator("client_key")

@@ -11,10 +11,13 @@ silently. A name no system knows resolves to an identity that says exactly that.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Iterable, Sequence, TypeVar
+from urllib.parse import urlsplit
 
 from console.core.config_file import template_fields
+from console.core.display import safe
 from console.core.model import Guest, HypervisorNode, IcingaSnapshot, ProxmoxInventory, PuppetInventory, PuppetNodeStatus
 from console.core.state import Store
 
@@ -290,3 +293,71 @@ def ssh_command(identity: HostIdentity, ssh: SshConfig) -> tuple[list[str] | Non
     if target is None:
         return None, f"cannot ssh to {identity.name}: {missing}"
     return [*ssh.command, target], None
+
+
+# --- what may be copied to the operator's clipboard (OSC 52) --------------------------------------
+
+_PERCENT_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+
+
+def _hidden(char: str) -> bool:
+    """A character the display-safe function shows as a stand-in in an identifier (a control, a bidi
+    or zero-width character, a joiner, a lone surrogate), or any other whitespace."""
+    return safe(char, identifier=True) != char or char.isspace()
+
+
+def _named(char: str) -> str:
+    code = ord(char)
+    name = "lone surrogate" if 0xD800 <= code < 0xE000 else unicodedata.name(char, "")
+    if not name and (code < 0x20 or 0x7F <= code < 0xA0):
+        name = {0x1B: "ESC", 0x7F: "DEL", 0x07: "BEL", 0x09: "TAB", 0x0A: "LINE FEED", 0x0D: "CARRIAGE RETURN"}.get(
+            code, "control")
+    return f"U+{code:04X} {name}".rstrip()
+
+
+def _hidden_problem(text: str, what: str) -> str | None:
+    found = next((char for char in text if _hidden(char)), None)
+    if found is None:
+        return None
+    code = ord(found)
+    if code < 0x20 or 0x7F <= code < 0xA0:
+        kind = "a control character"
+    elif found.isspace():
+        kind = "whitespace"
+    elif 0xD800 <= code < 0xE000:
+        kind = "a lone surrogate"
+    else:
+        kind = "an invisible or bidi character"
+    return f"{what} holds {kind} ({_named(found)})"
+
+
+def name_copy_problem(name: str) -> str | None:
+    """Why `name` may not be copied as a host name (None: it may). Only a plain host name
+    (SAFE_NAME: letters, digits, _ . -) goes to the clipboard."""
+    if SAFE_NAME.fullmatch(name):
+        return None
+    return _hidden_problem(name, "the name") or "the name is not a plain host name (letters, digits, _ . - only)"
+
+
+def url_copy_problem(url: str) -> str | None:
+    """Why `url` may not be copied or linked (None: it may): an http(s) URL with a host, no whitespace,
+    no control, invisible or bidi character, and nothing but ASCII (anything else percent-encoded,
+    each % followed by two hex digits)."""
+    problem = _hidden_problem(url, "the link")
+    if problem is not None:
+        return problem
+    if not url.isascii():
+        found = next(char for char in url if not char.isascii())
+        return f"the link holds a character that is not percent-encoded ({_named(found)})"
+    if _PERCENT_ESCAPE.search(url):
+        return "the link holds a % that is not a percent-encoding (%XX)"
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a number
+    except ValueError as exc:
+        return f"the link is not a valid URL ({exc})"
+    if parts.scheme.lower() not in ("http", "https"):
+        return "the link is not an http(s) URL"
+    if not parts.hostname:
+        return "the link names no host"
+    return None

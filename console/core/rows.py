@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 from rich.text import Text
 
+from console.core.display import safe, safe_text
+
 Cell = str | Text
 NO_VALUE = "—"
 
@@ -17,6 +19,7 @@ NO_VALUE = "—"
 class Column:
     key: str
     label: str
+    identifier: bool = False  # a name (host, service, repo ...): joiners shown too (console.core.display)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +41,28 @@ class PaneView:
     detail: str = ""
     legend: str = ""  # a word on what a mark in the rows means, after the row count
     handled: frozenset[str] = frozenset()  # keys of acknowledged / in-downtime rows (dimmed; `h` hides them)
+
+
+def safe_cells(columns: tuple[Column, ...], row: Row) -> Row:
+    """The row as it may be shown: every cell through the display-safe function (console.core.display),
+    never markup, no control character. The key stays exact (it names the host for an action)."""
+    cells = tuple(safe_text(cell, identifier=column.identifier) if isinstance(cell, Text) else _safe_str(cell, column)
+                  for column, cell in zip(columns, row.cells, strict=False))
+    return row if all(a is b for a, b in zip(cells, row.cells, strict=False)) else Row(row.key, cells)
+
+
+def _safe_str(cell: str, column: Column) -> Cell:
+    if safe(cell, identifier=column.identifier) is cell:  # nearly always: the string itself
+        return cell
+    return safe_text(cell, identifier=column.identifier)
+
+
+def safe_view(view: PaneView) -> PaneView:
+    """A pane's view with every cell, its note and its detail display-safe."""
+    rows = tuple(safe_cells(view.columns, row) for row in view.rows)
+    note = safe_text(view.note) if view.note is not None else None
+    return PaneView(view.columns, rows, note, view.badge, safe_text(view.detail, multiline=True).plain, view.legend,
+                    view.handled)
 
 
 def natural_key(name: str) -> tuple[str | int, ...]:

@@ -26,11 +26,11 @@ ALERT_COLUMNS = (
     Column("state", "state"),
     Column("flags", "flags"),
     Column("age", "age"),
-    Column("host", "host"),
-    Column("service", "service / event"),
+    Column("host", "host", identifier=True),
+    Column("service", "service / event", identifier=True),
     Column("output", "output"),
 )
-CLUSTER_COLUMN = Column("cluster", "cluster")  # the source instance, shown when a kind has several
+CLUSTER_COLUMN = Column("cluster", "cluster", identifier=True)  # the source instance, shown when a kind has several
 
 
 def alert_order(check: ServiceCheck) -> tuple:

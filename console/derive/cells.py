@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Sequence
 
 from rich.text import Text
 
+from console.core.display import safe
 from console.core.model import (
     CheckState,
 )
@@ -84,7 +85,7 @@ ADDRESS = re.compile(r"\s*\b(?:to |at |from )?(?:https?://)?[\w.-]+:\d+(?:/\S*)?
 def short_error(message: str, limit: int = 40) -> str:
     """The failure in a few words: addresses dropped (the source's name says where), long messages
     cut at their first clause: "connection failed …"."""
-    text = ADDRESS.sub("", message).strip()
+    text = ADDRESS.sub("", safe(message)).strip()  # a backend's words: display-safe
     if len(text) <= limit:
         return text
     head = text.split(": ", 1)[0]

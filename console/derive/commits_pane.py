@@ -24,8 +24,8 @@ from console.derive.cells import feed_detail, feed_note, first_line, humanize_ag
 from console.derive.services_pane import icinga_checks
 
 COMMIT_COLUMNS = (
-    Column("repo", "repo"),
-    Column("sha", "sha"),
+    Column("repo", "repo", identifier=True),
+    Column("sha", "sha", identifier=True),
     Column("author", "author"),
     Column("age", "age"),
     Column("subject", "subject"),

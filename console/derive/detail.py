@@ -1,6 +1,10 @@
 """The host detail: one host across every system. Loaders fetch what the store does not hold (usage
 history, the last Puppet run, the host's log lines) and never raise — a failure is a value shown in
 its own section. Render functions turn data into Rich Text and table rows. No Textual.
+
+Every string from outside (a backend's names, outputs and messages, an error) passes the display-safe
+function (console.core.display) on its way into a Text: never markup, never a control character. Names
+(hosts, services, certnames, resources, URLs) as identifiers; a whole message keeps its line breaks.
 """
 
 from __future__ import annotations
@@ -14,7 +18,8 @@ from typing import Any, Awaitable, Generic, Sequence, TypeVar
 from rich.table import Table
 from rich.text import Text
 
-from console.core.hosts import HostIdentity, HostLink, short_name
+from console.core.display import safe, safe_text
+from console.core.hosts import HostIdentity, HostLink, short_name, url_copy_problem
 from console.core.model import (
     CheckState,
     Commit,
@@ -177,7 +182,7 @@ def puppet_text(identity: HostIdentity, run: Loaded[PuppetRun] | None, now: date
     if run is None:
         lines.append(LOADING)
     elif run.error:
-        lines.append(Text(f"✖ last report: {run.error}", style="bold red"))
+        lines.append(Text(f"✖ last report: {safe(run.error)}", style="bold red"))
     if run is not None and run.data is not None:
         lines.extend(_run_details(run.data))
     return Text("\n").join(lines)
@@ -193,7 +198,7 @@ def _run_line(identity: HostIdentity, now: datetime) -> Text:
     symbol, style = STATUS_LOOK.get(node.latest_report_status, ("?", "bold magenta"))
     age = now - node.report_timestamp
     line = Text.assemble(
-        (f"{symbol} {node.latest_report_status}", style),
+        (f"{symbol} {safe(node.latest_report_status)}", style),
         f" {humanize_age(age)} ago ({node.report_timestamp:%H:%M} UTC)",
     )
     if node.noop:
@@ -201,7 +206,7 @@ def _run_line(identity: HostIdentity, now: datetime) -> Text:
     if age.total_seconds() > identity.stale_after:
         line.append(f"  ▲ stale: no report for {humanize_age(age)}", style="bold yellow")
     if node.cached_catalog_status not in (None, "not_used"):
-        line.append(f"  cached catalog: {node.cached_catalog_status}", style="yellow")
+        line.append(f"  cached catalog: {safe(node.cached_catalog_status)}", style="yellow")
     return line
 
 
@@ -209,7 +214,7 @@ def _run_details(run: PuppetRun) -> list[Text]:
     lines = []
     if run.disabled:
         reason = run.disabled if isinstance(run.disabled, str) else "no message given"
-        lines.append(Text(f"⏸ agent disabled: {reason}", style="bold yellow"))
+        lines.append(Text(f"⏸ agent disabled: {safe(reason)}", style="bold yellow"))
     if run.report is None:
         return [*lines, Text("no report in PuppetDB", style="dim")]
     if run.report.get("noop") and not lines:
@@ -226,11 +231,11 @@ def _run_details(run: PuppetRun) -> list[Text]:
 
 def event_line(event: dict[str, Any]) -> Text:
     """"✖ File[/srv/mediawiki/robots.php]: Could not evaluate: ..." (the status in a symbol and in the message)."""
-    status = event.get("status") or "?"
+    status = str(event.get("status") or "?")
     symbol, style = EVENT_LOOK.get(status, ("?", "bold magenta"))
-    resource = f"{event.get('resource_type')}[{event.get('resource_title')}]"
+    resource = safe(f"{event.get('resource_type')}[{event.get('resource_title')}]", identifier=True)
     # a failure's message is the diagnosis: in full; a routine change's (content checksums) in short
-    message = first_line(event.get("message") or status, 300 if status == "failure" else 60)
+    message = safe(first_line(str(event.get("message") or status), 300 if status == "failure" else 60))
     return Text.assemble((f"{symbol} ", style), (resource, "bold" if status == "failure" else ""), f": {message}")
 
 
@@ -274,18 +279,19 @@ def alerts_text(
     state = host_state(store, identity)
     if state is not None and not state.up:
         flags = " ".join(f for f, on in (("ACK", state.acknowledged), ("DOWNTIME", state.in_downtime)) if on)
-        output = first_line(state.output or host_output or "", 80)
+        # the first line of the whole output (load_host_output): its line breaks are kept up to here
+        output = safe(first_line(state.output or host_output or "", 80), multiline=True)
         lines.append(Text(f"✖ HOST DOWN {flags} {output}".replace("  ", " "), style="bold red"))
     for check in host_checks(store, identity, domains):
         age = humanize_age(now - check.last_state_change) if check.last_state_change else NO_VALUE
-        who = f"{check.host} " if check.host != identity.icinga_name else ""
+        who = f"{safe(check.host, identifier=True)} " if check.host != identity.icinga_name else ""
         flags = alert_flags(check)
         lines.append(
             Text.assemble(
                 state_label(check.state, dim=check.handled),
                 f" {flags + ' ' if flags else ''}{age:>3} {who}",
-                (check.service, "bold"),
-                f"  {first_line(check.output, 120)}",
+                (safe(check.service, identifier=True), "bold"),
+                f"  {safe(first_line(check.output, 120))}",
             )
         )
     if not lines:
@@ -315,7 +321,7 @@ async def load_host_output(sources: Sequence[IcingaSource], name: str) -> Loaded
 
 def one_line_each(lines: Sequence[Text]) -> Text:
     """Lines meant not to wrap (the screen crops them with "…"; the panes show the rest)."""
-    text = Text("\n").join(lines)
+    text = Text("\n").join(safe_text(line, multiline=True) for line in lines)
     text.no_wrap, text.overflow = True, "ellipsis"
     return text
 
@@ -340,7 +346,8 @@ def machine_text(store: Store, identity: HostIdentity) -> Text:
     guest = identity.guest
     lines = []
     if guest is not None:
-        line = Text.assemble(f"{'VM' if guest.kind == 'qemu' else 'CT'} {guest.vmid} on {guest.node}  ", run_status(guest.status))
+        kind = "VM" if guest.kind == "qemu" else "CT"
+        line = Text.assemble(f"{kind} {guest.vmid} on {safe(guest.node, identifier=True)}  ", run_status(safe(guest.status)))
         if guest.status == "running":
             line.append(f"  up {humanize_uptime(guest.uptime)}")
         line.append(f"  {guest.maxcpu or '?'} vCPU  {_gib(guest.maxmem)}", style="dim")
@@ -349,7 +356,7 @@ def machine_text(store: Store, identity: HostIdentity) -> Text:
         return Text("not in Proxmox" if store.data_of_kind("proxmox") else "loading…", style="dim")
     node = hypervisor_of(store, identity)
     if node is not None:
-        line = Text.assemble(f"node {node.name}  ", run_status(node.status))
+        line = Text.assemble(f"node {safe(node.name, identifier=True)}  ", run_status(safe(node.status)))
         line.append(f"  up {humanize_uptime(node.uptime)}  cpu {percent(node.cpu)}  mem {percent(node.mem, node.maxmem)}")
         line.append(f" of {_gib(node.maxmem)}", style="dim")
         lines.append(line)
@@ -395,8 +402,6 @@ def log_rows(snapshot: LogSnapshot) -> tuple[Row, ...]:
     rows = []
     for index, message in enumerate(snapshot.messages):
         key = message.message_id or f"{message.timestamp.isoformat()}#{index}"
-        text = LEADING_TIME.sub("", " ⏎ ".join(message.message.strip().splitlines()))
-        text = text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 1] + "…"
         style = LEVEL_STYLES.get(message.level, "") if message.level is not None and message.level <= 3 else ""
         rows.append(
             Row(
@@ -404,16 +409,26 @@ def log_rows(snapshot: LogSnapshot) -> tuple[Row, ...]:
                 (
                     f"{message.timestamp:%H:%M:%S}",
                     level_text(message.level),
-                    message.application or NO_VALUE,
-                    Text(text, style=style),
+                    safe_text(message.application or NO_VALUE),
+                    safe_text(one_line(message.message), style=style),
                 ),
             )
         )
     return tuple(rows)
 
 
+def one_line(message: str) -> str:
+    """A log message on one line (" ⏎ " between its lines), its leading timestamp left out, cut at
+    MAX_MESSAGE characters: still raw, for safe_text."""
+    text = LEADING_TIME.sub("", " ⏎ ".join(message.strip().splitlines()))
+    return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 1] + "…"
+
+
 def full_message(message: LogMessage) -> str:
-    return f"{message.timestamp:%Y-%m-%d %H:%M:%S} UTC {LEVEL_NAMES.get(message.level or -1, '?')} {message.source}: {message.message}"
+    """The whole line (enter on it), display-safe with its line breaks."""
+    level = LEVEL_NAMES.get(message.level if message.level is not None else -1, "?")
+    source = safe(message.source, identifier=True)
+    return f"{message.timestamp:%Y-%m-%d %H:%M:%S} UTC {level} {source}: {safe(message.message, multiline=True)}"
 
 
 # --- commits -------------------------------------------------------------------------------------
@@ -441,9 +456,9 @@ def commits_text(store: Store, now: datetime, start: datetime | None) -> Text:
         line = Text.assemble(
             (mark, SUSPECT_STYLE),
             (f"{humanize_age(now - commit.date):>3} ", "dim"),
-            (f"{commit.repo.rsplit('/', 1)[-1]} {commit.short_sha} ", ""),
-            (first_line(commit.subject, 90), SUSPECT_STYLE if suspect else ""),
-            (f"  {commit.author}", "dim"),
+            (f"{safe(commit.repo.rsplit('/', 1)[-1], identifier=True)} {safe(commit.short_sha, identifier=True)} ", ""),
+            (safe(first_line(commit.subject, 90)), SUSPECT_STYLE if suspect else ""),
+            (f"  {safe(commit.author)}", "dim"),
         )
         lines.append(line)
     if len(commits) > MAX_COMMITS:
@@ -464,15 +479,16 @@ def identity_text(identity: HostIdentity, ssh: list[str] | None) -> Text:
         ("Icinga", identity.icinga_name),
         ("ssh", ssh[-1] if ssh else None),
     )
-    line = Text(identity.name, style="bold")
+    line = safe_text(identity.name, identifier=True, style="bold")
     for system, name in names:
         line.append(f"  {system} ", style="dim")
-        line.append(name or NO_VALUE, style="" if name else "dim")
+        line.append_text(safe_text(name, identifier=True) if name else Text(NO_VALUE, style="dim"))
     lines = [line]
+    # a note names hosts (it quotes the names it was given): shown as identifiers are
     if not identity.known:
-        lines.append(Text(f"▲ {identity.notes[0] if identity.notes else 'unknown host'}", style="bold yellow"))
+        lines.append(safe_text(f"▲ {identity.notes[0] if identity.notes else 'unknown host'}", identifier=True, style="bold yellow"))
     else:
-        lines.extend(Text(f"▲ {note}", style="bold yellow") for note in identity.notes)
+        lines.extend(safe_text(f"▲ {note}", identifier=True, style="bold yellow") for note in identity.notes)
     return Text("\n").join(lines)
 
 
@@ -485,8 +501,12 @@ def links_table(links: Sequence[HostLink]) -> Table | Text:
     table.add_column(style="bold", no_wrap=True)
     table.add_column(overflow="fold")
     for link in links:
-        if link.url:
-            table.add_row(link.name, Text(link.url, style=f"link {link.url}"))
+        name = safe_text(link.name, identifier=True)
+        problem = url_copy_problem(link.url) if link.url else None
+        if link.url and problem is None:
+            table.add_row(name, Text(link.url, style=f"link {link.url}"))
+        elif link.url:  # shown, never made a link the terminal would follow, and `y` refuses it
+            table.add_row(name, Text.assemble(safe_text(link.url, identifier=True), (f"  ▲ {problem}", "bold yellow")))
         else:
-            table.add_row(link.name, Text(f"— {link.missing}", style="dim"))
+            table.add_row(name, safe_text(f"— {link.missing}", style="dim"))
     return table

@@ -11,6 +11,7 @@ row's cell texts and widths; `select` then filters, sorts and marks with them (c
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass, replace
 from typing import Collection, Sequence
 
@@ -55,7 +56,9 @@ def parse_filter(text: str) -> RowFilter:
         if not source:
             return RowFilter(text)
         try:
-            pattern = re.compile(source, re.IGNORECASE)
+            with warnings.catch_warnings():  # re's FutureWarnings ("possible nested set") would print over the screen
+                warnings.simplefilter("ignore")
+                pattern = re.compile(source, re.IGNORECASE)
         except re.error as exc:
             return RowFilter(text, error=f"not a regular expression: {exc}")
         return RowFilter(text, pattern, invert)

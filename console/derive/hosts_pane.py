@@ -25,12 +25,12 @@ from console.derive.cells import feed_detail, feed_note, humanize_age, humanize_
 
 HOST_COLUMNS = (
     # Most telling first, so a narrow terminal crops the least useful columns.
-    Column("host", "host"),
+    Column("host", "host", identifier=True),
     Column("status", "status"),
     Column("puppet", "puppet"),
     Column("cpu", "cpu"),
     Column("mem", "mem"),
-    Column("node", "node"),
+    Column("node", "node", identifier=True),
     Column("uptime", "uptime"),
 )
 

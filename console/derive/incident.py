@@ -19,6 +19,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+from console.core import files
+from console.core.display import markdown
 from console.core.model import CheckState, Commit, IcingaSnapshot, LogSnapshot, PuppetInventory
 
 ALERT, RECOVERY, HANDLED, ACTION, COMMIT, PUPPET, LOGS, NOTE, START, END = (
@@ -148,15 +150,9 @@ class IncidentFile:
         self.path = Path(path).expanduser() if path else default_state_path()
 
     def load(self) -> Incident | None:
-        """The open incident, or None. A broken file is an error the caller shows (ValueError)."""
-        try:
-            text = self.path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return None
-        try:
-            return Incident.from_dict(json.loads(text))
-        except (ValueError, KeyError, TypeError) as exc:
-            raise ValueError(f"{self.path}: not an incident state file ({type(exc).__name__}: {exc})") from None
+        """The open incident, or None. A broken file is an error the caller shows (ValueError); a path
+        that is no regular file, or one larger than INCIDENT_MAX, is FileRefused (an OSError)."""
+        return _read_incident(self.path, missing_ok=True)
 
     def save(self, incident: Incident) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -182,8 +178,22 @@ class IncidentFile:
 
     def latest_archived(self) -> Incident | None:
         folder = self.path.parent / "incidents"
-        files = sorted(folder.glob("*.json")) if folder.is_dir() else []
-        return Incident.from_dict(json.loads(files[-1].read_text(encoding="utf-8"))) if files else None
+        archived = sorted(folder.glob("*.json")) if folder.is_dir() else []
+        return _read_incident(archived[-1]) if archived else None
+
+
+def _read_incident(path: Path, missing_ok: bool = False) -> Incident | None:
+    """An incident file: a regular file of at most INCIDENT_MAX bytes (console/core/files.py), as JSON."""
+    try:
+        text = files.read_text(path, files.INCIDENT_MAX)
+    except FileNotFoundError:
+        if missing_ok:
+            return None
+        raise
+    try:
+        return Incident.from_dict(json.loads(text))
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
+        raise ValueError(f"{path}: not an incident state file ({type(exc).__name__}: {exc})") from None
 
 
 # --- what the timeline observes -------------------------------------------------------------------
@@ -354,7 +364,7 @@ def _fmt(at: datetime) -> str:
 
 
 def _cell(text: str | None) -> str:
-    return (text or "").replace("|", "\\|").replace("\n", " ")
+    return markdown(text or "")
 
 
 def export_markdown(incident: Incident, now: datetime, follow_ups: Sequence[str] = ()) -> str:
@@ -365,20 +375,21 @@ def export_markdown(incident: Incident, now: datetime, follow_ups: Sequence[str]
     commits = [e for e in incident.entries if e.kind == COMMIT]
     hosts = sorted({e.ref.split(":")[1].split("!")[0] for e in alerts})
     failing = _still_failing(incident)
-    lines = [f"# Incident: {incident.title}", ""]
-    lines.append(f"- **Task:** {incident.task or 'none'}")
-    lines.append(f"- **Started:** {_fmt(incident.started_at)} by {incident.started_by}")
+    lines = [f"# Incident: {markdown(incident.title)}", ""]
+    lines.append(f"- **Task:** {markdown(incident.task) if incident.task else 'none'}")
+    lines.append(f"- **Started:** {_fmt(incident.started_at)} by {markdown(incident.started_by)}")
     lines.append(f"- **Ended:** {_fmt(incident.ended_at) if incident.ended_at else 'ongoing'}")
     lines.append(f"- **Impact window:** {_fmt(begin)} – {_fmt(end) if end else 'ongoing'}"
                  + (f" ({_duration(end - begin)})" if end else ""))
     lines += ["", "## Summary", ""]
     lines.append(f"{len(alerts)} alert state change(s) on {len(hosts)} host(s)"
-                 + (f" ({', '.join(hosts)})" if hosts else "") + f"; {len(actions)} action(s); "
+                 + (f" ({', '.join(markdown(host) for host in hosts)})" if hosts else "") + f"; {len(actions)} action(s); "
                  f"{len(commits)} commit(s) landed in the {_duration(COMMIT_LOOKBACK)} before or during the incident.")
-    lines.append("Still failing at the time of this report: " + (", ".join(failing) if failing else "nothing") + ".")
+    lines.append("Still failing at the time of this report: " + (", ".join(markdown(key) for key in failing) if failing
+                                                                 else "nothing") + ".")
     lines += ["", "## Timeline", "", "| time (UTC) | what | who | detail |", "|---|---|---|---|"]
     for entry in incident.entries:
-        lines.append(f"| {entry.at.astimezone(timezone.utc).strftime('%m-%d %H:%M:%S')} | {entry.kind}: {_cell(entry.text)} "
+        lines.append(f"| {entry.at.astimezone(timezone.utc).strftime('%m-%d %H:%M:%S')} | {markdown(entry.kind)}: {_cell(entry.text)} "
                      f"| {_cell(entry.who)} | {_cell(entry.detail)} |")
     lines += ["", "## Actions", ""]
     if actions:
@@ -389,7 +400,7 @@ def export_markdown(incident: Incident, now: datetime, follow_ups: Sequence[str]
     else:
         lines.append("No action was taken through opsconsole.")
     lines += ["", "## Open follow-ups", ""]
-    items = [f"{key} is still failing" for key in failing] + list(follow_ups)
+    items = [f"{markdown(key)} is still failing" for key in failing] + [markdown(item) for item in follow_ups]
     lines += [f"- [ ] {item}" for item in items] or ["- none"]
     return "\n".join(lines) + "\n"
 

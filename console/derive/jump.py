@@ -17,6 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable
 
+from console.core.display import safe
+
 PANE_NAMES = {"hosts": 1, "alerts": 2, "services": 3, "commits": 4}
 PANE_ALIASES = {"h": 1, "a": 2, "s": 3, "c": 4, "1": 1, "2": 2, "3": 3, "4": 4}
 
@@ -74,7 +76,12 @@ def parse_jump(text: str, themes: Iterable[str] = (), sources: Iterable[str] = (
 
 
 def completions(hosts: Iterable[str], themes: Iterable[str], sources: Iterable[str] = ()) -> list[str]:
-    """Everything the prompt completes, the panes first."""
+    """Everything the prompt completes, the panes first. A name that is not display-safe is left out:
+    the prompt would show it raw, and it cannot be typed anyway."""
+    return [entry for entry in _completions(hosts, themes, sources) if safe(entry, identifier=True) == entry]
+
+
+def _completions(hosts: Iterable[str], themes: Iterable[str], sources: Iterable[str]) -> list[str]:
     return [
         *PANE_NAMES,
         "q",

@@ -17,9 +17,10 @@ from typing import Any, Iterable, Sequence
 
 from rich.text import Text
 
+from console.core.display import safe_text
 from console.core.model import LogMessage
 from console.core.rows import NO_VALUE, Column, Row
-from console.derive.detail import LEADING_TIME, LEVEL_NAMES, MAX_MESSAGE, level_text
+from console.derive.detail import LEVEL_NAMES, level_text, one_line
 from console.sources.base import SourceError
 from console.sources.graylog import absolute_range, host_query, relative_range
 
@@ -30,7 +31,7 @@ MAX_PAGE = 10_000  # Graylog's default result window: a page never grows past it
 CLOCK_SLACK = timedelta(hours=1)  # the range's end lies this far past our clock: a server ahead still answers
 RANGES = {"5m": 300, "15m": 900, "1h": 3600, "1d": 86400}
 DEFAULT_RANGE = "15m"
-TAIL_COLUMNS = (Column("time", "time"), Column("host", "host"), Column("level", "level"), Column("app", "app"),
+TAIL_COLUMNS = (Column("time", "time"), Column("host", "host", identifier=True), Column("level", "level"), Column("app", "app"),
                 Column("message", "message"))
 MESSAGE_STYLES = {0: "bold red", 1: "bold red", 2: "bold red", 3: "red", 4: "yellow", 7: "dim"}
 
@@ -119,18 +120,17 @@ class LogTail:
 
 def tail_row(message: LogMessage) -> Row:
     """time (UTC), host, level (the word, coloured), application, the message on one line — coloured
-    by level too: emerg..err red, warning yellow, debug dim."""
-    text = LEADING_TIME.sub("", " ⏎ ".join(message.message.strip().splitlines()))
-    text = text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 1] + "…"
+    by level too: emerg..err red, warning yellow, debug dim. Every cell a display-safe Text (the tail's
+    table would read a string as markup); the key stays the exact line's."""
     style = MESSAGE_STYLES.get(message.level, "") if message.level is not None else ""
     return Row(
         line_key(message),
         (
-            f"{message.timestamp:%H:%M:%S}",
-            message.source or NO_VALUE,
+            Text(f"{message.timestamp:%H:%M:%S}"),
+            safe_text(message.source or NO_VALUE, identifier=True),
             level_text(message.level),
-            message.application or NO_VALUE,
-            Text(text, style=style),
+            safe_text(message.application or NO_VALUE),
+            safe_text(one_line(message.message), style=style),
         ),
     )
 

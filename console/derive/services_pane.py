@@ -25,11 +25,11 @@ if TYPE_CHECKING:
 from console.derive.cells import SEVERITY, STATE_STYLE, STATE_SYMBOL, feed_detail, feed_note, short_error
 
 SERVICE_COLUMNS = (
-    Column("service", "service"),
+    Column("service", "service", identifier=True),
     Column("hosts", "hosts"),
     Column("state", "state"),
     Column("probe", "probe"),  # the console's own probes: still meaningful when Icinga is down
-    Column("problems", "problem hosts"),
+    Column("problems", "problem hosts", identifier=True),
 )
 MAX_PROBLEM_HOSTS = 4
 

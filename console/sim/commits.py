@@ -21,6 +21,7 @@ class Commit:
     message: str
     files: tuple[str, ...]
     parents: tuple[str, ...] = ()
+    name: str | None = None  # the git author name when it is not the login (the `hostile` scenario)
 
     @property
     def merged_on_github(self) -> bool:
@@ -83,7 +84,9 @@ def _chain(repo: str, newest_first: list[Commit]) -> list[Commit]:
     return out
 
 
-def new_commit(repo: str, head: Commit | None, author: str, message: str, files: tuple[str, ...], at: datetime) -> Commit:
+def new_commit(repo: str, head: Commit | None, author: str, message: str, files: tuple[str, ...], at: datetime,
+               name: str | None = None) -> Commit:
     parent = head.sha if head else hexid(repo, "older history")
-    sha = hexid(repo, parent, author, message, at.isoformat())
-    return Commit(repo, sha, author, at.astimezone(timezone.utc).replace(microsecond=0), message, files, (parent,))
+    sha = hexid(repo, parent, author, message, at.isoformat()) if name is None else \
+        hexid(repo, parent, author, name, message, at.isoformat())
+    return Commit(repo, sha, author, at.astimezone(timezone.utc).replace(microsecond=0), message, files, (parent,), name)

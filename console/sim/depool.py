@@ -4,12 +4,13 @@ Plain HTTP on its own loopback port per cache. Every request needs an `X-TOTP` h
 code (HMAC-SHA-1, 30 s, 6 digits) of the secret the farm writes to `<state>/depool.secret` (base32),
 now or one step either side; anything else is `401 {"error": "invalid TOTP"}`.
 
-- `POST /backend/<host>/sick` — the cache stops sending the app server traffic (depooled);
+- `POST /backend/<host>/sick` (the name percent-decoded) — the cache stops sending the app server traffic (depooled);
   `.../healthy` forces it in whatever its probe says; `.../auto` hands it back to the probe (repool).
   Answer `200 {"backend", "admin", "cache"}`; an unknown backend `404`, another state `400`.
 - `GET /backend/list` — `200 {"cache", "backends": [{"name", "admin", "probe", "health"}]}`, one per
-  app server (role mediawiki): `admin` auto|sick|healthy (what was set), `probe` `5/5` or `0/5` (the
-  host's PHP-FPM check), `health` what the cache does now (sick when set sick, or auto and the probe fails).
+  app server (role mediawiki), then the backends of `farm.foreign_backends` (no farm host; the `hostile`
+  scenario): `admin` auto|sick|healthy (what was set), `probe` `5/5` or `0/5` (the host's PHP-FPM check),
+  `health` what the cache does now (sick when set sick, or auto and the probe fails).
 
 Written from the description, never from the console's client. State lives in the farm model:
 `farm.backend_admin[cache][host]` (absent = auto) and `farm.depool_log` [(cache, host, state)] in
@@ -26,6 +27,7 @@ import re
 import struct
 import time
 from typing import TYPE_CHECKING
+from urllib.parse import unquote
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -36,7 +38,7 @@ if TYPE_CHECKING:
     from console.sim.farm import Farm
 
 STATES = ("sick", "healthy", "auto")
-_SET = re.compile(r"/backend/([A-Za-z0-9.-]+)/([a-z]+)/?")
+_SET = re.compile(r"/backend/([^/]+)/([a-z]+)/?")  # on the raw path: the name is percent-decoded after
 STEP = 30
 
 
@@ -55,6 +57,11 @@ def totp_ok(secret_base32: str, code: str, at: float | None = None) -> bool:
 
 def app_servers(farm: Farm) -> list[str]:
     return sorted(name for name, spec in farm.hosts.items() if spec.role == "mediawiki")
+
+
+def backends(farm: Farm) -> list[str]:
+    """Every backend a cache lists: the app servers, then any it knows that is no farm host (`foreign_backends`)."""
+    return app_servers(farm) + sorted(set(farm.foreign_backends) - set(farm.hosts))
 
 
 def probe_healthy(farm: Farm, host: str) -> bool:
@@ -94,26 +101,27 @@ class DepoolApi:
     def handle(self, request: Request) -> Response:
         if not totp_ok(self.secret, request.headers.get("x-totp", "")):
             return _json(401, {"error": "invalid TOTP"})
-        path = request.url.path
+        raw = request.scope.get("raw_path") or request.url.path.encode()
+        path = raw.decode("latin-1").split("?")[0]
         farm = self.farm
         if path.rstrip("/") == "/backend/list":
             if request.method != "GET":
                 return _json(405, {"error": "method not allowed"})
             with farm.lock:
-                backends = [{"name": host, "admin": farm.backend_admin.get(self.cache, {}).get(host, "auto"),
+                listed = [{"name": host, "admin": farm.backend_admin.get(self.cache, {}).get(host, "auto"),
                              "probe": "5/5" if probe_healthy(farm, host) else "0/5",
-                             "health": backend_health(farm, self.cache, host)} for host in app_servers(farm)]
-            return _json(200, {"cache": self.cache, "backends": backends})
+                             "health": backend_health(farm, self.cache, host)} for host in backends(farm)]
+            return _json(200, {"cache": self.cache, "backends": listed})
         found = _SET.fullmatch(path)
         if found is None:
             return _json(404, {"error": "not found"})
         if request.method != "POST":
             return _json(405, {"error": "method not allowed"})
-        host, state = found.groups()
+        host, state = unquote(found.group(1)), found.group(2)
         if state not in STATES:
             return _json(400, {"error": f"state must be one of {', '.join(STATES)}"})
         with farm.lock:
-            if host not in app_servers(farm):
+            if host not in backends(farm):
                 return _json(404, {"error": f"no backend {host}"})
             admin = farm.backend_admin.setdefault(self.cache, {})
             if state == "auto":

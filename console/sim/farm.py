@@ -59,7 +59,7 @@ class Quota:
 class Farm:
     def __init__(self, scenario: str = "php-fpm-down", seed: int = 1, clock: Clock | None = None,
                  scale: Scale | None = None) -> None:
-        from console.sim.scenarios import apply_scenario, check_scenario
+        from console.sim.scenarios import apply_scenario, check_scenario, scenario_inventory
 
         check_scenario(scenario)
         self.lock = threading.RLock()
@@ -68,7 +68,8 @@ class Farm:
         self.scenario = scenario
         self.anchor = self.now()  # scenario times ("since 10 minutes") count back from here
         self.scale = scale or Scale()
-        self.inventory = scale_inventory(load_inventory(), self.scale, seed)  # the reference farm unless scaled
+        # the reference farm unless scaled; a scenario may add hosts (`hostile`)
+        self.inventory = scenario_inventory(scale_inventory(load_inventory(), self.scale, seed), scenario)
         self.hosts: dict[str, HostSpec] = {h.name: h for h in self.inventory.hosts}
         self.nodes: dict[str, NodeSpec] = {n.name: n for n in self.inventory.nodes}
         self.node_boot = {
@@ -101,6 +102,12 @@ class Farm:
         # the depool service of each cache (console/sim/depool.py): cache -> host -> sick|healthy (absent: auto)
         self.backend_admin: dict[str, dict[str, str]] = {name: {} for name in self.caches}
         self.depool_log: list[tuple[str, str, str]] = []  # (cache, host, state) in the order the services got them
+        # backends the caches know that are no farm host (every depool service lists them; the `hostile` scenario)
+        self.foreign_backends: list[str] = []
+        # lines every Proxmox power task writes first (the `hostile` scenario), and what every shell command on
+        # a host prints besides its own output: (stdout, stderr) appended (console/sim/hostcmds.py)
+        self.task_notes: tuple[str, ...] = ()
+        self.command_noise: tuple[str, str] | None = None
         apply_scenario(self, scenario)
         apply_scale(self, self.scale)  # extra alerts and log lines (console/sim/scale.py)
 
@@ -301,12 +308,13 @@ class Farm:
             agent.disabled_reason = ""
 
     def add_commit(self, repo: str, message: str, files: tuple[str, ...] = (), author: str = "alice",
-                   at: When = None) -> str:
-        """Push a commit (it becomes the newest); returns its sha. The GitHub ETag changes."""
+                   at: When = None, name: str | None = None) -> str:
+        """Push a commit (it becomes the newest); returns its sha. The GitHub ETag changes. `author` is the
+        GitHub login; `name` the git author name when it is not the login."""
         with self.lock:
             if repo not in self.repos:
                 raise KeyError(f"no repository {repo!r}")
-            commit = new_commit(repo, self.head(repo), author, message, tuple(files), self.when(at))
+            commit = new_commit(repo, self.head(repo), author, message, tuple(files), self.when(at), name)
             self.repos[repo] = sorted([commit, *self.repos[repo]], key=lambda c: c.date, reverse=True)
             return commit.sha
 

@@ -53,7 +53,7 @@ WEB_FLOW = {**user("web-flow"), "id": 19864447, "node_id": "MDQ6VXNlcjE5ODY0NDQ3
 
 def commit_json(c: Commit, detail: bool = False) -> dict:
     uid = 1000000 + stable_int("github-user", c.author) % 90000000
-    person = {"name": c.author, "email": f"{uid}+{c.author}@users.noreply.github.com", "date": _iso(c.date)}
+    person = {"name": c.name or c.author, "email": f"{uid}+{c.author}@users.noreply.github.com", "date": _iso(c.date)}
     merged = c.merged_on_github
     committer = {"name": "GitHub", "email": "noreply@github.com", "date": _iso(c.date)} if merged else person
     linked = unit("linked-account", c.repo, c.sha) >= 0.04  # a few emails belong to no GitHub account: author is null

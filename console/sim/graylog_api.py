@@ -13,7 +13,7 @@ from console.sim.basic_auth import basic_credentials, same
 from console.sim.farm import Farm
 from console.sim.farm_api import FarmApi
 from console.sim.graylog_query import QueryError, compile_query
-from console.sim.logs import MAX_SPAN, STREAM_ALL, LogLine, iso_ms
+from console.sim.logs import MAX_SPAN, STREAM_ALL, LogLine, StreamSpec, iso_ms
 from console.sim.seeded import stable_uuid
 
 VERSION = "7.0.2+a1b2c3d"
@@ -76,7 +76,7 @@ class GraylogApi(FarmApi):
     def _matching(self, query: str, a: datetime, b: datetime, streams: Any = None) -> list[tuple[LogLine, dict]]:
         """The lines the query and streams select, each with its fields (made once: they cost)."""
         predicate = compile_query(query)
-        in_streams = _stream_filter(streams)
+        in_streams = _stream_filter(streams, self._streams())
         # The generator can draw lines at any time: nothing after the farm's "now" has been received yet.
         lines = self.farm.logbook.lines(self.farm.hosts, a, min(b, self.farm.now()))
         found = []
@@ -133,8 +133,11 @@ class GraylogApi(FarmApi):
             "title": title, "content_pack": None, "remove_matches_from_default_stream": False,
             "index_set_id": "64b7e1f2a3c4d5e6f7a8b9c1", "is_default": stream_id == STREAM_ALL,
             "is_editable": stream_id != STREAM_ALL, "categories": [],
-        } for stream_id, title, description, field, values in STREAMS]
+        } for stream_id, title, description, field, values in self._streams()]
         return {"total": len(streams), "streams": streams}
+
+    def _streams(self) -> tuple[StreamSpec, ...]:
+        return STREAMS + tuple(self.farm.logbook.graylog_streams)
 
     def universal_relative(self, request: Request, now: datetime) -> Response:
         params = request.query_params
@@ -242,7 +245,7 @@ def _event(event) -> dict:
 
 # The farm's streams: (id, title, description, field, values a message matches on); the first is
 # Graylog's default stream, which holds everything.
-STREAMS = (
+STREAMS: tuple[StreamSpec, ...] = (
     (STREAM_ALL, "Default Stream", "Contains messages that are not explicitly routed to other streams", "", ()),
     ("65a1b2c3d4e5f60718293a01", "Web tier", "nginx, php-fpm, MediaWiki and the caches",
      "application_name", ("nginx", "php-fpm", "mediawiki", "haproxy")),
@@ -251,13 +254,13 @@ STREAMS = (
 METRICS = ("count", "card", "sum", "min", "max", "avg", "latest")
 
 
-def _stream_filter(streams: Any):
+def _stream_filter(streams: Any, known_streams: tuple[StreamSpec, ...] = STREAMS):
     """Messages in any of the stream ids (none asked: every message; an unknown id: 400, as in Graylog)."""
     if streams in (None, []):
         return lambda fields: True
     if not isinstance(streams, list) or not all(isinstance(s, str) for s in streams):
         raise QueryError("streams must be a list of stream ids")
-    known = {stream_id: (field, values) for stream_id, _, _, field, values in STREAMS}
+    known = {stream_id: (field, values) for stream_id, _, _, field, values in known_streams}
     unknown = [s for s in streams if s not in known]
     if unknown:
         raise QueryError(f"Unknown stream(s): {', '.join(unknown)}")

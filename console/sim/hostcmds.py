@@ -62,7 +62,20 @@ def run(farm: Farm, host: str, function: str, args: list[str] | tuple[str, ...])
 
 
 def run_line(farm: Farm, host: str, line: str) -> Outcome:
-    """One shell line on one host, as `sh -c` would run it (but only what the table knows)."""
+    """One shell line on one host, as `sh -c` would run it (but only what the table knows); what the farm's
+    `command_noise` says every command prints (the `hostile` scenario) is added to its stdout and stderr."""
+    code, stdout, stderr = _run_line(farm, host, line)
+    if farm.command_noise is not None:
+        extra_out, extra_err = farm.command_noise
+        stdout, stderr = _after(stdout, extra_out), _after(stderr, extra_err)
+    return code, stdout, stderr
+
+
+def _after(text: str, extra: str) -> str:
+    return text + ("\n" if text and not text.endswith("\n") else "") + extra if extra else text
+
+
+def _run_line(farm: Farm, host: str, line: str) -> Outcome:
     try:
         words = shlex.split(line)
     except ValueError as exc:

@@ -24,6 +24,7 @@ class HostSpec:
     memory_gb: int
     services: tuple[str, ...]
     address: str
+    vm_name: str | None = None  # the Proxmox VM's name when it is not the host name (the `hostile` scenario)
 
     @property
     def is_guest(self) -> bool:

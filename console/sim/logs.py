@@ -280,6 +280,10 @@ def ulid(ts: datetime, *parts: object) -> str:
     return "".join(_CROCKFORD[(value >> (5 * i)) & 31] for i in reversed(range(26)))
 
 
+# A Graylog stream: (id, title, description, the field its rule reads, the values it matches)
+StreamSpec = tuple[str, str, str, str, tuple[str, ...]]
+
+
 @dataclass
 class LogBook:
     """Everything Graylog would hold: routine lines plus what scenarios and tests added."""
@@ -289,13 +293,17 @@ class LogBook:
     extra: list[LogLine] = field(default_factory=list)
     event_streams: list[EventStream] = field(default_factory=list)
     extra_events: list[AlertEvent] = field(default_factory=list)
+    # senders that log to Graylog without being farm hosts (a switch, a relay), by source; streams may name them
+    senders: dict[str, HostSpec] = field(default_factory=dict)
+    graylog_streams: list[StreamSpec] = field(default_factory=list)  # streams besides the farm's own (graylog_api.STREAMS)
 
     def lines(self, hosts: dict[str, HostSpec], a: datetime, b: datetime) -> list[LogLine]:
         a = max(a, b - MAX_SPAN)
         found = list(routine_lines(self.seed, hosts, a, b))
+        known = {**self.senders, **hosts} if self.senders else hosts
         for stream in self.streams:
-            found.extend(stream.lines(self.seed, hosts, a, b))
-        found.extend(line for line in self.extra if a <= line.timestamp <= b and line.source in hosts)
+            found.extend(stream.lines(self.seed, known, a, b))
+        found.extend(line for line in self.extra if a <= line.timestamp <= b and line.source in known)
         return found
 
     def events(self, a: datetime, b: datetime) -> list[AlertEvent]:

@@ -171,7 +171,8 @@ class ProxmoxApi(FarmApi):
             conf = "qemu-server" if kind == "qemu" else "lxc"
             return _error(500, f"Configuration file 'nodes/{node}/{conf}/{vmid}.conf' does not exist")
         running = guest.status_at(now) == "running"
-        task = self.tasks.create(node, kind, int(vmid), command, guest.spec.name, running, TOKEN_ID, now.timestamp())
+        task = self.tasks.create(node, kind, int(vmid), command, guest.spec.name, running, TOKEN_ID, now.timestamp(),
+                                 notes=self.farm.task_notes)
         return _json({"data": task.upid})
 
     def finish_due_tasks(self) -> None:
@@ -235,7 +236,8 @@ class ProxmoxApi(FarmApi):
         running = usage is not None
         maxmem, maxdisk = spec.memory_gb * GIB, _maxdisk(guest)
         item = {
-            "id": f"qemu/{spec.vmid}", "type": "qemu", "vmid": spec.vmid, "node": spec.node, "name": spec.name,
+            "id": f"qemu/{spec.vmid}", "type": "qemu", "vmid": spec.vmid, "node": spec.node,
+            "name": spec.vm_name or spec.name,
             "status": "running" if running else "stopped", "template": 0,
             "cpu": usage.cpu if usage is not None else 0, "maxcpu": spec.cores,
             "mem": usage.mem if usage is not None else 0, "maxmem": maxmem,

@@ -39,6 +39,7 @@ class SimTask:
     lines: list[str]  # written while running
     started: float = field(default_factory=time.monotonic)
     finished: bool = False
+    at_once: int = 1  # lines there as soon as the task starts (its notes and the first line)
 
     @property
     def seconds(self) -> float:
@@ -49,7 +50,7 @@ class SimTask:
 
     def log(self) -> list[str]:
         if not self.finished:
-            return self.lines[:1]  # the first line is there at once; the rest when the task ends
+            return self.lines[:self.at_once]  # the first line is there at once; the rest when the task ends
         return [*self.lines, f"TASK ERROR: {self.error}" if self.error else "TASK OK"]
 
     def status(self) -> dict:
@@ -70,8 +71,9 @@ class TaskTable:
         self._lock = threading.Lock()
 
     def create(self, node: str, kind: str, vmid: int, command: str, guest: str, running: bool, user: str,
-               now: float) -> SimTask:
-        """A new task for `command` on the guest (`running`: its status now)."""
+               now: float, notes: tuple[str, ...] = ()) -> SimTask:
+        """A new task for `command` on the guest (`running`: its status now); `notes`: lines the task writes
+        first (warnings; the `hostile` scenario's strings), there at once with the first line."""
         with self._lock:
             pid = next(self._pids)
         pstart = 0x1599528B + pid * 37
@@ -89,8 +91,10 @@ class TaskTable:
                        f"starting VM {vmid} on node '{node}'", f"VM {vmid} started with PID {pid * 7 + 1000}"],
             "stop": [f"stopping VM {vmid} (hard stop)", f"VM {vmid} stopped"],
         }[command]
+        at_once = len(notes) + 1
+        lines = [*notes, *lines]
         task = SimTask(upid, node, pid, pstart, int(now), task_type, str(vmid), user, guest, command, error,
-                       lines if error is None else lines[:1])
+                       lines if error is None else lines[:at_once], at_once=at_once)
         with self._lock:
             self.tasks[upid] = task
         return task

@@ -38,7 +38,9 @@ def _unknown_node(certname: str) -> Response:
 
 class PuppetDbApi(FarmApi):
     def handle(self, request: Request, body: bytes) -> Response:
-        parts = [unquote(p) for p in request.url.path.split("/") if p]
+        # split the raw path, then decode: a certname may hold a "/" (sent as %2F) or a "%" (sent as %25)
+        raw = request.scope.get("raw_path") or request.url.path.encode()
+        parts = [unquote(p) for p in raw.decode("latin-1").split("?")[0].split("/") if p]
         if parts == ["pdb", "meta", "v1", "version"]:
             return _json({"version": VERSION})
         if parts[:2] == ["status", "v1"]:

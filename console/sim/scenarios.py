@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Callable
 
 from console.sim.checks import CRITICAL, WARNING
 from console.sim.commits import Trigger, build_repos
+from console.sim.hostile_scenario import HOSTILE_BUSY, hostile_inventory, hostile_scenario
+from console.sim.inventory import Inventory
 from console.sim.logs import USERS, WIKIS, EventDefinition, EventStream, LogStream, make_line, request_id
 from console.sim.puppet import RUN_INTERVAL, Window, failure_after_file_move
 from console.sim.seeded import rng, unit
@@ -21,12 +23,20 @@ DESCRIPTIONS = {
     "php-fpm-down": "PHP-FPM died on mw152 ~10 min ago: CRITICAL checks, 502s in the logs, caches see errors",
     "puppet-after-commit": "a puppet commit (modules/mediawiki) landed 20 min ago; Puppet fails on every mw* host since",
     "db-disk-full": "/srv on db171 is full: Disk Space CRITICAL, MariaDB WARNING, disk-full errors in the logs",
+    "hostile": "escape sequences, bidi and zero-width characters, markup and 20,000-character lines in every string "
+               "field (extra hosts, checks, logs, a commit ...; console/sim/hostile.py)",
 }
 
 
 def check_scenario(name: str) -> None:
     if name not in SCENARIOS:
         raise ValueError(f"unknown scenario {name!r}; choose one of {', '.join(SCENARIOS)}")
+
+
+def scenario_inventory(inventory: Inventory, name: str) -> Inventory:
+    """The inventory a scenario starts from: the hosts it adds (`hostile`), else `inventory` itself."""
+    extend = INVENTORIES.get(name)
+    return extend(inventory) if extend is not None else inventory
 
 
 def apply_scenario(farm: Farm, name: str) -> None:
@@ -201,8 +211,10 @@ SCENARIOS: dict[str, Callable[[Farm], None]] = {
     "php-fpm-down": php_fpm_down,
     "puppet-after-commit": puppet_after_commit,
     "db-disk-full": db_disk_full,
+    "hostile": hostile_scenario,
 }
-INCIDENT_HOSTS = {"php-fpm-down": ("mw152",), "db-disk-full": ("db171",)}
+INVENTORIES: dict[str, Callable[[Inventory], Inventory]] = {"hostile": hostile_inventory}
+INCIDENT_HOSTS = {"php-fpm-down": ("mw152",), "db-disk-full": ("db171",), "hostile": HOSTILE_BUSY}
 
 
 # --- background noise --------------------------------------------------------------------------

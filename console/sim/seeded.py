@@ -15,8 +15,13 @@ from functools import lru_cache
 WAVE_SHAPES_KEPT = 1 << 16
 
 
+def _bytes(parts: tuple[object, ...]) -> bytes:
+    # surrogatepass: a lone surrogate (the `hostile` scenario's strings) hashes too; other text as UTF-8
+    return "\x1f".join(str(p) for p in parts).encode("utf-8", "surrogatepass")
+
+
 def stable_int(*parts: object) -> int:
-    text = "\x1f".join(str(p) for p in parts).encode()
+    text = "\x1f".join(str(p) for p in parts).encode("utf-8", "surrogatepass")  # _bytes, inline: a hot path
     return int.from_bytes(hashlib.blake2b(text, digest_size=8).digest(), "big")
 
 
@@ -31,12 +36,12 @@ def unit(*parts: object) -> float:
 
 def hexid(*parts: object, length: int = 40) -> str:
     """A sha-looking hex string (git shas, report hashes, repoids)."""
-    text = "\x1f".join(str(p) for p in parts).encode()
+    text = _bytes(parts)
     return hashlib.sha1(text).hexdigest()[:length] if length <= 40 else hashlib.sha256(text).hexdigest()[:length]
 
 
 def stable_uuid(*parts: object) -> str:
-    digest = hashlib.blake2b("\x1f".join(str(p) for p in parts).encode(), digest_size=16).digest()
+    digest = hashlib.blake2b(_bytes(parts), digest_size=16).digest()
     return str(uuid.UUID(bytes=digest, version=4))
 
 

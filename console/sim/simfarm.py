@@ -20,6 +20,7 @@ from console.sim.farm import Farm
 from console.sim.farm_api import FarmApi
 from console.sim.github_api import GitHubApi
 from console.sim.graylog_api import GraylogApi
+from console.sim.hostile import write_hostile_audit, write_hostile_locks
 from console.sim.icinga_api import USERNAME as ICINGA_USER
 from console.sim.icinga_api import IcingaApi
 from console.sim.probe_targets import ProbeTargets
@@ -129,6 +130,9 @@ class SimFarm:
         for api, value in self._secrets.items():
             write_private(self.secret_path(api), value + "\n", 0o600)
         self.tls = make_tls(self.state_dir)
+        if self.scenario == "hostile":  # the files a hostile neighbour on the bastion could plant
+            write_hostile_locks(self.state_dir / "locks")
+            write_hostile_audit(self.state_dir / "audit.jsonl")
         apps: dict[str, ASGIApp] = {
             "proxmox": ProxmoxApi(self.model, self._secrets["proxmox"]),
             "icinga": IcingaApi(self.model, self._secrets["icinga"]),

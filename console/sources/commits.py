@@ -14,6 +14,7 @@ from console.core.clock import Clock, utc_now
 from console.core.config import CommitsConfig
 from console.core.model import Commit, CommitLog
 from console.sources.base import MalformedAnswer, SourceError
+from console.sources.bounded import bounded_request, max_answer
 from console.sources.httpclient import (
     RedactingSource,
     answer_json,
@@ -71,7 +72,8 @@ class GitHubCommitsSource(RedactingSource[CommitLog]):
     async def _fetch(self) -> CommitLog:
         headers = {"If-None-Match": self._etag} if self._etag and self._previous else {}
         try:
-            response = await self._client().get(f"/repos/{self.repo}/commits", params=self._params(), headers=headers)
+            response = await bounded_request(self._client(), "GET", f"/repos/{self.repo}/commits", params=self._params(),
+                                             headers=headers, max_bytes=max_answer(self.config), deadline=self.timeout)
         except httpx.TimeoutException:
             raise
         except httpx.TransportError as exc:

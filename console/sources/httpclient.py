@@ -20,6 +20,7 @@ from console.core.clock import Clock
 from console.core.config import HttpSourceConfig
 from console.core.model import SourceResult
 from console.sources.base import MalformedAnswer, Source, SourceError, describe_error
+from console.sources.bounded import answer_within, max_answer, read_answer
 from console.sources.parsing import first_line
 
 T = TypeVar("T")
@@ -170,8 +171,9 @@ class HttpSource(RedactingSource[T], Generic[T]):
         raise AssertionError("unreachable")
 
     async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        """Send one request (see _sent)."""
-        return await self._sent(lambda: self._client().request(method, path, **kwargs))
+        """Send one request and read its answer within the bounds (see _exchange); its `content` is loaded."""
+        response, _ = await self._exchange(method, path, keep_chunks=False, **kwargs)
+        return response
 
     async def _json(self, method: str, path: str, **kwargs: Any) -> Any:
         """Send one request and decode its JSON answer, turning HTTP errors into SourceError."""
@@ -182,21 +184,23 @@ class HttpSource(RedactingSource[T], Generic[T]):
         """Send one request and read a 2xx answer's body as the chunks that arrived, never joined: httpx's
         `content` joins them, so a big body would be held twice (the chunks and their copy) at the
         refresh's peak; the parser frees each chunk once decoded (jsonstream.iter_items). Any other
-        answer's body is read whole, for check_status and the callers that quote it (the chunks are then
-        empty). The response is closed when this returns; failures as _request."""
-        answered = False
+        answer's body is the response's `content`, for check_status and the callers that quote it (the
+        chunks are then empty). Failures as _exchange."""
+        return await self._exchange(method, path, keep_chunks=True, **kwargs)
 
-        async def send() -> tuple[httpx.Response, list[bytes]]:
-            nonlocal answered
-            answered = False
-            async with self._client().stream(method, path, **kwargs) as response:
-                answered = True
-                if 200 <= response.status_code < 300:
-                    return response, [chunk async for chunk in response.aiter_bytes()]
-                await response.aread()
-                return response, []
+    async def _exchange(self, method: str, path: str, *, keep_chunks: bool,
+                        **kwargs: Any) -> tuple[httpx.Response, list[bytes]]:
+        """One request, streamed, within the source's bounds (console/sources/bounded.py): the whole of it
+        (connect, send, every byte of the answer) within the timeout, a 2xx body up to `max_answer_mib`
+        (any other up to 64 KiB). The response is closed when this returns; see _sent for the retry."""
+        async with answer_within(self.timeout) as progress:
 
-        return await self._sent(send, lambda: answered)
+            async def send() -> tuple[httpx.Response, list[bytes]]:
+                async with self._client().stream(method, path, **kwargs) as response:
+                    progress.head = True
+                    return response, await read_answer(response, max_answer(self.config), keep_chunks=keep_chunks)
+
+            return await self._sent(send, lambda: progress.head)
 
     async def _parsed(self, method: str, path: str, parse: Callable[[Body], R], **kwargs: Any) -> R:
         """Send one request and parse its (big) answer in a worker thread (see parsed_in_thread),

@@ -16,13 +16,14 @@ import socket
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, AsyncIterable, AsyncIterator, Callable, Iterable, Sequence
 
 import httpx
 
 from console.core.clock import Clock
 from console.core.model import CheckState, IcingaHostState, IcingaSnapshot, ServiceCheck, StreamStatus
 from console.sources.base import MalformedAnswer, Source, SourceError, describe_error
+from console.sources.bounded import ERROR_BODY_MAX, read_answer, size_text
 from console.sources.httpclient import answer_json, redact, ssl_verify, transport_failure
 from console.sources.icinga import IcingaSource, check_output, check_state
 from console.sources.parsing import as_dict, epoch_time, opt_dict, opt_float, opt_str
@@ -40,6 +41,7 @@ EVENT_TYPES = (
 # Icinga sends nothing on a quiet stream; after this long without a line we reconnect, in case the
 # connection died without a FIN (a clean reconnect, no back-off).
 IDLE_RECONNECT_SECONDS = 300.0
+MAX_EVENT_LINE = 1024 * 1024  # bytes of one event line; Icinga's are a few KiB
 
 
 # --- events (pure) ------------------------------------------------------------------------------
@@ -245,6 +247,27 @@ class StreamError(SourceError):
     """The stream could not be opened, or it broke (the message is for the operator, redacted)."""
 
 
+async def event_lines(body: AsyncIterable[bytes], max_line: int = MAX_EVENT_LINE) -> AsyncIterator[bytes]:
+    """The lines of the stream (one JSON event each), without their line ends. A line longer than
+    `max_line` bytes is a StreamError: the stream is dropped (and reconnected with back-off) rather
+    than held growing; so is a last line the stream ends without finishing, if over it."""
+    pending = bytearray()
+    async for chunk in body:
+        start = 0
+        while (end := chunk.find(b"\n", start)) >= 0:
+            if len(pending) + end - start > max_line:
+                raise StreamError(f"event stream: an event line longer than {size_text(max_line)}")
+            pending += chunk[start:end]
+            yield bytes(pending).rstrip(b"\r")
+            pending.clear()
+            start = end + 1
+        pending += chunk[start:]
+        if len(pending) > max_line:
+            raise StreamError(f"event stream: an event line longer than {size_text(max_line)}")
+    if pending:
+        yield bytes(pending).rstrip(b"\r")
+
+
 def queue_name() -> str:
     """Unique per console: clients sharing a queue share its events."""
     return f"opsconsole-{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(4)}"
@@ -261,6 +284,7 @@ class IcingaEventStream:
         types: Iterable[str] = EVENT_TYPES,
         backoff: Backoff = Backoff(),
         idle_reconnect: float = IDLE_RECONNECT_SECONDS,
+        max_line: int = MAX_EVENT_LINE,
         clock: Clock | None = None,
         transport: httpx.AsyncBaseTransport | None = None,  # tests answer without a server
     ) -> None:
@@ -271,6 +295,7 @@ class IcingaEventStream:
         self.types = list(types)
         self.backoff = backoff
         self.idle_reconnect = idle_reconnect
+        self.max_line = max_line
         self.clock = clock or source.clock
         self.queue = queue_name()
         self.status = StreamStatus(live=False)
@@ -346,12 +371,12 @@ class IcingaEventStream:
             response = await client.send(request, stream=True)
         try:
             if response.status_code != 200:
-                await response.aread()
+                await read_answer(response, ERROR_BODY_MAX)  # at most 64 KiB of it, to quote
                 answer_json(response, auth_hint=self.source.auth_hint)  # raises the operator's message
                 raise StreamError(f"event stream: unexpected HTTP {response.status_code}")
             opened()
             try:
-                async for line in response.aiter_lines():
+                async for line in event_lines(response.aiter_bytes(), self.max_line):
                     if not line.strip():
                         continue
                     event = self._parse(line)
@@ -363,7 +388,7 @@ class IcingaEventStream:
         finally:
             await response.aclose()
 
-    def _parse(self, line: str) -> CheckableEvent | None:
+    def _parse(self, line: bytes) -> CheckableEvent | None:
         try:
             return parse_event(json.loads(line))
         except (ValueError, SourceError):

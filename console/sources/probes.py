@@ -33,6 +33,7 @@ from console.core.config import (
 )
 from console.core.model import ProbeResult, ProbeSnapshot
 from console.sources.base import MalformedAnswer, Source, SourceError, describe_error
+from console.sources.bounded import answer_within, read_capped
 from console.sources.httpclient import redact, shared_tls_context, transport_timeout
 
 PROBE_INTERVAL = 30.0  # seconds between two rounds of every probe
@@ -136,51 +137,67 @@ class ProbesSource(Source[ProbeSnapshot]):
     async def _http(self, probe: HttpProbeConfig) -> str:
         tls = shared_tls_context(probe.verify) if urlsplit(probe.url).scheme == "https" else None
         status, body = await http_get(probe.url, probe.host_header, tls, transport_timeout(probe.timeout),
-                                      read_body=probe.contains is not None)
+                                      read_body=probe.contains is not None, deadline=probe.timeout)
         return http_verdict(status, body, probe.expect, probe.contains)
 
 
 async def http_get(url: str, host_header: str | None, tls: ssl.SSLContext | None, timeout: float, *,
-                   read_body: bool) -> tuple[int, str]:
+                   read_body: bool, deadline: float | None = None) -> tuple[int, str]:
     """GET `url` on a connection of its own (a kept-alive one would hide a server that stopped accepting
     new ones), redirects not followed: the status, and the body (its first MAX_BODY bytes) when
     `read_body`. asyncio streams and h11, not an HTTP client: the reference farm's 53 probes, each on a
-    new connection, measured ~16 ms of CPU a round against ~40 through httpx. Raises on any failure
-    (describe_probe_error says it)."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    port = parts.port or (443 if tls else 80)
-    reader, writer = await asyncio.open_connection(
-        host, port, ssl=tls, server_hostname=host if tls else None, limit=MAX_LINE,
-        ssl_handshake_timeout=timeout if tls else None)  # asyncio gives up on the handshake itself (see transport_timeout)
-    try:
-        connection = h11.Connection(h11.CLIENT)
-        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        headers = [("Host", host_header or parts.netloc.rpartition("@")[2]), ("User-Agent", USER_AGENT),
-                   ("Accept", "*/*"), ("Connection", "close")]
-        writer.write(connection.send(h11.Request(method="GET", target=target, headers=headers)) or b"")
-        writer.write(connection.send(h11.EndOfMessage()) or b"")
-        status, charset, body = 0, "utf-8", bytearray()
-        while True:
-            event = connection.next_event()
-            if event is h11.NEED_DATA:
-                connection.receive_data(await reader.read(65536))
-            elif isinstance(event, h11.Response):
-                status, charset = event.status_code, _charset(dict(event.headers).get(b"content-type", b""))
-                if not read_body:
-                    return status, ""
-            elif isinstance(event, h11.Data):
-                body += event.data[: MAX_BODY - len(body)]
-                if len(body) >= MAX_BODY:  # what is searched is held: the rest is not read
-                    return status, body.decode(charset, "replace")
-            elif isinstance(event, (h11.EndOfMessage, h11.ConnectionClosed)):
-                return status, body.decode(charset, "replace")
-    except h11.RemoteProtocolError as exc:
-        raise ProbeFailed(f"not an HTTP answer ({exc})") from exc
-    finally:
-        writer.close()
-        with contextlib.suppress(Exception):
-            await writer.wait_closed()
+    new connection, measured ~16 ms of CPU a round against ~40 through httpx. The whole exchange within
+    `deadline` seconds (default `timeout`; see bounded.answer_within): a body still trickling in then is
+    "no complete answer in N s". Raises on any failure (describe_probe_error says it)."""
+    async with answer_within(timeout if deadline is None else deadline) as progress:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = parts.port or (443 if tls else 80)
+        reader, writer = await asyncio.open_connection(
+            host, port, ssl=tls, server_hostname=host if tls else None, limit=MAX_LINE,
+            ssl_handshake_timeout=timeout if tls else None)  # asyncio gives up on the handshake itself (see transport_timeout)
+        try:
+            connection = h11.Connection(h11.CLIENT)
+            target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+            headers = [("Host", host_header or parts.netloc.rpartition("@")[2]), ("User-Agent", USER_AGENT),
+                       ("Accept", "*/*"), ("Connection", "close")]
+            writer.write(connection.send(h11.Request(method="GET", target=target, headers=headers)) or b"")
+            writer.write(connection.send(h11.EndOfMessage()) or b"")
+            event = await _next_event(connection, reader)
+            while not isinstance(event, h11.Response):
+                if isinstance(event, (h11.EndOfMessage, h11.ConnectionClosed)):
+                    raise ProbeFailed("the server closed the connection without an answer")
+                event = await _next_event(connection, reader)  # h11.InformationalResponse (1xx): the answer follows
+            progress.head = True
+            status, charset = event.status_code, _charset(dict(event.headers).get(b"content-type", b""))
+            if not read_body:
+                return status, ""
+            # what is searched is held (MAX_BODY): the rest is not read
+            body = await read_capped(_body_of(connection, reader), MAX_BODY, truncate=True)
+            return status, b"".join(body.chunks).decode(charset, "replace")
+        except h11.RemoteProtocolError as exc:
+            writer.transport.abort()
+            raise ProbeFailed(f"not an HTTP answer ({exc})") from exc
+        except BaseException:
+            # cancelled (the deadline) or failed mid-answer: no TLS goodbye to wait for from this server
+            writer.transport.abort()
+            raise
+        finally:
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+
+
+async def _next_event(connection: h11.Connection, reader: asyncio.StreamReader) -> object:
+    while (event := connection.next_event()) is h11.NEED_DATA:
+        connection.receive_data(await reader.read(65536))
+    return event
+
+
+async def _body_of(connection: h11.Connection, reader: asyncio.StreamReader) -> AsyncIterator[bytes]:
+    """The body after the answer's head, as h11 delivers it (a connection closed early ends it)."""
+    while isinstance(event := await _next_event(connection, reader), h11.Data):
+        yield bytes(event.data)
 
 
 def _charset(content_type: bytes) -> str:

@@ -1,7 +1,9 @@
 """Proxmox VE: the whole cluster in ONE call (`GET /cluster/resources`), through proxmoxer.
 
-proxmoxer is synchronous (requests), so every call runs in a worker thread. Its exceptions are
-turned into operator messages here; the parsers are pure functions on the `data` of an answer.
+proxmoxer is synchronous (requests), so every call runs in a daemon thread of its own, its answer
+bounded (console/sources/proxmox_http.py: the cap, the deadline, a socket that ends when the caller
+stops waiting). Its exceptions are turned into operator messages here; the parsers are pure functions
+on the `data` of an answer.
 """
 
 from __future__ import annotations
@@ -10,17 +12,21 @@ import asyncio
 import importlib
 import math
 import re
-from typing import TYPE_CHECKING, Any
+import sys
+from typing import TYPE_CHECKING, Any, Awaitable, TypeVar
 from urllib.parse import urlsplit
 
 if TYPE_CHECKING:  # proxmoxer and requests load on the first fetch, not on the console's start-up path
     from proxmoxer import ProxmoxAPI
     from proxmoxer.core import ResourceException
 
+    from console.sources.proxmox_http import Call
+
 from console.core.clock import Clock, utc_now
 from console.core.config import ProxmoxConfig
-from console.core.model import Guest, HypervisorNode, ProxmoxInventory
+from console.core.model import Guest, HypervisorNode, ProxmoxInventory, SourceResult
 from console.sources.base import MalformedAnswer, SourceError
+from console.sources.bounded import in_daemon_thread, max_answer
 from console.sources.httpclient import RedactingSource, in_parser_thread, transport_failure, transport_timeout
 from console.sources.parsing import (
     as_dict,
@@ -42,6 +48,33 @@ NODE_STATUS_GROUPS = (
     ("rootfs", ("total", "used", "free", "avail")),
 )
 NODE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]*$")  # pve-node format; also keeps paths safe
+HTTP_SIDE = "console.sources.proxmox_http"  # requests, urllib3, proxmoxer and the bounded adapter
+R = TypeVar("R")
+
+
+async def load_proxmoxer() -> None:
+    """Import proxmoxer, requests and the bounded adapter (tens of ms) in a worker thread, off the UI's
+    loop. Called BEFORE a call's deadline starts: the timeout measures the network, not an import on a
+    loaded CPU."""
+    if HTTP_SIDE not in sys.modules:
+        await asyncio.to_thread(importlib.import_module, HTTP_SIDE)
+
+
+def new_call(timeout: float) -> Call:
+    from console.sources.proxmox_http import Call
+
+    return Call(timeout)
+
+
+async def in_call_thread(timeout: float, func: Any, *args: Any) -> Any:
+    """`func(*args, call)` in a daemon thread, its answer due within `timeout` from now; a caller that
+    stops waiting (cancelled, its deadline) ends the call's socket, so the thread does not live on in a
+    blocked read."""
+    call = new_call(timeout)
+    try:
+        return await in_daemon_thread(func, *args, call, name="opsconsole-proxmox")
+    finally:
+        call.abandon()  # no effect once the call is done
 
 
 class ProxmoxSource(RedactingSource[ProxmoxInventory]):
@@ -56,6 +89,24 @@ class ProxmoxSource(RedactingSource[ProxmoxInventory]):
 
     def _secret_values(self) -> list[str]:
         return [self.config.token_secret.reveal()]
+
+    async def fetch(self) -> SourceResult[ProxmoxInventory]:
+        await self._ready()  # before Source.fetch starts its clock and its timeout
+        return await super().fetch()
+
+    async def _guard(self, call: Awaitable[R]) -> R:
+        await self._ready()  # before the helper's timeout starts
+        return await super()._guard(call)
+
+    async def _ready(self) -> None:
+        """proxmoxer imported and the API built, outside any deadline. A failure here is left to the
+        call, which meets it again inside fetch()'s (or _guard's) handling: never raised from here."""
+        if self._api is None:
+            try:
+                await load_proxmoxer()
+                self._client()
+            except Exception:  # noqa: BLE001 - reported by the call itself (see above)
+                pass
 
     async def _fetch(self) -> ProxmoxInventory:
         # 5,000 guests take ~50 ms to parse: in the parser thread, off the event loop (the UI's)
@@ -84,24 +135,25 @@ class ProxmoxSource(RedactingSource[ProxmoxInventory]):
         return parse_node_status(await self._guard(self._get("nodes", node, "status")))
 
     async def aclose(self) -> None:
-        """Drop the requests session (connections are reopened on the next call)."""
+        """Drop the requests session (connections are reopened on the next call). Closing the idle
+        connections blocks on nothing: done here, not in a thread the loop's shutdown would wait for."""
         api, self._api = self._api, None
         if api is not None:
-            await asyncio.to_thread(api._store["session"].close)
+            api._store["session"].close()
 
     async def _get(self, *path: str | int, **params: Any) -> Any:
-        if self._api is None:  # proxmoxer + requests take tens of ms to import: not on the UI loop
-            await asyncio.to_thread(importlib.import_module, "proxmoxer")
+        await load_proxmoxer()  # done already by fetch() and _guard(): outside their deadline
         api = self._client()  # built here, not in the thread: no two threads race to build it
-        return await asyncio.to_thread(self._get_sync, api, path, params)
+        return await in_call_thread(self.timeout, self._get_sync, api, path, params)
 
-    def _get_sync(self, api: ProxmoxAPI, path: tuple[str | int, ...], params: dict[str, Any]) -> Any:
-        """One GET in the worker thread; proxmoxer/requests exceptions become operator messages."""
+    def _get_sync(self, api: ProxmoxAPI, path: tuple[str | int, ...], params: dict[str, Any], call: Call) -> Any:
+        """One GET in its thread; proxmoxer/requests exceptions become operator messages."""
         import requests
         from proxmoxer.core import ResourceException
 
         try:
-            return api.get(*path, **params)
+            with call.running():
+                return api.get(*path, **params)
         except ResourceException as exc:
             raise SourceError(_resource_failure(exc)) from None
         except requests.exceptions.Timeout:
@@ -123,6 +175,8 @@ def build_api(config: ProxmoxConfig) -> ProxmoxAPI:
     import urllib3
     from proxmoxer import ProxmoxAPI
 
+    from console.sources.proxmox_http import bound_session
+
     if config.verify is False:
         # the operator chose no verification (the UI shows that); urllib3 must not print over the screen
         urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
@@ -130,17 +184,19 @@ def build_api(config: ProxmoxConfig) -> ProxmoxAPI:
     user, token_name = config.token_id.split("!", 1)
     prefix = parts.path.strip("/")
     extra = {"path_prefix": prefix} if prefix else {}
-    return ProxmoxAPI(
+    api = ProxmoxAPI(
         parts.hostname,
         port=parts.port or 8006,
         user=user,
         token_name=token_name,
         token_value=config.token_secret.reveal(),
         verify_ssl=config.verify,  # requests takes True/False or a CA bundle path as is
-        timeout=transport_timeout(config.timeout),  # the worker thread ends as fetch() gives up
+        timeout=transport_timeout(config.timeout),  # the adapter below keeps its own, within the deadline
         service="PVE",
         **extra,
     )
+    bound_session(api._store["session"], max_answer(config), config.timeout)  # every answer bounded
+    return api
 
 
 def _resource_failure(exc: ResourceException) -> str:

@@ -2,7 +2,8 @@
 
 The app mixes in this `ActionKeys`; each key loads console/ui/actions.py (and the engine behind it)
 on its first press and runs that module's `ActionKeys` method on the app. tests/ui/test_lazy_startup.py
-checks that the engine stays unloaded until then.
+checks that the engine stays unloaded until then. `FormInput` is the input of the action (and
+incident) forms: light, so it is here rather than with the engine.
 """
 
 from __future__ import annotations
@@ -10,6 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from textual.binding import Binding
+from textual.widgets import Input
+
+from console.core.display import control_characters
 
 ACTION_BINDINGS = [
     Binding("a", "action_menu", "Actions", show=False),
@@ -19,6 +23,23 @@ ACTION_BINDINGS = [
     Binding("W", "write_switch", "Write", show=False),
     Binding("t", "tasks", "Tasks", show=False),
 ]
+
+
+class FormInput(Input):
+    """An input of the action and incident forms. What is typed is data (an Input never reads markup);
+    a paste holding control or invisible characters (ESC, BEL, a bidi override, a zero-width space) is
+    refused whole and said: an Input shows its value as it is, so they would reach the terminal as
+    commands, and a reason, a URL or a title holding them is refused anyway. A tab is a space."""
+
+    def replace(self, text: str, start: int, end: int) -> None:
+        text = text.replace("\t", " ")
+        found = control_characters(text)
+        if found:
+            self.restricted()
+            self.notify(f"not typed in: the text holds control characters ({', '.join(found[:3])}); "
+                        "type it without them", severity="warning", timeout=6)
+            return
+        super().replace(text, start, end)
 
 
 def _keys() -> Any:

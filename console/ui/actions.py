@@ -42,7 +42,10 @@ from console.actions import (
 )  # fmt: skip
 from console.actions.catalog import icinga_source
 from console.actions.plan import Operator, Plan
+from console.core.display import safe, safe_text
+from console.ui.action_keys import FormInput
 from console.ui.tasks import OUTCOME_STYLE, TOAST_SEVERITY, TaskList, TasksScreen, toast_text
+from console.ui.widgets.plain import Plain
 
 if TYPE_CHECKING:
     from console.ui.app import OpsConsoleApp
@@ -348,12 +351,12 @@ class WriteSwitchScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="write-box"):
-            yield Static(Text.assemble(
+            yield Plain(Text.assemble(
                 ("Switch this session to ", ""), ("READ-WRITE", "bold reverse red"),
                 ("?\nActions will then change the farm. The switch is recorded, with your name, in\n", ""),
-                (self.audit_path, "italic"), (f".\n\nType {WRITE_WORD} and press enter.", "")))
-            yield Input(placeholder=WRITE_WORD, id="write-word")
-            yield Static("", id="write-error")
+                safe_text(self.audit_path, style="italic"), (f".\n\nType {WRITE_WORD} and press enter.", "")))
+            yield FormInput(placeholder=WRITE_WORD, id="write-word")
+            yield Plain("", id="write-error")
             with Horizontal(id="write-buttons"):
                 yield Button("Cancel", id="write-cancel", variant="primary")
 
@@ -365,7 +368,7 @@ class WriteSwitchScreen(ModalScreen[bool]):
         if event.value.strip() == WRITE_WORD:
             self.dismiss(True)
         else:
-            self.query_one("#write-error", Static).update(f"type exactly {WRITE_WORD!r} (or esc to stay read-only)")
+            self.query_one("#write-error", Plain).update(f"type exactly {WRITE_WORD!r} (or esc to stay read-only)")
 
     def on_button_pressed(self, _: Button.Pressed) -> None:
         self.dismiss(False)
@@ -389,12 +392,13 @@ class ActionMenu(ModalScreen["ActionRequest | None"]):
         self.requests = requests
 
     def compose(self) -> ComposeResult:
-        options = [Option(request.label, id=name) for name, request in self.requests.items()]
+        # labels and the title name hosts, services and checks: rich Texts, never markup (console.core.display)
+        options = [Option(safe_text(request.label, identifier=True), id=name) for name, request in self.requests.items()]
         yield OptionList(*options, id="action-menu")
 
     def on_mount(self) -> None:
         menu = self.query_one(OptionList)
-        menu.border_title = f"Actions: {self.what}" if self.what else "Actions"
+        menu.border_title = Text.assemble("Actions: ", safe_text(self.what, identifier=True)) if self.what else "Actions"
         menu.border_subtitle = "enter picks · esc closes"
         menu.focus()
 
@@ -452,19 +456,20 @@ class ActionScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="action-box"):
             with VerticalScroll(id="action-plan"):
-                yield Static("", id="action-plan-text")
+                yield Plain("", id="action-plan-text")
             with Horizontal(id="action-fields"):
+                # what the operator types is data: never markup, and no control character reaches the screen
                 if self.request.asks_urls:
-                    yield Input(placeholder="URL(s) to purge, space-separated", id="action-urls")
+                    yield FormInput(placeholder="URL(s) to purge, space-separated", id="action-urls")
                 if self.request.asks_duration:
-                    yield Input(value=DEFAULT_DOWNTIME, placeholder="duration: 30m, 2h, 1d", id="action-duration")
+                    yield FormInput(value=DEFAULT_DOWNTIME, placeholder="duration: 30m, 2h, 1d", id="action-duration")
                 for field in self.request.fields:
-                    yield Input(value=field.default, placeholder=field.placeholder, id=f"action-{field.name}")
-                yield Input(placeholder="reason (required)", id="action-reason")
-                yield Input(placeholder="task, e.g. T12345 (optional)", id="action-task")
-            yield Static("", id="action-message")
-            yield Static("", id="action-challenge")
-            yield Input(placeholder="", id="action-confirm-word", classes="-hidden")
+                    yield FormInput(value=field.default, placeholder=field.placeholder, id=f"action-{field.name}")
+                yield FormInput(placeholder="reason (required)", id="action-reason")
+                yield FormInput(placeholder="task, e.g. T12345 (optional)", id="action-task")
+            yield Plain("", id="action-message")
+            yield Plain("", id="action-challenge")
+            yield FormInput(placeholder="", id="action-confirm-word", classes="-hidden")
             with Horizontal(id="action-buttons"):
                 yield Button("Cancel", id="action-cancel", compact=True)
                 yield Button("Next", id="action-next", compact=True, variant="primary")
@@ -473,7 +478,7 @@ class ActionScreen(ModalScreen[None]):
 
     def on_mount(self) -> None:
         box = self.query_one("#action-box")
-        box.border_title = self.request.label
+        box.border_title = safe_text(self.request.label, identifier=True)  # a Text: never markup
         box.border_subtitle = "esc closes"
         box.set_class(not self.desk.writable, "-readonly")
         self.query_one("#action-fields Input", Input).focus()
@@ -496,21 +501,21 @@ class ActionScreen(ModalScreen[None]):
 
     def show_plan(self) -> None:
         """The plan as it stands (no reason yet is fine: the preview is a dry run)."""
-        text = self.query_one("#action-plan-text", Static)
+        text = self.query_one("#action-plan-text", Plain)
         if self.request.asks_urls and not self._field("urls").strip():
             text.update("type the URL(s) to purge; the plan (every request, the targets, the tier) shows here")
             return
         try:
             plan = self.engine.plan(self._action())
         except Refused as exc:
-            text.update(Text(str(exc), style="bold red"))
+            text.update(safe_text(str(exc), multiline=True, style="bold red"))
             return
         text.update(self._plan_text(plan))
 
     def _plan_text(self, plan: Plan) -> Text:
         tier = Text(f"tier {int(plan.risk)}", style="bold reverse " + ("red" if plan.risk is Risk.IRREVERSIBLE else
                                                                        "yellow" if plan.risk is Risk.SEVERAL else "green"))
-        return Text.assemble(tier, " ", plan.render())
+        return Text.assemble(tier, " ", safe_text(plan.render(), multiline=True))  # render(): display-safe already
 
     def on_input_changed(self, event: Input.Changed) -> None:
         fields = ("action-urls", "action-duration", *(f"action-{field.name}" for field in self.request.fields))
@@ -535,7 +540,8 @@ class ActionScreen(ModalScreen[None]):
             self.action_answer_yes()
 
     def say(self, message: str, style: str = "bold red") -> None:
-        self.query_one("#action-message", Static).update(Text(message, style=style))
+        """A line under the form: refusals and answers often quote names or the operator's own input."""
+        self.query_one("#action-message", Plain).update(safe_text(message, multiline=True, style=style))
 
     def next(self) -> None:
         """Form → confirmation: the plan with its reason, or the refusal (read-only, no reason, bad input)."""
@@ -544,7 +550,7 @@ class ActionScreen(ModalScreen[None]):
         except Refused as exc:
             self.say(str(exc))
             return
-        self.query_one("#action-plan-text", Static).update(self._plan_text(plan))
+        self.query_one("#action-plan-text", Plain).update(self._plan_text(plan))
         if not self.desk.writable:
             self.engine.dry_run(plan)
             self.say("refused: this session is read-only; nothing was sent. W switches to read-write (logged).")
@@ -559,7 +565,8 @@ class ActionScreen(ModalScreen[None]):
             widget.disabled = True
         self.query_one("#action-next").add_class("-hidden")
         challenge = self.engine.challenge(plan)
-        self.query_one("#action-challenge", Static).update(challenge.prompt)
+        # the question names what is confirmed: shown as an identifier, so no name can pass for another
+        self.query_one("#action-challenge", Plain).update(safe_text(challenge.prompt, identifier=True))
         if plan.risk is Risk.REVERSIBLE:
             self.query_one("#action-yes").remove_class("-hidden")
             no = self.query_one("#action-no", Button)
@@ -567,7 +574,7 @@ class ActionScreen(ModalScreen[None]):
             no.focus()  # No is the default
         else:
             word = self.query_one("#action-confirm-word", Input)
-            word.placeholder = f"type {challenge.expected}"
+            word.placeholder = f"type {safe(challenge.expected, identifier=True)}"
             word.remove_class("-hidden")
             word.focus()
 
@@ -598,7 +605,7 @@ class ActionScreen(ModalScreen[None]):
         for selector in ("#action-yes", "#action-no", "#action-confirm-word"):
             self.query_one(selector).add_class("-hidden")
         self.query_one("#action-cancel", Button).label = "Close"
-        self.query_one("#action-challenge", Static).update("")
+        self.query_one("#action-challenge", Plain).update("")
         self.say("")
         self.query_one("#action-cancel", Button).focus()
         self.query_one("#action-box").border_subtitle = "c cancels · esc closes (the action keeps running)"
@@ -608,15 +615,16 @@ class ActionScreen(ModalScreen[None]):
     # --- progress and result ----------------------------------------------------------------------
 
     def show_event(self, event: ActionEvent) -> None:
+        # a command's output and a backend's words: display-safe Texts (console.core.display), never markup
         if event.kind == "output":
-            line = Text(f"  {event.message}", style="dim")
+            line = safe_text(f"  {event.message}", multiline=True, style="dim")
             self.output.append(line)
         elif event.kind == "batch":
-            line = Text(f"▶ {event.message}", style="bold")
+            line = safe_text(f"▶ {event.message}", style="bold")
         else:
             style = OUTCOME_STYLE.get(event.status or "", "") if event.kind == "finished" else \
                 ("red" if event.status not in (None, "ok", "skipped", "running") else "")
-            line = Text(f"{event.kind:<14} {event.message}", style=style)
+            line = safe_text(f"{event.kind:<14} {event.message}", style=style)
         if len(self.progress) == self.progress.maxlen:
             self.dropped += 1
         self.progress.append(line)
@@ -633,7 +641,7 @@ class ActionScreen(ModalScreen[None]):
 
     def _show_progress(self, *extra: Any) -> None:
         dropped = [Text(f"… {self.dropped} earlier lines not shown", style="italic")] if self.dropped else []
-        self.query_one("#action-plan-text", Static).update(Group(*dropped, *self.progress, *extra))
+        self.query_one("#action-plan-text", Plain).update(Group(*dropped, *self.progress, *extra))
 
     def action_cancel_run(self) -> None:
         """c while running: confirm, then ask the engine to stop where it safely can."""
@@ -667,7 +675,7 @@ class ActionScreen(ModalScreen[None]):
         # the table says what the progress said, in a stable order (the caches answer in any order)
         table = result_table(result)
         output = [Text("output (the last lines):", style="bold"), *self.output] if self.output else []
-        self.query_one("#action-plan-text", Static).update(Group(table, *output) if output else table)
+        self.query_one("#action-plan-text", Plain).update(Group(table, *output) if output else table)
         box = self.query_one("#action-box")
         box.border_subtitle = f"{result.outcome.upper()} · esc closes"
 
@@ -676,9 +684,10 @@ class ActionScreen(ModalScreen[None]):
 
 
 def result_table(result: ActionResult) -> Table:
-    """Per target: status and detail; for a purge, the verification GET through each cache too."""
-    outcome = Text(f"{result.plan.title}: {result.outcome.upper()} in {result.duration_s:.1f}s",
-                   style=OUTCOME_STYLE.get(result.outcome, "bold"))
+    """Per target: status and detail; for a purge, the verification GET through each cache too. Every
+    cell is a display-safe Text (a str cell would be markup): targets and URLs as identifiers."""
+    outcome = safe_text(f"{result.plan.title}: {result.outcome.upper()} in {result.duration_s:.1f}s",
+                        style=OUTCOME_STYLE.get(result.outcome, "bold"))
     table = Table(title=outcome, title_justify="left", expand=False, show_edge=False, pad_edge=False)
     if result.plan.action == "purge":
         for column in ("cache", "purge", "verify", "hit/miss", "Age", "URL"):
@@ -686,16 +695,21 @@ def result_table(result: ActionResult) -> Table:
         for step in result.steps:
             check = step.verify
             hit = "" if check is None else {True: "HIT", False: "MISS", None: "?"}[check.hit]
-            table.add_row(step.target, Text(f"{step.status} {step.http_status or ''}".strip(),
-                                            style="green" if step.good else "bold red"),
-                          "" if check is None else (check.error or str(check.status)),
+            table.add_row(safe_text(step.target, identifier=True),
+                          safe_text(f"{step.status} {step.http_status or ''}".strip(),
+                                    style="green" if step.good else "bold red"),
+                          Text("") if check is None else safe_text(check.error or str(check.status)),
                           Text(hit, style="green" if hit == "MISS" else "bold red" if hit == "HIT" else ""),
-                          "" if check is None or check.age is None else str(check.age), step.subject)
+                          Text("" if check is None or check.age is None else str(check.age)),
+                          safe_text(step.subject, identifier=True))
     else:
         for column in ("target", "status", "detail"):
             table.add_column(column)
         for step in result.steps:
-            table.add_row(step.target, Text(step.status, style="green" if step.good else "bold red"), step.detail)
-    for notice in result.notices:
-        table.caption = (table.caption or "") + f"note: {notice}\n"
+            table.add_row(safe_text(step.target, identifier=True),
+                          safe_text(step.status, style="green" if step.good else "bold red"),
+                          safe_text(step.detail, multiline=True))
+    if result.notices:  # a Text caption keeps the caption's style only when given it
+        table.caption = Text.assemble(*(safe_text(f"note: {notice}\n") for notice in result.notices),
+                                      style="table.caption")
     return table

@@ -21,12 +21,14 @@ from textual.app import App, ComposeResult, SuspendNotSupported, SystemCommand
 from textual.binding import Binding
 from textual.containers import Container
 from textual.message import Message
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import Footer, Input
 
 from console.cli.shell import run_in_terminal
 from console.core.clock import Clock, utc_now
 from console.core.config_file import ConfigDocument, ConfigError, is_production_environment
+from console.core.display import safe, safe_text
 from console.core.state import Poller, Store
 from console.derive.jump import completions, parse_jump
 from console.ui.action_keys import ACTION_BINDINGS, ActionKeys
@@ -130,6 +132,7 @@ class OpsConsoleApp(ActionKeys, App[None]):
         # UI loop (_validate_document): until then the app shows the farm and takes no key but q.
         self._document = config if isinstance(config, ConfigDocument) else None
         self.config: AppConfig = None if self._document else config  # type: ignore[assignment]
+        self.crash: tuple[Exception, Path | None] | None = None  # what ended the app, and its crash log
         self.config_error: ConfigError | None = None  # the console exits with it (console/cli/run.py prints it)
         self.clock = clock
         self.identity = identity or default_identity()
@@ -214,6 +217,39 @@ class OpsConsoleApp(ActionKeys, App[None]):
         return next(p for p in self.panes if p.number == number)
 
     # --- life cycle ----------------------------------------------------------------------------
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = False) -> None:
+        """Every toast is plain, display-safe text, whatever the caller asks: its message and title often
+        name a host or carry a backend's error, which must never be parsed as markup or reach the terminal."""
+        super().notify(safe(message, multiline=True), title=safe(title), severity=severity, timeout=timeout, markup=False)
+
+    # --- a crash: a log, never a traceback with its locals on the terminal ------------------------
+
+    def _handle_exception(self, error: Exception) -> None:
+        """Textual's hook for an exception nothing handled: the app ends (exit 1, console/cli/run.py
+        prints `crash`) after the crash log is written (console/core/crash.py)."""
+        from console.core.crash import write_crash_log
+
+        try:
+            path: Path | None = write_crash_log(error, self.secrets())
+        except OSError:
+            path = None
+        self.crash = (error, path)
+        super()._handle_exception(error)
+
+    def _fatal_error(self) -> None:
+        """Textual's would print the traceback with every frame's locals (secrets among them): the crash
+        log holds the traceback instead."""
+        self.bell()
+        self._close_messages_no_wait()
+
+    def secrets(self) -> list[str]:
+        if self.config is None:
+            return []
+        from console.core.config import secret_values
+
+        return secret_values(self.config)
 
     def on_mount(self) -> None:
         for problem in self.theme_problems:  # a broken theme file: said, skipped, never a traceback
@@ -462,7 +498,7 @@ class OpsConsoleApp(ActionKeys, App[None]):
     def on_input_changed(self, event: Input.Changed) -> None:
         # The filter follows the typing (k9s); a regex still being typed says so in the title.
         if isinstance(event.input, CommandLine) and event.input.mode == "filter":
-            self.focused_pane.set_filter(event.value)
+            self.prompt.set_error(self.focused_pane.set_filter(event.value))
 
     def on_command_line_done(self, message: CommandLine.Done) -> None:
         # The keyboard goes back to the pane the prompt was opened on, unless a jump moves it on
@@ -663,7 +699,8 @@ class OpsConsoleApp(ActionKeys, App[None]):
         else:
             from console.ui.detail import Picker
 
-            options = [(host, Text(f"{STATE_SYMBOL[state]} {state.name:<8} {host}", style=STATE_STYLE[state])) for host, state in hosts]
+            options = [(host, Text(f"{STATE_SYMBOL[state]} {state.name:<8} ", style=STATE_STYLE[state])
+                            + safe_text(host, identifier=True, style=STATE_STYLE[state])) for host, state in hosts]
             self.push_screen(Picker(f"{service}: which host?", options), self.open_host)
 
     def run_outside(self, argv: list[str]) -> None:

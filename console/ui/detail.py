@@ -3,6 +3,10 @@
 What the store holds (status, alerts, commits, Puppet's last status) is redrawn whenever the store
 changes; what it does not (usage history, the last Puppet report and its events, the host's log lines)
 is loaded by async workers, each section showing "loading…" and then its data or its own error.
+
+What a backend says is data: every section is a Plain (never markup), its Texts display-safe (console.
+core.display), titles are Texts, and only a plain host name or a well-formed http(s) link is ever
+copied to the clipboard (OSC 52).
 """
 
 from __future__ import annotations
@@ -14,11 +18,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Footer, OptionList, Static
+from textual.widgets import Footer, OptionList
 from textual.widgets.option_list import Option
 
 from console.core.config import is_production
-from console.core.hosts import HostDirectory, HostIdentity, host_links, ssh_command
+from console.core.display import safe, safe_text
+from console.core.hosts import HostDirectory, HostIdentity, host_links, name_copy_problem, ssh_command, url_copy_problem
 from console.core.model import LogMessage, LogSnapshot
 from console.derive.commits_pane import incident_start
 from console.derive.detail import (
@@ -48,6 +53,7 @@ from console.sources.icinga import IcingaSource
 from console.sources.proxmox import ProxmoxSource
 from console.sources.puppetdb import PuppetDBSource
 from console.ui.widgets import FarmHeader, KeyedTable
+from console.ui.widgets.plain import Plain
 
 if TYPE_CHECKING:
     from console.ui.app import OpsConsoleApp
@@ -64,15 +70,15 @@ class DetailScroll(VerticalScroll):
     ]
 
 
-class Section(Static):
-    """A titled block of text ("loading…" until it has something to say)."""
+class Section(Plain):
+    """A titled block of text ("loading…" until it has something to say): never markup."""
 
     def __init__(self, title: str, *, id: str) -> None:
         super().__init__(LOADING, id=id, classes="detail-section")
         self.border_title = title
 
 
-class UsageLine(Static):
+class UsageLine(Plain):
     """One sparkline, drawn at the width it gets."""
 
     def __init__(self, label: str) -> None:
@@ -87,7 +93,7 @@ class UsageLine(Static):
 
     def render(self) -> Text:
         if self.error:
-            return Text(f"{self.label:<4}✖ {self.error}", style="bold red" if self.error != "not in Proxmox" else "dim")
+            return Text(f"{self.label:<4}✖ {safe(self.error)}", style="bold red" if self.error != "not in Proxmox" else "dim")
         if self.values is None:
             return Text(f"{self.label:<4}loading…", style="dim")
         return usage_line(self.label, self.values, self.size.width)
@@ -125,14 +131,14 @@ class HostDetailScreen(Screen[None]):
         farm = app.config.farm
         self.header = FarmHeader(farm.name, farm.environment, is_production(app.config), app.identity, app.clock)
         yield self.header
-        yield Static("", id="detail-identity")
+        yield Plain("", id="detail-identity")
         with DetailScroll(id="detail-summary"):
             with Horizontal(id="detail-columns"):
                 with Vertical(id="detail-left"):
                     yield Section("Alerts", id="sec-alerts")
                     with Vertical(id="sec-machine", classes="detail-section") as machine:
                         machine.border_title = "Machine"
-                        yield Static(LOADING, id="machine-text")
+                        yield Plain(LOADING, id="machine-text")
                         yield UsageLine("cpu")
                         yield UsageLine("mem")
                     yield Section("Puppet", id="sec-puppet")
@@ -140,7 +146,7 @@ class HostDetailScreen(Screen[None]):
                     yield Section("Commits, last 24h", id="sec-commits")
                     yield Section("Links", id="sec-links")
         with Vertical(id="detail-logs"):
-            yield Static(LOADING, id="logs-note")
+            yield Plain(LOADING, id="logs-note")
             yield KeyedTable(id="logs-table")
         yield Footer()
 
@@ -158,13 +164,13 @@ class HostDetailScreen(Screen[None]):
         self.identity = identity = HostDirectory.from_store(app.store, app.config).resolve(self.host)
         argv, _ = ssh_command(identity, app.config.ssh)
         with app.batch_update():
-            self.query_one("#detail-identity", Static).update(identity_text(identity, argv))
-            self.query_one("#sec-alerts", Static).update(
+            self.query_one("#detail-identity", Plain).update(identity_text(identity, argv))
+            self.query_one("#sec-alerts", Plain).update(
                 alerts_text(app.store, identity, now, app.config.farm.domains, self._host_output)
             )
-            self.query_one("#machine-text", Static).update(machine_text(app.store, identity))
-            self.query_one("#sec-commits", Static).update(commits_text(app.store, now, incident_start(app.store)))
-            self.query_one("#sec-links", Static).update(links_table(host_links(identity, app.config.links)))
+            self.query_one("#machine-text", Plain).update(machine_text(app.store, identity))
+            self.query_one("#sec-commits", Plain).update(commits_text(app.store, now, incident_start(app.store)))
+            self.query_one("#sec-links", Plain).update(links_table(host_links(identity, app.config.links)))
             self._show_puppet(self._puppet)
         names = (identity.proxmox_source, identity.node, identity.vmid, identity.puppet_source, identity.certname, identity.log_sources)
         if names != self._loaded_for:
@@ -237,29 +243,33 @@ class HostDetailScreen(Screen[None]):
         app = self.ops
         configured = bool(app.store.of_kind("puppetdb"))
         text = puppet_text(self.identity, run, app.clock(), configured)
-        self.query_one("#sec-puppet", Static).update(text)
+        self.query_one("#sec-puppet", Plain).update(text)
 
     async def _load_logs(self, identity: HostIdentity) -> None:
         sources = [s for s in self.ops.poller.sources.values() if isinstance(s, GraylogSource)]
         self._show_logs(await load_logs(sources, identity))
 
     def _show_logs(self, logs: Loaded[LogSnapshot] | None) -> None:
-        note = self.query_one("#logs-note", Static)
+        note = self.query_one("#logs-note", Plain)
         table = self.query_one("#logs-table", KeyedTable)
         snapshot = logs.data if logs else None
         if logs is None:
             note.update(LOADING)
         elif logs.error:
-            note.update(Text(f"✖ graylog: {logs.error}", style="bold red"))
+            note.update(Text(f"✖ graylog: {safe(logs.error)}", style="bold red"))
         elif snapshot is not None and not snapshot.messages:
-            note.update(Text(f"no log lines from {' or '.join(self.identity.log_sources)} in the last day", style="dim"))
+            note.update(Text(f"no log lines from {self._log_sources()} in the last day", style="dim"))
         note.display = logs is None or bool(logs.error) or (snapshot is not None and not snapshot.messages)
         messages = snapshot.messages if snapshot else ()
         rows = log_rows(LogSnapshot(messages))
         self._messages = {row.key: message for row, message in zip(rows, messages, strict=False)}
         table.reconcile(LOG_COLUMNS, rows)
-        sources = " or ".join(self.identity.log_sources)
-        self.query_one("#detail-logs").border_title = f"Logs of {sources}: the last {len(messages) or LOG_LINES} lines, newest first"
+        # a Text: a str title would be read as markup
+        title = f"Logs of {self._log_sources()}: the last {len(messages) or LOG_LINES} lines, newest first"
+        self.query_one("#detail-logs").border_title = Text(title)
+
+    def _log_sources(self) -> str:
+        return " or ".join(safe(name, identifier=True) for name in self.identity.log_sources)
 
     def on_descendant_focus(self) -> None:
         # the part with the keyboard gets the room: the logs, once tabbed into, take most of the screen
@@ -270,7 +280,7 @@ class HostDetailScreen(Screen[None]):
         event.stop()
         message = self._messages.get(event.row_key)
         if message is not None:
-            self.notify(full_message(message), title="log line", timeout=15, markup=False)
+            self.notify(safe(full_message(message), multiline=True), title="log line", timeout=15, markup=False)
 
     # --- keys --------------------------------------------------------------------------------
 
@@ -291,6 +301,10 @@ class HostDetailScreen(Screen[None]):
 
     def action_copy_name(self) -> None:
         name = self.identity.fqdn or self.identity.name
+        problem = name_copy_problem(name)
+        if problem is not None:  # the clipboard gets no control character, no look-alike name
+            self.notify(f"not copied: {problem}", severity="warning", timeout=6)
+            return
         self.app.copy_to_clipboard(name)
         self.notify(f"copied {name}", timeout=3)
 
@@ -301,18 +315,26 @@ class HostDetailScreen(Screen[None]):
         elif len(links) == 1:
             self._copy_link(links[0].name)
         else:
-            options = [(link.name, Text.assemble((f"{link.name:<8}", "bold"), link.url or "")) for link in links]
+            options = [(link.name, Text.assemble((f"{link.name:<8}", "bold"), safe_text(link.url or "", identifier=True)))
+                       for link in links]
             self.app.push_screen(Picker("Copy which link?", options), self._copy_link)
 
     def _copy_link(self, name: str | None) -> None:
         link = next((l for l in host_links(self.identity, self.ops.config.links) if l.name == name and l.url), None)
-        if link is not None and link.url:
-            self.app.copy_to_clipboard(link.url)
-            self.notify(f"copied the {link.name} link", timeout=3)
+        if link is None or not link.url:
+            return
+        problem = url_copy_problem(link.url)
+        if problem is not None:  # the clipboard gets only a well-formed http(s) URL
+            self.notify(f"not copied: {problem}", title=f"the {link.name} link", severity="warning", timeout=6)
+            return
+        self.app.copy_to_clipboard(link.url)
+        self.notify(f"copied the {link.name} link", timeout=3)
 
 
 class Picker(ModalScreen[str | None]):
-    """Choose one of a few options (enter), or none (esc). Dismisses with the option's id."""
+    """Choose one of a few options (enter), or none (esc). Dismisses with the option's id. The title and
+    the prompts (hosts, links, streams: names from outside) are shown display-safe as identifiers,
+    never as markup; the ids stay exact."""
 
     BINDINGS = [Binding("escape", "dismiss_none", "Cancel"), Binding("q", "dismiss_none", "Cancel", show=False)]
 
@@ -324,11 +346,11 @@ class Picker(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="picker"):
-            yield OptionList(*(Option(prompt, id=key) for key, prompt in self._choices))
+            yield OptionList(*(Option(safe_text(prompt, identifier=True), id=key) for key, prompt in self._choices))
 
     def on_mount(self) -> None:
         box = self.query_one("#picker")
-        box.border_title = self._title
+        box.border_title = safe_text(self._title, identifier=True)
         box.border_subtitle = "enter picks · esc cancels"
         options = self.query_one(OptionList)
         options.highlighted = self._highlighted

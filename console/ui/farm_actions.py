@@ -14,7 +14,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import DataTable, Static
+from textual.widgets import DataTable
 
 from console.actions import (
     Depool,
@@ -30,7 +30,9 @@ from console.actions import (
 )  # fmt: skip
 from console.actions.power import COMMANDS as GUEST_COMMANDS
 from console.actions.power import locate_guest_power
+from console.core.display import safe_text
 from console.ui.actions import ActionField, ActionRequest, made
+from console.ui.widgets.plain import Plain
 
 if TYPE_CHECKING:
     from console.core.hosts import HostDirectory
@@ -166,8 +168,8 @@ class ConfirmCancelScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="cancel-box"):
-            yield Static(Text.assemble(
-                ("Cancel ", "bold"), (self.action_title, "bold"), ("?\n\n", "bold"),
+            yield Plain(Text.assemble(
+                ("Cancel ", "bold"), safe_text(self.action_title, style="bold"), ("?\n\n", "bold"),
                 "It will stop after the current batch: the hosts in hand finish (and are repooled), the next\n"
                 "batches are skipped. A step already sent is never cut short.\n\n",
                 ("y", "bold reverse"), " cancel it    ", ("n", "bold reverse"), " / esc keep it running"))
@@ -211,7 +213,7 @@ class BackendsScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="backends"):
             yield self.table
-            yield Static("loading…", id="backends-note")
+            yield Plain("loading…", id="backends-note")
 
     def on_mount(self) -> None:
         box = self.query_one("#backends")
@@ -224,7 +226,7 @@ class BackendsScreen(ModalScreen[None]):
         if self.loading:
             return
         self.loading = True
-        self.query_one("#backends-note", Static).update("loading…")
+        self.query_one("#backends-note", Plain).update("loading…")
         self.run_worker(self._load(), group="backends", exclusive=True, exit_on_error=False)
 
     async def _load(self) -> None:
@@ -244,19 +246,26 @@ class BackendsScreen(ModalScreen[None]):
 
     def show_error(self, message: str) -> None:
         if self.is_attached:
-            self.query_one("#backends-note", Static).update(Text(message, style="bold red"))
+            self.query_one("#backends-note", Plain).update(safe_text(message, multiline=True, style="bold red"))
 
     def show(self, backends: Any) -> None:
         if not self.is_attached:
             return
         table = self.table
         table.clear(columns=True)
-        table.add_columns("backend", *backends.caches)
+        # names come from the caches (a str label or cell would be markup): display-safe Texts, keys exact
+        table.add_columns(Text("backend"), *(safe_text(cache, identifier=True) for cache in backends.caches))
         for row in backends.rows():
             name, *cells = row
-            table.add_row(name, *(Text(cell, style=HEALTH_STYLE.get(cell, "")) for cell in cells), key=name)
+            table.add_row(safe_text(name, identifier=True),
+                          *(safe_text(cell, style=HEALTH_STYLE.get(cell, "")) for cell in cells), key=name)
         depooled = backends.depooled()
-        lines = [Text(f"{len(backends.backends)} backends on {len(backends.caches)} caches"
-                      + (f"; depooled: {', '.join(f'{b} ({len(c)})' for b, c in depooled.items())}" if depooled else ""))]
-        lines += [Text(f"{cache}: {error}", style="bold red") for cache, error in backends.errors.items()]
-        self.query_one("#backends-note", Static).update(Text("\n").join(lines))
+        summary = Text(f"{len(backends.backends)} backends on {len(backends.caches)} caches")
+        if depooled:
+            summary.append("; depooled: ")
+            summary.append_text(Text(", ").join(Text.assemble(safe_text(b, identifier=True), f" ({len(c)})")
+                                                for b, c in depooled.items()))
+        lines = [summary]
+        lines += [Text.assemble(safe_text(cache, identifier=True), ": ", safe_text(error, multiline=True), style="bold red")
+                  for cache, error in backends.errors.items()]
+        self.query_one("#backends-note", Plain).update(Text("\n").join(lines))

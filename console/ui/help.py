@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from rich.table import Table
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Static
+
+from console.core.display import safe_text
+from console.ui.widgets.plain import Plain
 
 KEYS: tuple[tuple[str, str], ...] = (
     ("tab / shift+tab", "next / previous pane"),
@@ -59,7 +62,7 @@ def key_table(keys: dict[str, str] | None = None) -> Table:
     for key, meaning in KEYS:
         if keys and key in REBINDABLE:
             key = keys.get(REBINDABLE[key], key)
-        table.add_row(key, meaning)
+        table.add_row(safe_text(key, identifier=True), Text(meaning))  # the operator's keys (config): never markup
     return table
 
 
@@ -78,8 +81,8 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="help"):
-            yield Static(key_table(self.keys))
-            yield Static(NOTE, id="help-note")
+            yield Plain(key_table(self.keys))
+            yield Plain(NOTE, id="help-note")
 
     def on_mount(self) -> None:
         self.query_one("#help").border_title = "Keys"

@@ -13,8 +13,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, DataTable, Footer, Input, Static
+from textual.widgets import Button, DataTable, Footer, Input
 
+from console.core.display import safe_text
 from console.core.model import IcingaSnapshot, LogSnapshot, PuppetInventory
 from console.derive.commits_pane import merged_commits
 from console.derive.incident import (
@@ -30,12 +31,15 @@ from console.derive.incident import (
     START,
     Incident,
     IncidentFile,
+    TimelineEntry,
     TimelineObserver,
     export_markdown,
     impact_window,
     refresh_actions,
     with_note,
 )  # fmt: skip
+from console.ui.action_keys import FormInput
+from console.ui.widgets.plain import Plain
 
 if TYPE_CHECKING:
     from console.ui.app import OpsConsoleApp
@@ -186,11 +190,11 @@ class StartIncidentScreen(ModalScreen["tuple[str, str | None] | None"]):
     def compose(self) -> ComposeResult:
         with Vertical() as box:
             box.border_title = "Start an incident"
-            yield Static("What is broken, in a few words (the report's title):")
-            yield Input(placeholder="PHP-FPM down on mw152", id="incident-title")
-            yield Static("Task (optional), e.g. T12345:")
-            yield Input(placeholder="T12345", id="incident-task")
-            yield Static("", id="incident-error")
+            yield Plain("What is broken, in a few words (the report's title):")
+            yield FormInput(placeholder="PHP-FPM down on mw152", id="incident-title")
+            yield Plain("Task (optional), e.g. T12345:")
+            yield FormInput(placeholder="T12345", id="incident-task")
+            yield Plain("", id="incident-error")
             with Horizontal():
                 yield Button("Start", variant="error", id="incident-start")
 
@@ -210,7 +214,7 @@ class StartIncidentScreen(ModalScreen["tuple[str, str | None] | None"]):
         title = self.query_one("#incident-title", Input).value
         task = self.query_one("#incident-task", Input).value.strip() or None
         if not title.strip():
-            self.query_one("#incident-error", Static).update("a title is needed")
+            self.query_one("#incident-error", Plain).update("a title is needed")
             self.query_one("#incident-title", Input).focus()
             return
         self.dismiss((title, task))
@@ -231,7 +235,7 @@ class NoteScreen(ModalScreen["str | None"]):
     def compose(self) -> ComposeResult:
         with Vertical() as box:
             box.border_title = "Add a note to the timeline"
-            yield Input(placeholder="called the DBA; failing over db151", id="note")
+            yield FormInput(placeholder="called the DBA; failing over db151", id="note")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.dismiss(event.value)
@@ -253,7 +257,9 @@ class ConfirmEndScreen(ModalScreen[bool]):
         self._title = title
 
     def compose(self) -> ComposeResult:
-        yield Static(f"End the incident {self._title!r}? Its timeline is archived. [y/N]")
+        # the title is the operator's own words (or another session's): shown as data, never as markup
+        yield Plain(Text.assemble("End the incident '", safe_text(self._title),
+                                  "'? Its timeline is archived. [y/N]"))
 
     def action_answer(self, yes: bool) -> None:
         self.dismiss(yes)
@@ -277,7 +283,7 @@ class TimelineScreen(Screen[None]):
     def __init__(self, desk: IncidentDesk) -> None:
         super().__init__()
         self.desk = desk
-        self.head = Static("", id="timeline-head")
+        self.head = Plain("", id="timeline-head")
         self.table: DataTable = DataTable(id="timeline", cursor_type="row", zebra_stripes=False)
         self._shown: list[tuple[str, ...]] = []  # the rows on screen, as text
 
@@ -301,8 +307,9 @@ class TimelineScreen(Screen[None]):
         begin, end = impact_window(incident, now)
         task = f"  task {incident.task}" if incident.task else ""
         impact = f"impact {begin:%H:%M}–{end:%H:%M}" if end else f"impact since {begin:%H:%M} (ongoing)"
-        self.head.update(Text.assemble((f"INCIDENT {incident.title}", "bold"), task,
-                                       f"  started {incident.started_at:%Y-%m-%d %H:%M} UTC by {incident.started_by}",
+        self.head.update(Text.assemble(("INCIDENT ", "bold"), safe_text(incident.title, style="bold"), task,
+                                       f"  started {incident.started_at:%Y-%m-%d %H:%M} UTC by ",
+                                       safe_text(incident.started_by, identifier=True),
                                        f"  {impact}  {len(incident.entries)} entries"))
         rows = [_row(e) for e in incident.entries]
         plain = [tuple(str(cell) for cell in row) for row in rows]
@@ -356,6 +363,8 @@ def _time(at: datetime) -> str:
     return at.astimezone(timezone.utc).strftime("%m-%d %H:%M:%S")
 
 
-def _row(entry) -> tuple:
-    return (_time(entry.at), Text(entry.kind, style=KIND_STYLE.get(entry.kind, "")), entry.text, entry.who or "",
-            (entry.detail or "")[:120])
+def _row(entry: TimelineEntry) -> tuple[Text, ...]:
+    """A timeline row: Texts (a str cell would be markup), display-safe — titles, check names, plugin
+    output and other operators' reasons (from their audit files) are data."""
+    return (Text(_time(entry.at)), safe_text(entry.kind, style=KIND_STYLE.get(entry.kind, "")), safe_text(entry.text),
+            safe_text(entry.who or "", identifier=True), safe_text((entry.detail or "")[:120]))

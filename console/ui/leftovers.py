@@ -13,19 +13,20 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Static
 
 from console.actions import SUCCESS, ActionResult, Refused
+from console.core.display import safe_text
 from console.core.rows import Column, Row
 from console.derive.leftovers import KIND_LABELS, LOCK, since_text
 from console.derive.leftovers_fetch import LeftoverBoard, gather
 from console.ui.actions import ActionDesk, ActionRequest, ActionScreen, made
 from console.ui.widgets import KeyedTable
+from console.ui.widgets.plain import Plain
 
 if TYPE_CHECKING:
     from console.ui.app import OpsConsoleApp
 
-COLUMNS = (Column("kind", "kind"), Column("target", "target"), Column("what", "what"), Column("since", "since"),
+COLUMNS = (Column("kind", "kind"), Column("target", "target", identifier=True), Column("what", "what"), Column("since", "since"),
            Column("cleanup", "clean-up"))
 KIND_STYLE = {"downtime": "bold yellow", "ack": "yellow", "puppet-disabled": "bold magenta", "depooled": "bold red",
               "lock": "cyan"}
@@ -75,7 +76,7 @@ class LeftoversScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="leftovers"):
             yield self.table
-            yield Static("loading…", id="leftovers-note")
+            yield Plain("loading…", id="leftovers-note")
 
     def on_mount(self) -> None:
         box = self.query_one("#leftovers")
@@ -89,7 +90,7 @@ class LeftoversScreen(ModalScreen[None]):
     def action_reload(self) -> None:
         self.loading = True
         if self.is_attached:
-            self.query_one("#leftovers-note", Static).update("loading…")
+            self.query_one("#leftovers-note", Plain).update("loading…")
         self.run_worker(self._load(), group="leftovers", exclusive=True, exit_on_error=False)
 
     async def _load(self) -> None:
@@ -105,7 +106,7 @@ class LeftoversScreen(ModalScreen[None]):
             board = await gather(app.config, app.store, engine.session, clock=app.clock, commands=commands)
         except Exception as exc:  # noqa: BLE001 - a bug must not take the console down with it
             self.loading = False
-            self._say(Text(f"cannot gather the leftovers: {type(exc).__name__}: {exc}", style="bold red"))
+            self._say(safe_text(f"cannot gather the leftovers: {type(exc).__name__}: {exc}", style="bold red"))
             return
         self.loading = False
         self.loads += 1
@@ -113,7 +114,7 @@ class LeftoversScreen(ModalScreen[None]):
 
     def _say(self, text: Text) -> None:
         if self.is_attached:
-            self.query_one("#leftovers-note", Static).update(text)
+            self.query_one("#leftovers-note", Plain).update(text)
 
     def show(self, board: LeftoverBoard) -> None:
         self.board = board
@@ -131,8 +132,9 @@ class LeftoversScreen(ModalScreen[None]):
         count = len(board.rows)
         lines = [Text(f"{count} leftover{'s' if count != 1 else ''}" if count else "nothing left behind",
                       style="bold" if count else "green")]
-        lines += [Text(problem, style="bold red") for problem in board.problems]
-        lines += [Text(note, style="dim") for note in board.notes]
+        # a backend's error, a lock holder's name: data (the table's cells are made safe by KeyedTable)
+        lines += [safe_text(problem, style="bold red") for problem in board.problems]
+        lines += [safe_text(note, style="dim") for note in board.notes]
         self._say(Text("\n").join(lines))
 
     # --- clean-ups --------------------------------------------------------------------------------

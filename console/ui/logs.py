@@ -2,7 +2,12 @@
 
 Every POLL_SECONDS an async worker asks the first Graylog source for the lines after the newest one
 shown (console.derive.logtail keeps the cursor, drops the boundary's duplicates and bounds the buffer).
-A failing or slow Graylog shows its error on the status line and the next poll tries again.
+A failing or slow Graylog shows its error on the status line and the next poll tries again; a query
+Graylog cannot parse (HTTP 400) says so and waits for another one.
+
+Log lines carry end users' input: every cell is a display-safe Text (the DataTable reads a string as
+markup), the status and error lines are Plain. The operator's query is sent exactly as typed, shown as
+text, and refused (on screen, the screen staying) when it holds control characters.
 """
 
 from __future__ import annotations
@@ -13,21 +18,44 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import DataTable, Footer, Input
 
 from console.core.config import is_production
+from console.core.display import control_characters, safe, safe_text
 from console.core.model import LogMessage
+from console.core.rows import Row
 from console.derive.logtail import DEFAULT_RANGE, RANGES, TAIL_COLUMNS, LogTail, TailUpdate, line_key, range_after, tail_row
 from console.sources.base import SourceError
 from console.sources.graylog import GraylogSource, GraylogStream
 from console.ui.detail import Picker
 from console.ui.widgets import FarmHeader
+from console.ui.widgets.plain import Plain
 
 if TYPE_CHECKING:
     from console.ui.app import OpsConsoleApp
 
 POLL_SECONDS = 2.0
 ALL_STREAMS = "*all*"
+
+
+def query_problem(query: str, what: str = "the query") -> str | None:
+    """Why a typed query is not sent (None: it is): control or invisible characters, which Graylog
+    would search for and the screen could not show."""
+    found = control_characters(query)
+    if not found:
+        return None
+    return f"{what} holds control characters ({', '.join(found[:3])}); type it without them"
+
+
+def refusal(query: str) -> str | None:
+    """What the error line says of a query that is not sent (None: it is sent)."""
+    problem = query_problem(query)
+    return f"not searched: {problem}" if problem else None
+
+
+def shown_cells(row: Row) -> tuple[Text, ...]:
+    """The row's cells as the tail's table shows them: display-safe Texts, never a markup string."""
+    return tuple(safe_text(cell, identifier=column.identifier) for column, cell in zip(TAIL_COLUMNS, row.cells, strict=False))
 
 
 class TailTable(DataTable[object]):
@@ -46,6 +74,20 @@ class TailTable(DataTable[object]):
     def action_follow(self) -> None:
         if self.row_count:
             self.move_cursor(row=self.row_count - 1)
+
+
+class QueryInput(Input):
+    """The query editor: what is typed or pasted is text (an Input never reads markup); control and
+    invisible characters are refused as they come, with a toast naming them, so the editor never holds
+    bytes the terminal would act on."""
+
+    def replace(self, text: str, start: int, end: int) -> None:
+        problem = query_problem(text, "the text")
+        if problem is not None:
+            self.app.bell()
+            self.notify(f"not typed: {problem}", title="Graylog query", severity="warning", timeout=8)
+            return
+        super().replace(text, start, end)
 
 
 class LogScreen(Screen[None]):
@@ -78,6 +120,7 @@ class LogScreen(Screen[None]):
         self.tail = LogTail()
         self.paused = False
         self.error: str | None = None
+        self.bad_query = refusal(self.search_query)  # why the query is not searched (None: it is)
         self.polls = 0  # answered polls, for the status line and the tests
         self._messages: dict[str, LogMessage] = {}
         self._generation = 0  # bumped on every restart: an answer to an older search is thrown away
@@ -96,9 +139,10 @@ class LogScreen(Screen[None]):
         farm = app.config.farm
         self.header = FarmHeader(farm.name, farm.environment, is_production(app.config), app.identity, app.clock)
         yield self.header
-        yield Static("", id="tail-status")
-        yield Static("", id="tail-error")
-        yield Input(self.search_query, placeholder="Graylog query, e.g. source:mw152 AND level:<=3", id="tail-query")
+        yield Plain("", id="tail-status")
+        yield Plain("", id="tail-error")
+        yield QueryInput(self._editable(self.search_query), placeholder="Graylog query, e.g. source:mw152 AND level:<=3",
+                         id="tail-query")
         yield TailTable()
         yield Footer()
 
@@ -118,7 +162,7 @@ class LogScreen(Screen[None]):
 
     def poll(self) -> None:
         """Ask for what is new, unless paused or the previous poll is still out."""
-        if self.paused or self._busy or self.source is None:
+        if self.paused or self._busy or self.source is None or self.bad_query:
             return
         self._busy = True
         self.run_worker(self._poll(self._generation), group="tail", exit_on_error=False)
@@ -135,6 +179,8 @@ class LogScreen(Screen[None]):
                 except SourceError as exc:
                     if generation == self._generation:
                         self.error = str(exc)
+                        if self.error.startswith("HTTP 400"):  # the same query would be refused again
+                            self.bad_query = f"graylog cannot use this query: {self.error}"
                     return
                 if generation != self._generation:
                     return  # the search changed meanwhile
@@ -158,6 +204,7 @@ class LogScreen(Screen[None]):
         self._messages.clear()
         self.query_one(TailTable).clear()
         self.error = None
+        self.bad_query = refusal(self.search_query)
         self.polls = 0
         self._show_status()
         self.poll()
@@ -177,32 +224,34 @@ class LogScreen(Screen[None]):
                 if row.key in self._messages:
                     continue  # never two rows for one line
                 self._messages[row.key] = message
-                table.add_row(*row.cells, key=row.key)
+                table.add_row(*shown_cells(row), key=row.key)
             if following and table.row_count:
                 table.move_cursor(row=table.row_count - 1, animate=False)
 
     def _show_status(self) -> None:
         source = self.source
-        stream = self.stream.title if self.stream else "all streams"
+        stream = safe(self.stream.title) if self.stream else "all streams"
         state = Text("⏸ PAUSED", style="bold yellow") if self.paused else Text(f"● live, every {POLL_SECONDS:g}s", style="green")
         status = Text.assemble(
             ("Logs ", "bold"),
-            (self.search_query, "bold"),
+            safe_text(self.search_query, style="bold"),
             f"  · last {self.range_name} · {stream} · ",
             state,
             f" · {len(self.tail.lines)}/{self.tail.limit} lines",
         )
         if source is not None and len([s for s in self.ops.poller.sources.values() if isinstance(s, GraylogSource)]) > 1:
-            status.append(f" · {source.name}", style="dim")
-        self.query_one("#tail-status", Static).update(status)
+            status.append(f" · {safe(source.name, identifier=True)}", style="dim")
+        self.query_one("#tail-status", Plain).update(status)
         problem: Text | None = None
         if source is None:
             problem = Text("✖ no graylog source configured", style="bold red")
+        elif self.bad_query:
+            problem = Text(f"✖ {safe(self.bad_query)} — press / to change the query", style="bold red")
         elif self.error:
-            problem = Text(f"✖ graylog: {self.error} — trying again every {POLL_SECONDS:g}s", style="bold red")
+            problem = Text(f"✖ graylog: {safe(self.error)} — trying again every {POLL_SECONDS:g}s", style="bold red")
         elif self.polls and not self.tail.lines:
             problem = Text(f"no lines match in the last {self.range_name}; waiting for new ones", style="dim")
-        error = self.query_one("#tail-error", Static)
+        error = self.query_one("#tail-error", Plain)
         error.update(problem or "")
         error.display = problem is not None
 
@@ -211,7 +260,7 @@ class LogScreen(Screen[None]):
     def action_back(self) -> None:
         editor = self.query_one("#tail-query", Input)
         if editor.has_class("-editing"):
-            editor.value = self.search_query
+            editor.value = self._editable(self.search_query)
             self._close_editor()
         else:
             self.app.pop_screen()
@@ -229,11 +278,20 @@ class LogScreen(Screen[None]):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        self._close_editor()
         query = event.value.strip() or "*"
-        if query != self.search_query:
+        problem = query_problem(query)
+        if problem is not None:  # said, the editor left open to fix it; the tail goes on with the old query
+            self.notify(f"not searched: {problem}", title="Graylog query", severity="warning", timeout=8)
+            return
+        self._close_editor()
+        if query != self.search_query or self.bad_query:
             self.search_query = query
             self.restart()
+
+    @staticmethod
+    def _editable(query: str) -> str:
+        """What the editor starts with: the query, unless it holds control characters (`:logs` took it)."""
+        return "" if query_problem(query) else query
 
     def _close_editor(self) -> None:
         self.query_one("#tail-query", Input).remove_class("-editing")
@@ -260,7 +318,8 @@ class LogScreen(Screen[None]):
                 self.run_worker(self._load_streams(), group="streams", exclusive=True, exit_on_error=False)
             return
         options = [(ALL_STREAMS, Text("all streams", style="bold"))]
-        options += [(s.stream_id, Text(s.title + (" (paused)" if s.disabled else ""))) for s in self.streams]
+        options += [(s.stream_id, Text.assemble(safe_text(s.title, identifier=True), " (paused)" if s.disabled else ""))
+                    for s in self.streams]
         current = 0 if self.stream is None else 1 + next((i for i, s in enumerate(self.streams) if s == self.stream), -1)
         self.app.push_screen(Picker("Search which stream?", options, highlighted=current), self._set_stream)
 

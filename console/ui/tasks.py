@@ -11,10 +11,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import DataTable, Static
+from textual.widgets import DataTable
 
 from console.actions import CANCELLED, FAILURE, INTERRUPTED, PARTIAL, SUCCESS, ActionEvent, ActionResult
 from console.actions.plan import Plan
+from console.core.display import safe_text
+from console.ui.widgets.plain import Plain
 
 if TYPE_CHECKING:
     from textual.notifications import SeverityLevel
@@ -115,7 +117,7 @@ class TasksScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="tasks"):
             yield self.table
-            yield Static("", id="tasks-note")
+            yield Plain("", id="tasks-note")
 
     def on_mount(self) -> None:
         box = self.query_one("#tasks")
@@ -134,11 +136,12 @@ class TasksScreen(ModalScreen[None]):
             plan = task.plan
             outcome = Text(task.outcome.upper(), style=OUTCOME_STYLE.get(task.outcome, ""))
             reason = plan.reason.text if plan.reason else ""
-            table.add_row(plan.title, str(plan.operator), outcome, task.progress, f"{task.elapsed():.1f}s", reason,
-                          key=plan.id)
+            # a str cell would be markup: the title names hosts and URLs, the progress a batch's hosts
+            table.add_row(safe_text(plan.title), safe_text(str(plan.operator), identifier=True), outcome,
+                          safe_text(task.progress), Text(f"{task.elapsed():.1f}s"), safe_text(reason), key=plan.id)
         if self.task_list.tasks:
             table.move_cursor(row=min(cursor, len(self.task_list.tasks) - 1))  # the redraw keeps the cursor
-        note = self.query_one("#tasks-note", Static)
+        note = self.query_one("#tasks-note", Plain)
         note.update("no action yet in this session" if not self.task_list.tasks else
                     f"{len(self.task_list.running())} running, {len(self.task_list.tasks)} in all")
 

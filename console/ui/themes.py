@@ -11,6 +11,9 @@ from typing import Any, Iterable
 import yaml
 from textual.theme import Theme
 
+from console.core import files
+from console.core.config_file import YamlProblem, load_yaml
+
 USER_THEMES = Path("~/.config/opsconsole/themes")
 DEFAULT_THEME = "dark"
 COLOUR_KEYS = ("primary", "secondary", "accent", "warning", "error", "success", "foreground", "background", "surface", "panel", "boost")  # fmt: skip
@@ -50,18 +53,22 @@ def theme_from_data(data: Any, file: str) -> Theme:
 
 
 def _safe_load(text: str) -> Any:
-    """libyaml when present (start-up); a syntax error is read again by PyYAML, whose message we quote."""
-    try:
-        return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except yaml.YAMLError:
-        return yaml.safe_load(text)
+    """The config's YAML reading (libyaml, the pure-Python loader's message for a syntax error):
+    safe tags only, nodes counted with aliases expanded (a billion laughs is a message)."""
+    return load_yaml(text)
 
 
 def load_theme_file(path: Path, text: str | None = None) -> Theme:
+    """One theme; ValueError with the reason. A user's file is read only when it is a regular file of
+    at most THEME_MAX bytes (console/core/files.py): a FIFO or /dev/zero there is a message."""
     try:
-        data = _safe_load(path.read_text(encoding="utf-8") if text is None else text)
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ValueError(f"cannot read it: {exc}") from None
+        data = _safe_load(files.read_text(path, files.THEME_MAX) if text is None else text)
+    except files.FileRefused as exc:
+        raise ValueError(exc.why) from None
+    except OSError as exc:
+        raise ValueError(f"cannot read it: {exc.strerror or exc}") from None
+    except YamlProblem as exc:
+        raise ValueError(f"not a theme's YAML: {exc}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark else ""

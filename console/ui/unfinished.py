@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from console.actions.audit import AuditError, AuditLog, acknowledge_unfinished
 from console.actions.locks import find_unfinished
 from console.core.config import secret_values
+from console.core.display import safe
 
 if TYPE_CHECKING:
     from console.ui.app import OpsConsoleApp
@@ -20,11 +21,13 @@ async def warn_unfinished(app: OpsConsoleApp) -> None:
     try:
         found = await find_unfinished(app.config, app.clock)
     except OSError as exc:
-        app.notify(f"the audit file could not be read for unfinished actions: {exc}", severity="warning", timeout=10)
+        app.notify(safe(f"the audit file could not be read for unfinished actions: {exc}"), severity="warning", timeout=10)
         return
     if not found:
         return
-    lines = [u.describe() for u in found[:SHOWN_AT_ONCE]]
+    # one line per action, each display-safe on its own: a title or target from the audit (maybe another
+    # operator's) holding a line break cannot pass for one more unfinished action
+    lines = [safe(u.describe()) for u in found[:SHOWN_AT_ONCE]]
     if len(found) > SHOWN_AT_ONCE:
         lines.append(f"... and {len(found) - SHOWN_AT_ONCE} more: opsconsole status lists them")
     app.notify("\n".join(lines), title="Unfinished actions", severity="warning", timeout=30)

@@ -4,18 +4,14 @@ come with the validated config, and a broken config ends the console with every 
 
 from __future__ import annotations
 
-import os
-import pty
-import select
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 from ui_helpers import FIXED, IDENTITY, every_pane_has_rows, text_of, wait_until
 
 from console.core.config_file import parse_document
 from console.ui.app import OpsConsoleApp
+from tests.harness.pty_run import run_on_a_pty
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -67,37 +63,10 @@ async def test_a_broken_config_ends_the_console_with_every_problem():
     assert problems[1].startswith("farm.yaml:9: ui.keys.filter: 'q' is already taken by the console")
 
 
-def _run_on_a_pty(argv: list[str], timeout: float = 60.0) -> tuple[int, str]:
-    """Run `argv` on a new pty as an operator would; its exit status and everything it printed. The
-    slave end stays open here until the end: Linux drops what the master has not read yet once the
-    last slave descriptor closes (the child's exit), and the errors come last."""
-    master, slave = pty.openpty()
-    env = {**os.environ, "TERM": "xterm-256color"}
-    env.pop("TEXTUAL", None)
-    process = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env, cwd=ROOT, start_new_session=True)
-    seen = b""
-    deadline = time.monotonic() + timeout
-    waiting = select.poll()  # not select(): a long test session has descriptors above FD_SETSIZE
-    waiting.register(master, select.POLLIN)
-    try:
-        while time.monotonic() < deadline:
-            if waiting.poll(200):
-                seen += os.read(master, 65536)
-            elif process.poll() is not None:
-                break  # exited, and nothing more to read
-        return process.wait(timeout=10), seen.decode(errors="replace")
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        os.close(slave)
-        os.close(master)
-
-
 def test_the_console_on_a_broken_config_prints_its_problems_and_exits_2(tmp_path):
     path = tmp_path / "farm.yaml"
     path.write_text(BROKEN)
-    code, output = _run_on_a_pty([sys.executable, "-m", "console", "--config", str(path)])
+    code, output = run_on_a_pty([sys.executable, "-m", "console", "--config", str(path)])
     assert code == 2, output[-2000:]
     assert f"{path}:7: sources.puppetdb[0].url: " in output
     assert f"{path}:9: ui.keys.filter: 'q' is already taken by the console" in output
@@ -106,7 +75,7 @@ def test_the_console_on_a_broken_config_prints_its_problems_and_exits_2(tmp_path
 def test_a_yaml_error_is_refused_before_the_console_takes_the_terminal(tmp_path):
     path = tmp_path / "farm.yaml"
     path.write_text("farm:\n  name: [wikitide\n")
-    code, output = _run_on_a_pty([sys.executable, "-m", "console", "--config", str(path)])
+    code, output = run_on_a_pty([sys.executable, "-m", "console", "--config", str(path)])
     assert code == 2
     assert f"{path}:3: (yaml): YAML syntax error" in output
     assert "\x1b[?1049h" not in output  # the alternate screen was never entered

@@ -12,16 +12,18 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Callable, ClassVar
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.message import Message
-from textual.widgets import Static
 
-from console.core.rows import Cell, PaneView
+from console.core.display import safe_text
+from console.core.rows import Cell, PaneView, safe_view
 from console.core.state import Store
 from console.derive.filtering import RowIndex, SortOrder, TableState, index_rows, parse_filter, select, sorted_columns
 from console.ui.widgets import KeyedTable, OpeningTable
 from console.ui.widgets.keyed_table import TableLayout, same_cell, table_layout
+from console.ui.widgets.plain import Plain
 
 if TYPE_CHECKING:  # the config's models load after the first paint
     from console.core.config import AppConfig
@@ -50,7 +52,7 @@ class IndexedView:
 def derive_indexed(derive: Derive, store: Store, config: AppConfig, now: datetime) -> IndexedView:
     """A pane's view and its row index. No Textual: runs in a worker thread (the store's snapshots are
     immutable; a source's new answer replaces its snapshot, never edits it)."""
-    view = derive(store, config, now)
+    view = safe_view(derive(store, config, now))
     return IndexedView(view, index_rows(view.rows))
 
 
@@ -99,7 +101,7 @@ class Pane(Vertical):
         self.badge = ""
         self.border_title = f"{self.number} {self.title}"
         # Held rather than queried: a redraw may come while the app is tearing the screen down.
-        self.note = Static("", classes="pane-note")
+        self.note = Plain("", classes="pane-note")
         self._note_shown: Cell = ""
         table = OpeningTable if self.opens_hosts else KeyedTable
         self.table = table(id=f"{self.title.lower()}-table")
@@ -138,17 +140,17 @@ class Pane(Vertical):
             self._note_shown = view.note or ""
             note.update(self._note_shown)
         note.display = view.note is not None
-        note.tooltip = view.detail or None
+        note.tooltip = Text(view.detail) if view.detail else None  # a Text: never markup
         shown = len(layout.table.rows)
         count = f"{shown}/{len(view.rows)}" if state.row_filter.active else f"{shown}"
         marked = f" · {len(state.marked)} marked" if state.marked else ""
         legend = f" · {view.legend}" if view.legend else ""
         hidden_note = f", {layout.hidden} handled hidden" if layout.hidden else ""
-        self.border_subtitle = f"{count} {self.noun}{hidden_note}{marked}{legend}"
+        self.border_subtitle = safe_text(f"{count} {self.noun}{hidden_note}{marked}{legend}")
         title = f"{self.number} {self.title}"
         if state.row_filter.text:
             title += f" /{state.row_filter.text}" + (" (bad regex)" if state.row_filter.error else "")
-        self.border_title = title
+        self.border_title = safe_text(title)  # the operator's filter is text, never markup
         self.badge = view.badge
 
     # --- what the operator does to the rows (kept by key across refreshes) -----------------------

@@ -7,6 +7,7 @@ from textual.containers import Horizontal
 from textual.widgets import Static
 
 from console.core.clock import Clock
+from console.ui.widgets.plain import Plain
 
 
 def environment_class(environment: str, production: bool) -> str:
@@ -29,13 +30,13 @@ class FarmHeader(Horizontal):
         self._clock_label = Static(self._shown, id="clock")
         self._paused = Static(" PAUSED ", id="paused")
         self._paused.display = False
-        self._incident = Static("", id="incident")
+        self._incident = Plain("", id="incident")
         self._incident.display = False
 
     def compose(self) -> ComposeResult:
-        yield Static(self._farm, id="farm-name")
-        yield Static(f" {self._environment.upper()} ", id="environment", classes=environment_class(self._environment, self._production))
-        yield Static(self._identity, id="identity")
+        yield Plain(self._farm, id="farm-name")  # names from the config file: data, never markup
+        yield Plain(f" {self._environment.upper()} ", id="environment", classes=environment_class(self._environment, self._production))
+        yield Plain(self._identity, id="identity")
         yield Static(" READ-ONLY ", id="read-only")
         yield self._clock_label  # docked right
         yield self._paused

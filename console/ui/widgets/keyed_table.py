@@ -26,7 +26,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from console.core.rows import Cell, Column, Row
+from console.core.rows import Cell, Column, Row, safe_cells
 from console.derive.filtering import cell_width
 from console.derive.filtering import highlight as highlight_matches
 
@@ -222,7 +222,11 @@ class KeyedTable(ScrollView, can_focus=True):
 
     def reconcile(self, columns: Sequence[Column], rows: Sequence[Row], widths: Sequence[tuple[int, ...]] | None = None) -> None:
         """Show `rows` in that order under `columns`. `widths`, if given, holds each row's cell widths
-        (measured off the UI loop); else they are measured here, reusing those of unchanged Row objects."""
+        (measured off the UI loop); else they are measured here, reusing those of unchanged Row objects.
+        Every cell is shown display-safe (console.core.display), never as markup."""
+        shown = [safe_cells(tuple(columns), row) for row in rows]
+        if any(safe is not row for safe, row in zip(shown, rows, strict=True)):
+            rows, widths = shown, None  # a cell had to change: the widths given were of the raw text
         if widths is None:
             widths = self._measure(rows)
         else:

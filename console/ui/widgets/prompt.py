@@ -14,6 +14,8 @@ from textual.reactive import Reactive
 from textual.suggester import SuggestFromList
 from textual.widgets import Input, Static
 
+from console.ui.widgets.plain import Plain
+
 PLACEHOLDERS = {
     "filter": "filter: text, ~regex, !inverted — esc clears, enter keeps",
     "jump": "hosts alerts services commits · host NAME · theme NAME · q — tab completes",
@@ -72,11 +74,20 @@ class PromptBar(Horizontal):
         super().__init__(id="prompt")
         self.sign = Static("/", id="prompt-sign")
         self.input = CommandLine()
+        self.error = Plain("", id="prompt-error")
+        self.error.display = False
         self.display = False
 
     def compose(self) -> ComposeResult:
         yield self.sign
         yield self.input
+        yield self.error
+
+    def set_error(self, problem: str | None) -> None:
+        """Say what is wrong with what is typed (a filter that is no regex yet), or nothing."""
+        self.error.display = problem is not None
+        if problem is not None:
+            self.error.update(f"bad regex: {problem}")
 
     @property
     def is_open(self) -> bool:
@@ -84,6 +95,7 @@ class PromptBar(Horizontal):
 
     def open(self, mode: str, value: str = "", suggestions: Sequence[str] = ()) -> None:
         self.sign.update(SIGNS.get(mode, ">"))
+        self.set_error(None)
         self.display = True
         self.input.open(mode, value, suggestions)
 

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Sequence
 
 from textual.widgets import Static
 
+from console.core.display import safe_text
+
 if TYPE_CHECKING:
     from console.derive.status_bar import Quota, SourceHealth
 
@@ -33,4 +35,4 @@ class StatusBar(Static):
         from console.derive.status_bar import status_line
 
         # one line, as wide as the screen: a new text never changes the layout
-        self.update(status_line(self._items, self.content_size.width, self._quota), layout=False)
+        self.update(safe_text(status_line(self._items, self.content_size.width, self._quota)), layout=False)

@@ -7,6 +7,8 @@ from typing import Sequence
 from rich.text import Text
 from textual.widgets import Static
 
+from console.core.display import safe_text
+
 
 class TabBar(Static):
     """"1 Hosts 84 │ 2 Alerts 5 │ 3 Services │ 4 Commits" (shown when one pane fits at a time)."""
@@ -18,5 +20,5 @@ class TabBar(Static):
         parts = []
         for number, title, badge in tabs:
             label = f" {number} {title}" + (f" {badge}" if badge else "") + " "
-            parts.append(Text(label, style="bold reverse" if number == active else ""))
+            parts.append(safe_text(label, style="bold reverse" if number == active else ""))
         self.update(Text("│").join(parts), layout=False)  # one line, as wide as the screen
