@@ -18,6 +18,7 @@ a plain table: cache × backend → health.
 from __future__ import annotations
 
 import asyncio
+import binascii
 import json
 import re
 import shlex
@@ -27,11 +28,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+import pyotp
 
 from console.actions.executors import DOWN, FAILED, OK, REFUSED, ClientExecutor, Sent
 from console.actions.guard import InvalidAction, NotConfigured, Refused, Session
 from console.actions.plan import Command, HttpRequest, Step
-from console.actions.totp import decode_base32, totp
 from console.core.config import AppConfig, CacheConfig
 from console.sources.bounded import bounded_request
 from console.sources.httpclient import ssl_verify, transport_timeout
@@ -130,11 +131,13 @@ class DepoolServiceExecutor(ClientExecutor):
         secret = self.settings.totp_secret
         if secret is None:
             raise NotConfigured("refused: actions.depool.totp_secret is not set; the depool service wants an X-TOTP header")
+        # authenticator apps print the base32 secret in groups, some in lower case, often without padding
+        cleaned = "".join(secret.reveal().split()).upper().rstrip("=")
         try:
-            key = decode_base32(secret.reveal())
-        except ValueError as exc:
-            raise NotConfigured(f"refused: actions.depool.totp_secret: {exc}") from None
-        return {"X-TOTP": totp(key)}
+            code = pyotp.TOTP(cleaned + "=" * (-len(cleaned) % 8)).now()  # RFC 6238: SHA-1, 30 s, 6 digits
+        except (binascii.Error, ValueError):
+            raise NotConfigured("refused: actions.depool.totp_secret: the TOTP secret is not valid base32") from None
+        return {"X-TOTP": code}
 
     async def set_health(self, step: Step) -> Sent:
         """POST /backend/<host>/<state>: 2xx = ok; 401/403 = refused (a wrong TOTP); no answer = down."""

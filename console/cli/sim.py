@@ -14,6 +14,7 @@ import click
 
 from console.cli.options import fail, global_options, global_value
 from console.cli.run import require_terminal, run_console
+from console.core.runtime import tune_sim_process
 
 SCENARIOS_HELP = ("incident to simulate: healthy, php-fpm-down, puppet-after-commit, db-disk-full, hostile (escape "
                   "sequences, markup and very long lines in every field the farm serves)")
@@ -82,10 +83,7 @@ def sim(scenario: str, seed: int, state_dir: str | None, clusters: int, **scale:
     """
     from console.sim import SimFarm
 
-    # The farm's servers share one process: its event loops (the APIs', the probe targets') take the GIL
-    # back from the thread building answers after 1 ms, not 5, as the servers they stand for would not
-    # wait for each other at all (measured: a refresh at L = 300 ms ~8 ms shorter)
-    sys.setswitchinterval(0.001)
+    tune_sim_process()
     directory = Path(state_dir) if state_dir else Path(tempfile.mkdtemp(prefix="opsconsole-sim-"))
     knobs = _scale_args(scale)
     farm = _start_farm_or_exit(SimFarm, directory, scenario, seed, **knobs)
@@ -93,6 +91,8 @@ def sim(scenario: str, seed: int, state_dir: str | None, clusters: int, **scale:
 
     extra = [_start_farm_or_exit(SimFarm, directory / f"cluster{n}", cluster_scenario(scenario, n), cluster_seed(seed, n),
                                  **knobs) for n in range(2, clusters + 1)]
+    for each in (farm, *extra):
+        each.model.own_process = True  # this process is the farms' own (console/core/runtime.py)
     stopped = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopped.set())

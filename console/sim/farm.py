@@ -63,6 +63,9 @@ class Farm:
 
         check_scenario(scenario)
         self.lock = threading.RLock()
+        # `opsconsole sim`: the process is the farm's own, so building an answer may pause the collector
+        # (console/core/runtime.py); in `opsconsole demo` and the tests it shares the console's process
+        self.own_process = False
         self.seed = seed
         self.clock: Clock = clock or utc_now
         self.scenario = scenario

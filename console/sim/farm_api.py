@@ -9,8 +9,8 @@ from concurrent.futures import Executor
 from starlette.requests import Request
 from starlette.responses import Response
 
+from console.core.runtime import collector_paused
 from console.sim.farm import Farm
-from console.sim.gcpause import collector_paused
 
 
 class FarmApi(ABC):
@@ -38,7 +38,7 @@ class FarmApi(ABC):
         return False
 
     def _locked_answer(self, request: Request, body: bytes) -> Response:
-        with self.farm.lock, collector_paused():
+        with self.farm.lock, collector_paused(self.farm.own_process):
             return self.handle(request, body)
 
     @abstractmethod

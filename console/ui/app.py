@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import getpass
 import os
 import socket
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from functools import partial
@@ -29,6 +27,7 @@ from console.cli.shell import run_in_terminal
 from console.core.clock import Clock, utc_now
 from console.core.config_file import ConfigDocument, ConfigError, is_production_environment
 from console.core.display import safe, safe_text
+from console.core.runtime import ConsoleRuntime
 from console.core.state import Poller, Store
 from console.derive.jump import completions, parse_jump
 from console.ui.action_keys import ACTION_BINDINGS, ActionKeys
@@ -50,14 +49,6 @@ DETAIL, LOGS, HELP = ("console.ui.detail", "HostDetailScreen"), ("console.ui.log
 
 WIDE = 110  # columns from which the four panes fit on screen together
 PANE_REFRESH_TICKS = 5  # ages in the panes are redrawn every 5 s even without new data
-# Python's full (oldest-generation) collection walks every live object: ~200 ms at 20,000 alerts, a
-# visible stop if it comes in the middle of a refresh or a keystroke. The app runs it itself, every
-# 10 s, at a quiet moment: no fetch on its way, no refresh being drawn, no key just pressed (a
-# keystroke must not wait for it). The young generations are collected as usual.
-FULL_COLLECTION_TICKS = 10
-TYPING_SECONDS = 2.0  # ... and not while the operator types: a key pressed this recently puts it off
-FULL_COLLECTION_LATEST_TICKS = 120  # a farm never quiet for 2 minutes: collected between fetches' answers
-UI_SWITCH_INTERVAL = 0.001
 INCIDENT_AUDIT_TICKS = 10  # an open incident reads the audit file(s) every 10 s
 
 
@@ -168,10 +159,7 @@ class OpsConsoleApp(ActionKeys, App[None]):
         self._deriving = False  # a worker is deriving views (console/ui/panes/base.py derive_indexed)
         self._views_worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="opsconsole-views")
         self._ticks = 0
-        self._since_full_collection = 0
-        self._last_key = 0.0  # time.monotonic() of the last key pressed
-        self._thresholds = gc.get_threshold()
-        self._switch_interval = sys.getswitchinterval()
+        self.runtime = ConsoleRuntime()  # the collector and the GIL while the console runs (console/core/runtime.py)
 
     def start_with_theme(self, name: str) -> None:
         """The theme of the first frame, set before the app runs. Setting `theme` would have Textual
@@ -260,12 +248,7 @@ class OpsConsoleApp(ActionKeys, App[None]):
             self._configured()
         else:
             self.call_after_refresh(lambda: self.run_worker(self._validate_document(), group="config"))
-        self._thresholds = gc.get_threshold()  # as they are now (__init__'s are a fallback for an app never mounted)
-        gc.set_threshold(self._thresholds[0], self._thresholds[1], 1_000_000)  # see FULL_COLLECTION_TICKS
-        # views and answers are built in worker threads: the UI thread takes the GIL back after 1 ms
-        # of theirs, not 5 (measured at 20,000 alerts: the longest stall of a refresh ~140 -> ~60 ms)
-        self._switch_interval = sys.getswitchinterval()
-        sys.setswitchinterval(UI_SWITCH_INTERVAL)
+        self.runtime.apply()
 
     async def _validate_document(self) -> None:
         """The config's models (pydantic) load and validate in a thread after the first paint; a
@@ -329,8 +312,7 @@ class OpsConsoleApp(ActionKeys, App[None]):
         if self._actions is not None:
             await self._actions.aclose()
         self._views_worker.shutdown(wait=False, cancel_futures=True)
-        gc.set_threshold(*self._thresholds)
-        sys.setswitchinterval(self._switch_interval)
+        self.runtime.restore()
 
     def _store_changed(self, name: str) -> None:
         self._changed.add(name)
@@ -350,15 +332,12 @@ class OpsConsoleApp(ActionKeys, App[None]):
 
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.Key):
-            self._last_key = time.monotonic()
+            self.runtime.key_pressed()
         await super().on_event(event)
 
     def _tick(self) -> None:
         self._ticks += 1
-        self._since_full_collection += 1
-        if self._full_collection_due():
-            self._since_full_collection = 0
-            gc.collect()
+        self.runtime.collect_if_quiet(drawing=self.redraw_pending, fetching=bool(self.poller.fetching))
         self.header.tick()
         if self._ticks % INCIDENT_AUDIT_TICKS == 0:
             self.incident.refresh_actions()  # other operators' actions, from the shared audit
@@ -367,13 +346,6 @@ class OpsConsoleApp(ActionKeys, App[None]):
             self._refresh_detail()
         else:
             self._show_status(self.clock())
-
-    def _full_collection_due(self) -> bool:
-        if self._since_full_collection < FULL_COLLECTION_TICKS or self.redraw_pending:
-            return False
-        if time.monotonic() - self._last_key < TYPING_SECONDS:
-            return False
-        return not self.poller.fetching or self._since_full_collection >= FULL_COLLECTION_LATEST_TICKS
 
     def _refresh_detail(self) -> None:
         for screen in self.screen_stack:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
 from ui_fakes import NOW, FakeFarm, fake_config
 from ui_helpers import text_of, wait_until
 
@@ -71,54 +70,3 @@ def test_help_lists_every_key_the_app_shows():
             assert key.split("-")[0].replace("question_mark", "?") in listed, key
 
 
-@pytest.fixture
-def collections(monkeypatch) -> list[int]:
-    """The full collections the app asks for (gc.collect), counted instead of run."""
-    import gc
-
-    collected: list[int] = []
-    monkeypatch.setattr(gc, "collect", lambda *args: collected.append(1) or 0)
-    return collected
-
-
-async def filled_app(pilot, app: OpsConsoleApp) -> None:
-    await wait_until(pilot, lambda: not app.redraw_pending and app.query_one(HostsPane).table.row_count > 0)
-
-
-async def test_the_full_collection_waits_while_the_operator_types(collections):
-    """At 20,000 alerts a full collection stops the app ~200 ms: the one it runs every 10 s is put off
-    while keys are being pressed, then runs."""
-    from console.ui.app import FULL_COLLECTION_TICKS, TYPING_SECONDS
-
-    app = make_app(FakeFarm())
-    async with app.run_test(size=(80, 24)) as pilot:
-        await filled_app(pilot, app)
-        app._since_full_collection = FULL_COLLECTION_TICKS
-        await pilot.press("j")
-        app._tick()
-        assert collections == []  # a key was just pressed
-        app._last_key -= TYPING_SECONDS
-        app._tick()
-        assert collections == [1]
-
-
-async def test_the_full_collection_waits_for_the_fetches_on_their_way(collections):
-    """A refresh at 5,000 guests takes seconds: the full collection is not run in its middle (a stop
-    of ~200 ms at 20,000 alerts), unless the farm has not been quiet for FULL_COLLECTION_LATEST_TICKS."""
-    from console.ui.app import FULL_COLLECTION_LATEST_TICKS, FULL_COLLECTION_TICKS
-
-    app = make_app(FakeFarm())
-    async with app.run_test(size=(80, 24)) as pilot:
-        await filled_app(pilot, app)
-        app._last_key = 0.0
-        app.poller.fetching.add("pve")  # as the poller marks a fetch on its way
-        app._since_full_collection = FULL_COLLECTION_TICKS
-        app._tick()
-        assert collections == []
-        app._since_full_collection = FULL_COLLECTION_LATEST_TICKS
-        app._tick()
-        assert collections == [1]
-        app.poller.fetching.discard("pve")
-        app._since_full_collection = FULL_COLLECTION_TICKS
-        app._tick()
-        assert collections == [1, 1]
