@@ -22,9 +22,11 @@ import binascii
 import json
 import re
 import shlex
+import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from fnmatch import fnmatchcase
+from typing import TYPE_CHECKING, Any, Sequence
 from urllib.parse import urlsplit
 
 import httpx
@@ -32,11 +34,16 @@ import pyotp
 
 from console.actions.executors import DOWN, FAILED, OK, REFUSED, ClientExecutor, Sent
 from console.actions.guard import InvalidAction, NotConfigured, Refused, Session
-from console.actions.plan import Command, HttpRequest, Step
-from console.core.config import AppConfig, CacheConfig
+from console.actions.plan import Command, HttpRequest, Operator, Step
+from console.core.config import AppConfig, CacheConfig, ProbeConfig, ServiceConfig
+from console.core.hosts import short_name
+from console.core.model import CheckState, IcingaHostState, IcingaSnapshot, ProbeResult, ProbeSnapshot, ServiceCheck
 from console.sources.bounded import bounded_request
 from console.sources.httpclient import ssl_verify, transport_timeout
 from console.sources.parsing import first_line
+
+if TYPE_CHECKING:
+    from console.core.state import Store
 
 SICK, HEALTHY, AUTO = "sick", "healthy", "auto"
 DEPOOL_STATE = SICK
@@ -347,7 +354,213 @@ def _natural(name: str) -> tuple[Any, ...]:
     return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name))
 
 
+# --- what a depool or repool looks at before it leaps ------------------------------------------------
+
+VARNISHADM_UNREAD = ("varnishadm backend.list runs through the command executor, which a read-only session "
+                     "(a plan made before the write switch) cannot use")
+
+
+@dataclass(frozen=True)
+class HostHealth:
+    """One host as a repool's plan shows it: the configured services it serves (their `hosts` glob),
+    the Icinga checks of those services that are not OK, Icinga's state of the host, and the console's
+    own probes of it (a service's probe whose name or target is the host)."""
+
+    host: str
+    services: tuple[str, ...] = ()
+    problems: tuple[ServiceCheck, ...] = ()  # worst first
+    state: IcingaHostState | None = None  # None: Icinga does not know it (or was not read)
+    probes: tuple[ProbeResult, ...] = ()
+
+    @property
+    def critical(self) -> tuple[ServiceCheck, ...]:
+        return tuple(check for check in self.problems if check.state == CheckState.CRITICAL)
+
+    @property
+    def failing_probes(self) -> tuple[ProbeResult, ...]:
+        return tuple(probe for probe in self.probes if not probe.ok)
+
+
+@dataclass(frozen=True)
+class PoolFacts:
+    """Read just before a depool or repool is planned: every cache's backend list (fresh), and for a
+    repool each host's health (from the console's store, else fresh). `unread` says what could not be
+    read, in words ("Icinga: timed out after 10s")."""
+
+    backends: BackendTable
+    health: dict[str, HostHealth] = field(default_factory=dict)
+    unread: tuple[str, ...] = ()
+
+
+def served_by(config: AppConfig, host: str) -> list[ServiceConfig]:
+    """The configured services whose `hosts` glob matches `host` (a short name)."""
+    return [service for service in config.services if fnmatchcase(host, service.hosts)]
+
+
+def probe_target(probe: ProbeConfig) -> str | None:
+    """The host a probe talks to: its URL's host, its `host`, or its DNS `server`."""
+    url = getattr(probe, "url", None)
+    if isinstance(url, str):
+        return urlsplit(url).hostname
+    target = getattr(probe, "host", None) or getattr(probe, "server", None)
+    return target if isinstance(target, str) else None
+
+
+def host_probes(config: AppConfig, host: str) -> list[tuple[str, ProbeConfig]]:
+    """(service, probe) for the probes of `host`'s services that are about `host`: the probe's name
+    starts with the host's name ("mw152 api.php"), or its target is the host."""
+    from console.sources.probes import probe_label
+
+    found = []
+    for service in served_by(config, host):
+        for probe in service.probes:
+            target = probe_target(probe)
+            if probe_label(probe).split(" ", 1)[0] == host or (
+                    target is not None and short_name(target, config.farm.domains) == host):
+                found.append((service.name, probe))
+    return found
+
+
+def host_health(config: AppConfig, host: str, icinga: IcingaSnapshot | None, probes: Sequence[ProbeResult]) -> HostHealth:
+    """`host`'s health from an Icinga snapshot (None: not read) and probe results already of that host."""
+    domains = config.farm.domains
+    services = served_by(config, host)
+    every_check = any(not service.checks for service in services)  # a service without checks: all of the host's
+    names = {name for service in services for name in service.checks}
+    problems: list[ServiceCheck] = []
+    state = None
+    if icinga is not None:
+        problems = [check for check in icinga.services
+                    if check.state != CheckState.OK and short_name(check.host, domains) == host
+                    and services and (every_check or check.service in names)]
+        state = next((h for h in icinga.hosts if short_name(h.name, domains) == host), None)
+    order = {CheckState.CRITICAL: 0, CheckState.UNKNOWN: 1, CheckState.WARNING: 2}
+    problems.sort(key=lambda check: (order.get(check.state, 3), check.service))
+    return HostHealth(host, tuple(s.name for s in services), tuple(problems), state, tuple(probes))
+
+
+def cache_probe_failing(backend: Backend) -> bool:
+    """The cache's health probe fails for this backend: `sick` while the probe decides, or — set by hand
+    (depooled, forced) — a probe window that is not all good (`2/5`)."""
+    if backend.admin == "probe":
+        return backend.health == SICK
+    window = re.fullmatch(r"(\d+)/(\d+)", backend.probe)
+    return window is not None and int(window.group(2)) > 0 and int(window.group(1)) < int(window.group(2))
+
+
+def _merged_icinga(snapshots: Sequence[Any]) -> IcingaSnapshot | None:
+    found = [s for s in snapshots if isinstance(s, IcingaSnapshot)]
+    if not found:
+        return None
+    if len(found) == 1:
+        return found[0]
+    return IcingaSnapshot(hosts=tuple(h for s in found for h in s.hosts), services=tuple(c for s in found for c in s.services))
+
+
+async def gather_pool_facts(config: AppConfig, hosts: Sequence[str], *, session: Session, repool: bool,
+                            commands: Any = None, store: Store | None = None) -> PoolFacts:
+    """Read every cache's backend list now; for a repool also each host's Icinga checks and probes —
+    from `store` when it holds them (the console), else fresh (the CLI). Never raises for a backend's
+    failure: the table's `errors` and `unread` say what was not read."""
+    from console.sources.base import SourceError
+
+    unread: list[str] = []
+
+    async def backends() -> BackendTable:
+        if config.actions.depool.method == "varnishadm" and commands is None:
+            return BackendTable(tuple(c.name for c in config.actions.caches), (),
+                                errors={c.name: VARNISHADM_UNREAD for c in config.actions.caches})
+        return await read_backend_health(config, session, commands)
+
+    async def icinga() -> IcingaSnapshot | None:
+        held = _merged_icinga(store.data_of_kind("icinga")) if store is not None else None
+        if held is not None:
+            return held
+        if not config.sources.icinga:
+            unread.append("Icinga: no icinga source is configured (sources.icinga)")
+            return None
+        from console.actions.catalog import icinga_source
+        from console.sources.backends import IcingaHostChecks
+
+        source = IcingaHostChecks(icinga_source(config))
+        names = list(dict.fromkeys([*hosts, *(host_fqdn(config, host) for host in hosts)]))
+        try:
+            return await source.of_hosts(names)
+        except SourceError as exc:
+            unread.append(f"Icinga ({source.name}): {exc}")
+            return None
+        finally:
+            await source.aclose()
+
+    async def probes() -> list[ProbeResult]:
+        wanted = {host: host_probes(config, host) for host in hosts}
+        labels = {(service, probe_label_of(probe)) for found in wanted.values() for service, probe in found}
+        held = [s for s in store.data_of_kind("probes") if isinstance(s, ProbeSnapshot)] if store is not None else []
+        if held:
+            return [r for snapshot in held for r in snapshot.results if (r.service, r.label) in labels]
+        if not labels:
+            return []
+        from console.sources.probes import ProbesSource
+
+        runner = ProbesSource([])
+        return list(await asyncio.gather(*(runner.run(service, probe) for found in wanted.values()
+                                           for service, probe in found)))
+
+    if not repool:
+        return PoolFacts(await backends())
+    table, snapshot, results = await asyncio.gather(backends(), icinga(), probes())
+    health = {}
+    for host in hosts:
+        mine = {(service, probe_label_of(probe)) for service, probe in host_probes(config, host)}
+        health[host] = host_health(config, host, snapshot, [r for r in results if (r.service, r.label) in mine])
+    return PoolFacts(table, health, tuple(unread))
+
+
+def probe_label_of(probe: ProbeConfig) -> str:
+    from console.sources.probes import probe_label
+
+    return probe_label(probe)
+
+
+def facts_deadline(config: AppConfig) -> float:
+    """How long reading the facts may take in all: the slowest of its reads, and a little more."""
+    icinga = max((source.timeout for source in config.sources.icinga), default=0.0)
+    probes = max((probe.timeout for service in config.services for probe in service.probes), default=0.0)
+    return max(config.actions.depool.timeout, icinga, probes) + 1.0
+
+
+def pool_facts_now(config: AppConfig, operator: Operator, hosts: Sequence[str], *, repool: bool) -> PoolFacts:
+    """The facts for a plan builder given none (the CLI): read now, blocking, under `facts_deadline`, on
+    a thread of its own with its own event loop (so it also works when called from a running loop), in
+    a read-only session of `operator` (reads only)."""
+    deadline = facts_deadline(config)
+    answer: list[PoolFacts | BaseException] = []
+
+    async def read() -> PoolFacts:
+        async with asyncio.timeout(deadline):
+            return await gather_pool_facts(config, hosts, session=Session(operator), repool=repool)
+
+    def work() -> None:
+        try:
+            answer.append(asyncio.run(read()))
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller as "not read"
+            answer.append(exc)
+
+    thread = threading.Thread(target=work, name="opsconsole-pool-facts", daemon=True)
+    thread.start()
+    thread.join(deadline + 2.0)
+    if answer and isinstance(answer[0], PoolFacts):
+        return answer[0]
+    why = "timed out" if not answer or isinstance(answer[0], TimeoutError) else \
+        f"{type(answer[0]).__name__}: {first_line(str(answer[0]), 120)}"
+    caches = tuple(c.name for c in config.actions.caches)
+    return PoolFacts(BackendTable(caches, (), errors={c: f"not read ({why})" for c in caches}),
+                     unread=(f"the host's checks and probes: not read ({why})",) if repool else ())
+
+
 __all__ = [
     "AUTO", "Backend", "BackendTable", "DOWN", "DepoolError", "DepoolServiceExecutor", "HEALTHY", "SICK",
     "command_address", "depool_url", "host_fqdn", "parse_backend_list", "read_backend_health", "set_health_steps",
+    "HostHealth", "PoolFacts", "cache_probe_failing", "gather_pool_facts", "host_health", "host_probes",
+    "pool_facts_now", "served_by",
 ]

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, AsyncIterator, Awaitable, Callable
@@ -292,14 +291,13 @@ class ActionEngine:
         self._running[plan.key] = plan
         try:
             emit = _emitter(plan, on_event)
-            self._preconnect_caches(plan)  # handshakes only, overlapping the locks and the intent's fsync
             intent = {**self._who(plan), "event": "intent", "dry_run": False, "tier": int(plan.risk),
                       "confirmed_via": confirmation.via if confirmation else None,
                       "steps": [s.to_dict() for s in plan.steps]}
             # the targets' shared locks, for the whole run: a held one refuses before the intent is recorded;
-            # the intent is written (and fsynced) in the worker thread that took them, before anything is sent
-            async with self.locks.hold(plan, lambda text: emit("notice", text),
-                                       then=lambda: self._record_intent(intent)) as held:
+            # the intent is on disk (fsynced) before anything is sent, and a refusal there releases the locks
+            async with self.locks.hold(plan, lambda text: emit("notice", text)) as held:
+                await asyncio.to_thread(self._record_intent, intent)
                 result = await self._run(plan, on_event)
             extra = tuple(n for n in held.notices if n not in result.notices)
             return dataclasses.replace(result, notices=result.notices + extra) if extra else result
@@ -360,16 +358,6 @@ class ActionEngine:
         self._record_result(result)
         await emit("finished", f"{plan.title}: {outcome}", status=outcome, result=result)
         return result
-
-    def _preconnect_caches(self, plan: Plan) -> None:
-        """A purge or ban: start opening one connection per request to each cache now. No request goes
-        out on them before `_run_caches` (after the intent is on disk); a refused run leaves them idle."""
-        if plan.action not in ("purge", "ban"):
-            return
-        per_cache = Counter(step.executor for step in plan.steps)
-        for step in plan.steps:
-            if step.executor in per_cache:
-                self._cache(step).preconnect(per_cache.pop(step.executor))
 
     async def _run_caches(self, plan: Plan, emit: Any) -> list[StepResult]:
         """Every PURGE/BAN at once; then, for purges, a GET through each cache that answered."""

@@ -4,22 +4,24 @@ session cannot send one even if something skipped the guard."""
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import ssl
+import string
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any
+from urllib.parse import quote, urlsplit
 
 import httpx
 
 from console import __version__
-from console.actions.cachehttp import CacheTransport
+from console.actions.catalog import MAX_URLS
 from console.actions.guard import Session
 from console.actions.plan import HttpRequest, Step
 from console.core.config import CacheConfig, IcingaConfig
-from console.sources.bounded import DEFAULT_MAX_ANSWER, AnswerBound, AnswerTooSlow, bounded_request, max_answer
+from console.sources.bounded import DEFAULT_MAX_ANSWER, AnswerBound, bounded_request, max_answer
 from console.sources.httpclient import (
     basic_credentials,
     redact,
@@ -162,6 +164,26 @@ class ClientExecutor(Executor):
                                      deadline=self.timeout, **kwargs)
 
 
+# A purge sends each URL to every cache at once: a connection per request in flight, up to the most
+# URLs a purge may name. None is kept afterwards: httpcore's pool re-checks every connection it holds
+# whenever a request starts or ends, so idle ones kept for the verify GETs cost more CPU than opening
+# new ones, and in a purge of many URLs enough time for requests to time out.
+CACHE_LIMITS = httpx.Limits(max_connections=MAX_URLS, max_keepalive_connections=0)
+# A cookie a cache sets is never sent back: a Cookie header can make the verify GET bypass the cache.
+NO_COOKIES = DefaultCookiePolicy(allowed_domains=[])
+
+
+def request_target(url: str) -> bytes:
+    """The request line's target of a cache request: the URL's path and query byte for byte, as
+    catalog.normalise_url made them (`%2F` stays `%2F`, dot segments stay), where httpx.URL would drop
+    dot segments and escape `"`, `<`, `>`, `{`, `}` and backquotes. Only what a request line cannot
+    carry is escaped: a character beyond ASCII as its UTF-8 bytes (`/wiki/Äpfel` goes as
+    `/wiki/%C3%84pfel`, as a browser and MediaWiki send it, so the cache's key matches)."""
+    parts = urlsplit(url)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return quote(target, safe=string.punctuation).encode("ascii")
+
+
 def cache_tls(url: str, verify: bool | str) -> ssl.SSLContext:
     """The TLS context of a cache's connections. Loading a CA bundle costs ~20 ms of CPU (measured: 75 ms
     of a 4-cache purge when each cache loaded its own), so a plain-HTTP cache loads none, and HTTPS
@@ -178,47 +200,33 @@ def _unused_tls() -> ssl.SSLContext:
     return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 
 
-class CacheExecutor(Executor):
-    """One Varnish cache: PURGE and BAN go to its address with the site's Host header."""
+class CacheExecutor(ClientExecutor):
+    """One Varnish cache: PURGE, BAN and the verify GET go to its address with the site's Host header,
+    through one httpx.AsyncClient per cache (see _make_client)."""
 
     def __init__(self, cache: CacheConfig, session: Session) -> None:
         super().__init__(session, cache.timeout)
         self.cache = cache
         self.name = f"cache:{cache.name}"
-        self._transport: CacheTransport | None = None
-        wait = transport_timeout(self.timeout)
-        self._timeouts = {"connect": wait, "read": wait, "write": wait, "pool": wait}
 
-    def _cache_transport(self) -> CacheTransport:
-        if self._transport is None:
-            self._transport = CacheTransport(cache_tls(self.cache.url, self.cache.verify), max_answer=self.max_answer)
-        return self._transport
+    def _make_client(self) -> httpx.AsyncClient:
+        client = httpx.AsyncClient(
+            verify=cache_tls(self.cache.url, self.cache.verify),
+            timeout=transport_timeout(self.timeout),
+            limits=CACHE_LIMITS,
+            trust_env=False,  # straight to the cache: a proxy in the environment must not carry a PURGE
+            follow_redirects=False,
+            cookies=CookieJar(NO_COOKIES),
+            headers={"User-Agent": USER_AGENT},
+        )  # fmt: skip
+        del client.headers["Accept-Encoding"]  # the verify GET takes the object as stored for plain clients: nothing to decode
+        return client
 
     async def _send(self, request: HttpRequest) -> httpx.Response:
-        # Straight to the caches' lean transport, not through httpx.AsyncClient: a purge's requests
-        # all go at once, and the client's own work (~75 µs a request) is on its critical path.
-        # No redirects are followed and no auth is sent, as before. The transport reads the answer
-        # within its bounds (the cap; the whole answer within the read timeout).
-        outgoing = httpx.Request(request.method, request.url, headers={"User-Agent": USER_AGENT, **request.header_dict()},
-                                 extensions={"timeout": self._timeouts})
-        try:
-            async with asyncio.timeout(self.timeout):  # the whole request, the transport's own timeouts first
-                response = await self._cache_transport().handle_async_request(outgoing)
-                response.request = outgoing
-                await response.aread()
-        except AnswerTooSlow:
-            raise AnswerTooSlow(self.timeout) from None  # in the cache's configured seconds
-        return response
-
-    async def aclose(self) -> None:
-        if self._transport is not None:
-            transport, self._transport = self._transport, None
-            await transport.aclose()
-
-    def preconnect(self, count: int) -> None:
-        """Open up to `count` connections to the cache in the background, for the requests to come:
-        handshakes only, nothing is sent on them (the engine calls this before its locks and audit)."""
-        self._cache_transport().preconnect(self.cache.url, count, self._timeouts["connect"])
+        # the request line carries the plan's path and query as they are, not as httpx.URL rewrites them
+        return await bounded_request(self._client(), request.method, request.url, max_bytes=self.max_answer,
+                                     deadline=self.timeout, headers=request.header_dict(),
+                                     extensions={"target": request_target(request.url)})
 
     async def execute(self, step: Step) -> Sent:
         """PURGE or BAN: 2xx = ok, 405/403 = refused by the cache's ACL, no answer = down."""

@@ -352,16 +352,6 @@ class FileLocks:
         finally:
             temporary.unlink(missing_ok=True)
 
-    def _acquire(self, plan: Plan, keys: list[str], then: Callable[[], object] | None = None) -> HeldLocks:
-        held = self._take(plan, keys)
-        if then is not None:
-            try:
-                then()
-            except BaseException:
-                self._release_now(held)
-                raise
-        return held
-
     def _take(self, plan: Plan, keys: list[str]) -> HeldLocks:
         directory, notice = self.where()
         held = HeldLocks(keys=[], notices=[notice] if notice else [])
@@ -399,12 +389,9 @@ class FileLocks:
         return notices
 
     @asynccontextmanager
-    async def hold(self, plan: Plan, notify: Notify | None = None,
-                   then: Callable[[], object] | None = None) -> AsyncIterator[HeldLocks]:
-        """Hold every lock of the plan for the block; LockHeld when one is taken (nothing held then).
-        `then` (blocking: the engine's audit intent) runs once they are held, in the same worker
-        thread (one hand-over, not two); if it raises, the locks are released and its error raised."""
-        held = await asyncio.to_thread(self._acquire, plan, lock_keys(plan, self.domains), then)
+    async def hold(self, plan: Plan, notify: Notify | None = None) -> AsyncIterator[HeldLocks]:
+        """Hold every lock of the plan for the block; LockHeld when one is taken (nothing held then)."""
+        held = await asyncio.to_thread(self._take, plan, lock_keys(plan, self.domains))
         for notice in held.notices:
             await _tell(notify, notice)
         try:
@@ -499,9 +486,8 @@ class RedisLocks:
         return _replace(info, expires_in=left / 1000 if left and left > 0 else None)
 
     @asynccontextmanager
-    async def hold(self, plan: Plan, notify: Notify | None = None,
-                   then: Callable[[], object] | None = None) -> AsyncIterator[HeldLocks]:
-        """As FileLocks.hold; `then` runs in a worker thread once the locks are held."""
+    async def hold(self, plan: Plan, notify: Notify | None = None) -> AsyncIterator[HeldLocks]:
+        """As FileLocks.hold."""
         client = self._client()
         held = HeldLocks(keys=[])
         try:
@@ -523,12 +509,6 @@ class RedisLocks:
             except Exception as exc:  # noqa: BLE001 - redis raises its own errors and OSError
                 await self._release(client, held)
                 raise LockError(f"refused: cannot take the locks: {self._unreachable(exc)}; nothing was sent") from None
-            if then is not None:
-                try:
-                    await asyncio.to_thread(then)
-                except BaseException:
-                    await asyncio.shield(self._release(client, held))
-                    raise
             renewing = asyncio.ensure_future(self._renew(client, held, notify))
             try:
                 yield held

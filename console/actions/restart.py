@@ -45,10 +45,17 @@ from console.actions.catalog import (
 )  # fmt: skip
 from console.actions.depool import (
     AUTO,
+    HEALTHY,
     SICK,
+    BackendTable,
     DepoolServiceExecutor,
+    PoolFacts,
+    cache_probe_failing,
     check_backend,
     host_fqdn,
+    host_probes,
+    pool_facts_now,
+    read_backend_health,
     set_health_steps,
 )  # fmt: skip
 from console.actions.engine import RunContext, StepResult
@@ -57,12 +64,15 @@ from console.actions.guard import InvalidAction, NotConfigured, Refused
 from console.actions.plan import HttpRequest, Plan, Risk, Step
 from console.actions.registry import SAL_START_END, plan_builder, runner
 from console.core.config import AppConfig, HealthCheckConfig
+from console.core.model import ProbeResult
 from console.sources.httpclient import ssl_verify, transport_failure, transport_timeout
+from console.sources.parsing import first_line
 
 if TYPE_CHECKING:
     from console.core.hosts import HostDirectory
 
 HELD = "held"  # a repool deliberately not done: the host's restart or check failed, it stays depooled
+STILL_SICK = "sick"  # after a repool: the caches' probe (or the console's own) still fails, it gets no traffic
 MAX_HOSTS = 500
 LEFT_DEPOOLED = "LEFT DEPOOLED"
 
@@ -88,16 +98,25 @@ class RestartService:
 
 @dataclass(frozen=True)
 class Depool:
-    """Set each host's backend `sick` on every cache: the caches stop sending it traffic."""
+    """Set each host's backend `sick` on every cache: the caches stop sending it traffic.
+
+    Only a backend of the caches: `facts` holds their backend lists, read just before planning
+    (console.actions.depool.gather_pool_facts: the console reads them when the action screen opens);
+    None = the plan reads them itself, blocking and bounded (the CLI)."""
 
     hosts: tuple[str, ...]
+    facts: PoolFacts | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
 class Repool:
-    """Set each host's backend back to `auto` on every cache (its health probe decides again)."""
+    """Set each host's backend back to `auto` on every cache (its health probe decides again).
+
+    `facts` as for Depool, with each host's open problems and probe results: a host still failing
+    (a CRITICAL check of a service it serves, Icinga DOWN, a failing probe) makes the plan tier 2."""
 
     hosts: tuple[str, ...]
+    facts: PoolFacts | None = field(default=None, compare=False, repr=False)
 
 
 # --- planning --------------------------------------------------------------------------------------
@@ -236,23 +255,107 @@ def _plan_restart(action: RestartService, context: PlanContext) -> Plan:
 
 def _plan_pool(action: Depool | Repool, context: PlanContext) -> Plan:
     depool = isinstance(action, Depool)
+    config = context.config
     hosts = [check_backend(h) for h in _hosts(action.hosts)]
+    if not config.actions.caches:
+        raise NotConfigured("refused: no caches are configured (actions.caches), so nothing can be depooled")
+    verb, past = ("depool", "depooled") if depool else ("repool", "repooled")
+    facts = action.facts if action.facts is not None else \
+        pool_facts_now(config, context.operator, hosts, repool=not depool)
+    notes = _backends_checked(facts.backends, hosts, verb)  # refuses a host that is no backend
     steps: list[Step] = []
     for host in hosts:
-        steps += set_health_steps(context.config, host, SICK if depool else AUTO, "depool" if depool else "repool",
-                                  len(steps))
-    caches = len(context.config.actions.caches)
+        steps += set_health_steps(config, host, SICK if depool else AUTO, verb, len(steps))
+    caches = len(config.actions.caches)
     what = _describe(hosts)
-    verb, past = ("depool", "depooled") if depool else ("repool", "repooled")
-    note = ("the caches stop sending these app servers traffic until they are repooled" if depool else
-            "repool sets the backend to `auto`: the caches' health probe decides again, so a server that is "
-            "still broken stays out on its own")
+    failing: list[str] = []
+    if depool:
+        notes.append("the caches stop sending these app servers traffic until they are repooled")
+    else:
+        warnings, health = _repool_health(facts, hosts)
+        failing = [host for host, _ in warnings]
+        notes[:0] = [f"{host} IS STILL FAILING: {why}; a repool now puts it back behind the caches' probe only — "
+                     "type `go` if that is what you mean (tier 2)" for host, why in warnings]
+        notes += health
+        notes += ["repool sets the backend to `auto`: the caches' health probe decides again, so a server that is "
+                  "still broken stays out on its own",
+                  "after the repool every cache's backend list is read again: a server the caches' probe still "
+                  "fails (or whose own probe fails) is reported `sick`"]
+    title = f"{verb} {what} {'from' if depool else 'on'} {caches} caches"
+    if failing:
+        title += f" (still failing: {', '.join(failing[:5])}{' ...' if len(failing) > 5 else ''})"
     return new_plan(
-        context, action=verb, title=f"{verb} {what} {'from' if depool else 'on'} {caches} caches", targets=tuple(hosts),
-        risk=Risk.REVERSIBLE if len(hosts) == 1 else Risk.SEVERAL, steps=tuple(steps),
+        context, action=verb, title=title, targets=tuple(hosts),
+        risk=Risk.REVERSIBLE if len(hosts) == 1 and not failing else Risk.SEVERAL, steps=tuple(steps),
         key="pool:" + "\n".join(sorted(hosts)),
-        log_summary=f"{past} {what} {'from' if depool else 'on'} {caches} caches", notes=(note,),
+        log_summary=f"{past} {what} {'from' if depool else 'on'} {caches} caches", notes=tuple(notes),
     )  # fmt: skip
+
+
+def _backends_checked(table: BackendTable, hosts: list[str], verb: str) -> list[str]:
+    """Refuse (InvalidAction) when a host is on no cache's backend list; notes for what was not checked."""
+    answered = [cache for cache in table.caches if cache not in table.errors]
+    unread = [f"{cache}: {error}" for cache, error in table.errors.items()]
+    if not answered:
+        return [f"NOT CHECKED that {_describe(hosts)} {'is a backend' if len(hosts) == 1 else 'are backends'} of the "
+                f"caches: no cache's backend list could be read ({'; '.join(unread)})"]
+    listed = {name for _, name in table.cells}
+    strangers = [host for host in hosts if host not in listed]
+    if strangers:
+        many = len(strangers) > 1
+        raise InvalidAction(
+            f"refused: {', '.join(strangers[:10])}{' ...' if len(strangers) > 10 else ''} "
+            f"{'are not backends' if many else 'is not a backend'} of the caches (checked the backend lists of "
+            f"{', '.join(answered)}"
+            + (f"; not read: {'; '.join(unread)}" if unread else "")
+            + f"); {verb} is only for the caches' app servers, so nothing was sent")
+    notes = []
+    for host in hosts:
+        missing = [cache for cache in answered if (cache, host) not in table.cells]
+        if missing:
+            notes.append(f"{host} is not a backend of {', '.join(missing)}: that cache will answer 404")
+    if unread:
+        notes.append(f"backend lists not read: {'; '.join(unread)}")
+    return notes
+
+
+def _repool_health(facts: PoolFacts, hosts: list[str]) -> tuple[list[tuple[str, str]], list[str]]:
+    """([(host, why it is still failing)], notes: each host's open problems and probe results)."""
+    table = facts.backends
+    warnings: list[tuple[str, str]] = []
+    notes: list[str] = []
+    for host in hosts:
+        health = facts.health.get(host)
+        cells = [(cache, table.cells[(cache, host)]) for cache in table.caches if (cache, host) in table.cells]
+        why = []
+        bad = [cache for cache, cell in cells if cache_probe_failing(cell)]
+        if bad:
+            why.append(f"the caches' probe fails ({', '.join(bad)})")
+        if health is not None:
+            if health.state is not None and not health.state.up:
+                why.append(f"Icinga says the host is {health.state.state_name}")
+            if health.critical:
+                why.append(f"{', '.join(check.service for check in health.critical)} CRITICAL")
+            if health.failing_probes:
+                why.append(f"probe {', '.join(probe.label for probe in health.failing_probes)} fails")
+            problems = [f"{check.service} {check.state.name}"
+                        + (f" ({first_line(check.output, 100)})" if check.output else "")
+                        + (" [handled]" if check.handled else "") for check in health.problems]
+            if health.state is not None and not health.state.up:
+                problems.insert(0, f"host {health.state.state_name}"
+                                   + (f" ({first_line(health.state.output, 100)})" if health.state.output else ""))
+            served = ", ".join(health.services) or "none configured"
+            notes.append(f"{host} open problems of its services ({served}): "
+                         + ("; ".join(problems) if problems else "none"))
+        probes = [f"{cache} {cell.probe or '-'} {cell.health}" for cache, cell in cells]
+        if health is not None:
+            probes += [f"{probe.label}: {first_line(probe.detail, 80) or ('ok' if probe.ok else 'failed')}"
+                       for probe in health.probes]
+        notes.append(f"{host} probes: " + ("; ".join(probes) if probes else "none read"))
+        if why:
+            warnings.append((host, "; ".join(why)))
+    notes += [f"not read: {what}" for what in facts.unread]
+    return warnings, notes
 
 
 plan_builder(RestartService)(_plan_restart)
@@ -513,7 +616,61 @@ def _budget(plan: Plan) -> int:
 @runner("repool")
 async def _run_pool(run: RunContext) -> list[StepResult]:
     runner_ = _Runner(run)
-    return list(await asyncio.gather(*(runner_.step(step) for step in run.plan.steps)))
+    results = list(await asyncio.gather(*(runner_.step(step) for step in run.plan.steps)))
+    if run.plan.action == "repool":
+        results += await _after_repool(run, results)
+    return results
+
+
+async def _after_repool(run: RunContext, results: list[StepResult]) -> list[StepResult]:
+    """One result per repooled host (its index after the plan's steps; it is a read, not a step):
+    every cache's backend list read again, and the console's own probes of the host. `sick` when the
+    caches' probe (or one of ours) still fails: repooled, but it gets no traffic — said, not hidden."""
+    from console.sources.probes import ProbesSource
+
+    config = run.config
+    hosts = [host for host in run.plan.targets if any(r.target == host and r.status == OK for r in results)]
+    if not hosts:
+        return []
+    commands = None
+    if config.actions.depool.method == "varnishadm":
+        try:
+            commands = run.commands()
+        except Refused:
+            commands = None
+    prober = ProbesSource([])
+    wanted = {host: host_probes(config, host) for host in hosts}
+
+    async def probe(host: str) -> list[ProbeResult]:
+        return list(await asyncio.gather(*(prober.run(service, probe) for service, probe in wanted[host])))
+
+    async def probe_all() -> list[list[ProbeResult]]:
+        return list(await asyncio.gather(*(probe(host) for host in hosts)))
+
+    table, probed = await asyncio.gather(read_backend_health(config, run.engine.session, commands), probe_all())
+    out: list[StepResult] = []
+    for offset, (host, probes) in enumerate(zip(hosts, probed, strict=True)):
+        cells = [(cache, table.cells[(cache, host)]) for cache in table.caches if (cache, host) in table.cells]
+        sick = [f"{cache} {cell.probe}".strip() for cache, cell in cells if cell.admin == "probe" and cell.health == SICK]
+        healthy = [cache for cache, cell in cells if cell.admin == "probe" and cell.health == HEALTHY]
+        failing = [f"{probe.label}: {first_line(probe.detail, 80)}" for probe in probes if not probe.ok]
+        if sick:
+            status, detail = STILL_SICK, (f"repooled (auto) but STILL FAILING: the caches' probe says sick on "
+                                          f"{', '.join(sick)}" + "".join(f"; {f}" for f in failing)
+                                          + ": they send it no traffic until their probe passes; fix it (no need "
+                                          "to repool again)")
+        elif failing:
+            status, detail = STILL_SICK, (f"repooled (auto), the caches' probe passes, but STILL FAILING: "
+                                          f"{'; '.join(failing)}")
+        elif healthy:
+            status, detail = OK, f"healthy on {len(healthy)}/{len(table.caches)} caches" + (
+                f"; {', '.join(probe.label for probe in probes)} ok" if probes else "")
+        else:
+            unread = "; ".join(f"{cache}: {error}" for cache, error in table.errors.items())
+            status, detail = SKIPPED, "not checked: " + (unread or "no cache lists it")
+        await run.emit("step-finished", f"{host}: after the repool: {status}: {detail}", status=status)
+        out.append(StepResult(len(run.plan.steps) + offset, "after-repool", host, "the caches' probe", status, detail))
+    return out
 
 
 def left_depooled(steps: list[StepResult] | tuple[StepResult, ...]) -> list[str]:
@@ -521,4 +678,4 @@ def left_depooled(steps: list[StepResult] | tuple[StepResult, ...]) -> list[str]
     return list(dict.fromkeys(s.target for s in steps if s.status == HELD))
 
 
-__all__ = ["Depool", "HELD", "LEFT_DEPOOLED", "Repool", "RestartService", "left_depooled"]
+__all__ = ["Depool", "HELD", "LEFT_DEPOOLED", "Repool", "RestartService", "STILL_SICK", "left_depooled"]

@@ -6,11 +6,13 @@ The JSON follows console/cli/status.schema.json (schema_version 1). No secret ev
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sys
+from dataclasses import replace
 from datetime import datetime, timezone
 from importlib import resources
-from typing import Any
+from typing import Any, Sequence
 
 import click
 
@@ -18,14 +20,17 @@ from console.cli.options import global_options, global_value, load_or_exit, say
 from console.core.clock import Clock, utc_now
 from console.core.config import AppConfig
 from console.core.hosts import proxmox_machines, short_name
-from console.core.model import CheckState, Guest, HypervisorNode, PuppetNodeStatus
+from console.core.model import CheckState, Guest, HypervisorNode, IcingaSnapshot, PuppetNodeStatus
 from console.core.rows import natural_key
 from console.core.state import Poller, Store
-from console.derive.alerts_pane import alert_order
+from console.derive.alerts import host_problems
+from console.derive.alerts_pane import alert_order, folded_note
+from console.derive.cells import SEVERITY
 from console.derive.hosts_pane import puppet_by_host
-from console.derive.services_pane import checks_by_host, icinga_checks, worst_state_by_host
+from console.derive.services_pane import checks_by_host, down_hosts, icinga_checks, worst_state_by_host
 
 SCHEMA_VERSION = 1
+MAX_HOST_OUTPUTS = 50  # DOWN hosts whose output one status run asks for, per Icinga source
 
 
 def load_schema() -> dict[str, Any]:
@@ -37,12 +42,43 @@ async def collect(config: AppConfig, clock: Clock = utc_now) -> Store:
     from console.sources import build_sources
 
     store = Store(clock)
-    poller = Poller(build_sources(config, clock), store)
+    sources = build_sources(config, clock)
+    poller = Poller(sources, store)
     try:
         await poller.refresh_all_once()
+        await add_host_outputs(store, sources)
     finally:
         await poller.stop()
     return store
+
+
+async def add_host_outputs(store: Store, sources: Sequence[object]) -> None:
+    """The check output of every DOWN host (the Icinga refresh asks for host states only), asked of its
+    source concurrently, within that source's timeout; a host whose output cannot be had keeps none."""
+    from console.sources.base import SourceError
+    from console.sources.icinga import IcingaSource
+
+    async def output(source: IcingaSource, host: str) -> str:
+        try:
+            return await source.host_output(host)
+        except SourceError:
+            return ""
+
+    for source in sources:
+        if not isinstance(source, IcingaSource) or not store.get(source.name).ok:
+            continue
+        snapshot = store.get(source.name).data
+        if not isinstance(snapshot, IcingaSnapshot):
+            continue
+        wanted = [h.name for h in snapshot.hosts if not h.up and not h.output][:MAX_HOST_OUTPUTS]
+        if not wanted:
+            continue
+        found: dict[str, str] = {}
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(source.timeout):
+                found = dict(zip(wanted, await asyncio.gather(*(output(source, h) for h in wanted)), strict=True))
+        hosts = tuple(replace(h, output=found.get(h.name) or h.output) for h in snapshot.hosts)
+        store.patch(source.name, replace(snapshot, hosts=hosts))
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -107,27 +143,38 @@ def host_entries(store: Store, config: AppConfig, now: datetime) -> list[dict[st
 
 
 def alert_entries(store: Store, config: AppConfig) -> list[dict[str, Any]]:
-    problems = sorted((c for c in icinga_checks(store) if c.state != CheckState.OK), key=alert_order)
-    return [
-        {
-            "host": short_name(check.host, config.farm.domains),
-            "service": check.service,
-            "state": check.state.name,
-            "hard": check.hard,
-            "output": check.output,
-            "acknowledged": check.acknowledged,
-            "in_downtime": check.in_downtime,
+    """Every Icinga problem: hosts DOWN or UNREACHABLE (`kind: host`, `service: null`, ranked as CRITICAL)
+    and services (`kind: service`; a DOWN host's are listed too), unhandled first, then the most
+    severe, then the oldest; a host before its services when they tie."""
+    domains = config.farm.domains
+    ranked: list[tuple[tuple, dict[str, Any]]] = []
+    for _, host in host_problems(store):
+        since = host.last_state_change
+        order = (host.handled, SEVERITY[CheckState.CRITICAL], since is None, since or datetime.min, 0)
+        ranked.append((order, {
+            "host": short_name(host.name, domains), "kind": "host", "service": None, "state": host.state_name,
+            "hard": host.hard, "output": host.output, "acknowledged": host.acknowledged,
+            "in_downtime": host.in_downtime, "since": iso(since),
+        }))  # fmt: skip
+    for check in icinga_checks(store):
+        if check.state == CheckState.OK:
+            continue
+        ranked.append(((*alert_order(check), 1), {
+            "host": short_name(check.host, domains), "kind": "service", "service": check.service,
+            "state": check.state.name, "hard": check.hard, "output": check.output,
+            "acknowledged": check.acknowledged, "in_downtime": check.in_downtime,
             "since": iso(check.last_state_change),
-        }
-        for check in problems
-    ]
+        }))  # fmt: skip
+    ranked.sort(key=lambda item: item[0])
+    return [entry for _, entry in ranked]
 
 
 def service_entries(store: Store, config: AppConfig) -> list[dict[str, Any]]:
     by_host = checks_by_host(icinga_checks(store), config.farm.domains)
+    down = down_hosts(store, config.farm.domains)  # a DOWN host is a CRITICAL one for every service it runs
     entries: list[dict[str, Any]] = []
     for service in config.services:
-        worst = worst_state_by_host(by_host, service.hosts, service.checks)
+        worst = worst_state_by_host(by_host, service.hosts, service.checks, down)
         counts = {state.name: 0 for state in CheckState}
         for state in worst.values():
             counts[state.name] += 1
@@ -182,12 +229,17 @@ def render_table(report: dict[str, Any]) -> str:
         state = "ok" if source["ok"] else "FAILED"
         lines.append(f"{name:<15} {source['kind']:<10} {state:<7} {latency:>7}  {source['error'] or ''}".rstrip())
     lines.append("")
-    alerts = report["alerts"]
+    # as in the Alerts pane: a DOWN host's service problems fold under it ("+4 service problems")
+    down = {alert["host"] for alert in report["alerts"] if alert["kind"] == "host"}
+    alerts = [alert for alert in report["alerts"] if alert["kind"] == "host" or alert["host"] not in down]
+    folded = {host: sum(1 for a in report["alerts"] if a["kind"] == "service" and a["host"] == host) for host in down}
     lines.append(f"ALERTS ({len(alerts)})")
     for alert in alerts:
         flags = " ".join(f for f, on in (("ACK", alert["acknowledged"]), ("DOWNTIME", alert["in_downtime"])) if on)
         output = alert["output"].splitlines()[0] if alert["output"] else ""
-        lines.append(f"  {alert['state']:<8} {alert['host']:<14} {alert['service']:<28} {flags:<12} {output}".rstrip())
+        what = alert["service"] if alert["kind"] == "service" else \
+            (folded_note(folded[alert["host"]]) if folded[alert["host"]] else "host check")
+        lines.append(f"  {alert['state']:<8} {alert['host']:<14} {what:<28} {flags:<12} {output}".rstrip())
     failed = [h["name"] for h in report["hosts"] if h["puppet"]["status"] == "failed"]
     stale = [h["name"] for h in report["hosts"] if h["puppet"]["stale"] and h["puppet"]["status"] != "failed"]
     lines.append("")

@@ -567,6 +567,9 @@ class DepoolConfig(Section):
     totp_secret: SecretValue | None = None  # base32, RFC 6238 (30 s, 6 digits, SHA-1)
     varnishadm: list[str] = Field(default_factory=lambda: ["sudo", "varnishadm"])  # run on each cache via the executor
     timeout: float = Field(default=10.0, gt=0, le=300)
+    # seconds between two reads of every cache's backend list (the `backends` source: depooled hosts
+    # in the panes); 0 = never in the background. The `service` method only (varnishadm needs a write session)
+    list_interval: float = Field(default=30.0, ge=0, le=3600)
 
 
 class RollingConfig(Section):

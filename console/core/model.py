@@ -118,6 +118,20 @@ class IcingaHostState:
     acknowledged: bool = False
     in_downtime: bool = False
     output: str = ""
+    last_state_change: datetime | None = None  # None: the answer did not say (the Alerts row's age is then unknown)
+    hard: bool = True  # state_type == 1
+    reachable: bool = True  # Icinga's last_reachable: False when a parent is down (UNREACHABLE rather than DOWN)
+
+    @property
+    def handled(self) -> bool:
+        return self.acknowledged or self.in_downtime
+
+    @property
+    def state_name(self) -> str:
+        """Icinga's word for the host's state: UP, DOWN, or UNREACHABLE (down behind a down parent)."""
+        if self.up:
+            return "UP"
+        return "DOWN" if self.reachable else "UNREACHABLE"
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,3 +234,49 @@ class ProbeSnapshot:
 
     def of_service(self, service: str) -> tuple[ProbeResult, ...]:
         return tuple(r for r in self.results if r.service == service)
+
+
+# --- Cache backends (the depool service or varnishadm) -----------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CacheBackend:
+    """One app server as one cache sees it (console/sources/backends.py)."""
+
+    cache: str  # the cache's name in actions.caches, "cp161"
+    name: str  # the backend's short name, "mw152"
+    admin: str  # what was set: "probe" (auto: the health probe decides), "sick" (depooled) or "healthy" (forced in)
+    health: str  # what the cache does now: "healthy" | "sick" | "?"
+    probe: str = ""  # the health probe's window, "5/5" (good/total), when the cache says
+
+    @property
+    def depooled(self) -> bool:
+        """Set sick by an operator: the cache sends it nothing, whatever its probe says."""
+        return self.admin == "sick"
+
+
+@dataclass(frozen=True, slots=True)
+class BackendSnapshot:
+    """Every cache's backend list. A cache that did not answer is in `partial_errors` ("cp171: HTTP 500")
+    and `unanswered`; the others' backends are here."""
+
+    caches: tuple[str, ...]  # every configured cache, in config order
+    backends: tuple[CacheBackend, ...]
+    partial_errors: tuple[str, ...] = ()  # the status bar's "a part failed, the rest is on screen"
+    unanswered: tuple[str, ...] = ()  # the caches of partial_errors, by name
+
+    @property
+    def answered(self) -> tuple[str, ...]:
+        return tuple(cache for cache in self.caches if cache not in self.unanswered)
+
+    def names(self) -> frozenset[str]:
+        """Every backend some cache lists."""
+        return frozenset(backend.name for backend in self.backends)
+
+    def depooled(self) -> dict[str, tuple[str, ...]]:
+        """{backend: the caches where it is set sick}, for the backends depooled on at least one cache."""
+        found: dict[str, list[str]] = {}
+        for backend in self.backends:
+            if backend.depooled:
+                found.setdefault(backend.name, []).append(backend.cache)
+        return {name: tuple(caches) for name, caches in found.items()}

@@ -10,9 +10,14 @@ Rules (README "Merged alerts"):
   when X's problems come from more than one Icinga instance (which one is meant is not known), or
   when they are all handled (an acknowledgement never hides a new signal). Its state never changes
   the Icinga row's.
+- Host problems: an Icinga host DOWN or UNREACHABLE is a row of its own, ranked as CRITICAL, with the
+  host check's output; that host's service problems (in the same Icinga instance, handled or not)
+  fold under it — no rows of their own, counted on the host's row ("+4 service problems"). It is
+  handled (acknowledged, in downtime) like any problem, and Graylog events join it like any problem.
 - Order: unhandled first, then the most severe, then the oldest (unknown age last).
-- Keys: `HOST!SERVICE` with one Icinga instance (`HOST!SERVICE@INSTANCE` with several);
-  `graylog@INSTANCE:DEFINITION:HOST` for an event row. Stable across refreshes.
+- Keys: `HOST!SERVICE` with one Icinga instance (`HOST!SERVICE@INSTANCE` with several); `HOST!` for a
+  host problem (`HOST!@INSTANCE`: Icinga refuses a `!` in a host's name, so it never meets a service's
+  key); `graylog@INSTANCE:DEFINITION:HOST` for an event row. Stable across refreshes.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ if TYPE_CHECKING:
 
 from console.core.clusters import several
 from console.core.hosts import short_name
-from console.core.model import CheckState, IcingaSnapshot, LogEvent, LogSnapshot, ServiceCheck
+from console.core.model import CheckState, IcingaHostState, IcingaSnapshot, LogEvent, LogSnapshot, ServiceCheck
 from console.core.state import Store
 
 ICINGA = "icinga"
@@ -56,14 +61,21 @@ class Alert:
     state: CheckState
     since: datetime | None
     output: str
-    check: ServiceCheck | None = None  # the Icinga problem (None for a Graylog-only row)
+    check: ServiceCheck | None = None  # the Icinga problem (None for a Graylog-only row and a host problem)
     events: tuple[LogEvent, ...] = ()  # the Graylog firings on this row, newest first
     handled: bool = False  # the Icinga problem is acknowledged or in downtime (an event never is)
+    host_state: IcingaHostState | None = None  # a host problem: the host DOWN or UNREACHABLE
+    folded: tuple[ServiceCheck, ...] = ()  # a host problem's service problems, in alert order (no rows of their own)
 
     @property
     def actionable(self) -> bool:
         """Icinga can act on it (acknowledge, downtime, re-check)."""
-        return self.check is not None
+        return self.check is not None or self.host_state is not None
+
+    @property
+    def state_name(self) -> str:
+        """The state in Icinga's word: DOWN or UNREACHABLE for a host problem (ranked as CRITICAL)."""
+        return self.host_state.state_name if self.host_state is not None else self.state.name
 
 
 def alert_order(alert: Alert) -> tuple:
@@ -76,18 +88,49 @@ def _instances(store: Store, kind: str) -> list[tuple[str, object]]:
     return [(state.name, state.data) for state in store.of_kind(kind) if state.data is not None]
 
 
+def host_key(host: str) -> str:
+    """A host problem's key without the instance: `mw152!`."""
+    return f"{host}!"
+
+
+def check_order(check: ServiceCheck) -> tuple:
+    """Alert order for service checks: unhandled first, then the most severe, then the oldest."""
+    since = check.last_state_change
+    return (check.handled, RANK[check.state], since is None, since or datetime.min, check.key)
+
+
+def host_problems(store: Store) -> list[tuple[str, IcingaHostState]]:
+    """(Icinga instance, host) for every host that an instance reports DOWN or UNREACHABLE."""
+    found: list[tuple[str, IcingaHostState]] = []
+    for name, snapshot in _instances(store, "icinga"):
+        assert isinstance(snapshot, IcingaSnapshot)
+        found.extend((name, host) for host in snapshot.hosts if not host.up)
+    return found
+
+
 def icinga_alerts(store: Store) -> list[Alert]:
-    """Every non-OK service of every Icinga instance; one instance keeps the plain `HOST!SERVICE` key."""
+    """Every host problem and every non-OK service of every Icinga instance, a DOWN host's service
+    problems folded under it; one instance keeps the plain `HOST!SERVICE` / `HOST!` keys."""
     clustered = several(store, "icinga")
     alerts: dict[str, Alert] = {}
     for name, snapshot in _instances(store, "icinga"):
         assert isinstance(snapshot, IcingaSnapshot)
+        down = {host.name: host for host in snapshot.hosts if not host.up}
+        folded: dict[str, list[ServiceCheck]] = {}
         for check in snapshot.services:
             if check.state == CheckState.OK:
+                continue
+            if check.host in down:
+                folded.setdefault(check.host, []).append(check)
                 continue
             key = f"{check.key}@{name}" if clustered else check.key
             alerts.setdefault(key, Alert(key, ICINGA, name, check.host, check.service, check.state,
                                          check.last_state_change, check.output, check, handled=check.handled))
+        for host in down.values():
+            key = f"{host_key(host.name)}@{name}" if clustered else host_key(host.name)
+            checks = tuple(sorted(folded.get(host.name, ()), key=check_order))
+            alerts.setdefault(key, Alert(key, ICINGA, name, host.name, "", CheckState.CRITICAL, host.last_state_change,
+                                         host.output, None, handled=host.handled, host_state=host, folded=checks))
     return list(alerts.values())
 
 
@@ -142,8 +185,8 @@ def alerts_by_key(store: Store, domains: Sequence[str] = ()) -> dict[str, Alert]
 
 
 def alert_targets(store: Store, config: AppConfig, keys: Sequence[str]) -> tuple[IcingaTarget, ...]:
-    """The Icinga objects behind Alerts rows, for acknowledge / downtime / re-check. Raises Refused
-    for a Graylog-only row (nothing in Icinga to act on) and for a problem of another Icinga
+    """The Icinga objects behind Alerts rows, for acknowledge / downtime / re-check (a host problem's
+    row: the host, with no service). Raises Refused for a Graylog-only row (nothing in Icinga to act on) and for a problem of another Icinga
     instance than the one actions go through (`actions.icinga`)."""
     from console.actions import IcingaTarget, Refused  # the engine loads on the first action, not at start-up
     from console.actions.catalog import icinga_source
@@ -154,11 +197,16 @@ def alert_targets(store: Store, config: AppConfig, keys: Sequence[str]) -> tuple
     for key in keys:
         alert = alerts.get(key)
         if alert is None:  # gone since the screen was drawn: the key still names the object
-            targets.append(IcingaTarget.parse(key.rsplit("@", 1)[0] if several(store, "icinga") else key))
+            name = key.rsplit("@", 1)[0] if several(store, "icinga") else key
+            targets.append(IcingaTarget.parse(name.removesuffix("!")))  # "mw152!": the host itself
             continue
-        if alert.check is None:
+        if alert.check is None and alert.host_state is None:
             raise Refused(f"{GRAYLOG_REFUSAL}: {alert.name} on {alert.host or 'no host'}")
         if acting is not None and alert.cluster != acting:
-            raise Refused(f"refused: {alert.check.key} is in {alert.cluster}; actions go through {acting} (actions.icinga)")
-        targets.append(IcingaTarget(alert.check.host, alert.check.service))
+            what = alert.check.key if alert.check is not None else alert.host
+            raise Refused(f"refused: {what} is in {alert.cluster}; actions go through {acting} (actions.icinga)")
+        if alert.check is not None:
+            targets.append(IcingaTarget(alert.check.host, alert.check.service))
+        else:  # a host problem: the host itself (acknowledge, downtime, re-check the host check)
+            targets.append(IcingaTarget(alert.host))
     return tuple(targets)

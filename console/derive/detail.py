@@ -148,6 +148,25 @@ class PuppetRun:
     disabled: str | bool | None = None
 
 
+# `<reason> - <user>@<host> - T123`: how the console's own reasons name who gave them (actions/plan.py Reason)
+DISABLED_BY = re.compile(r"(?:^|\s)-\s+([A-Za-z0-9_][\w.+-]*@[A-Za-z0-9][\w.-]*)(?=\s+-\s|\s*$)")
+
+
+def disabled_by(message: str) -> str | None:
+    """Who disabled the agent, when its message names someone as the console's reasons do
+    (`php upgrade - alice@bast161 - T123` -> `alice@bast161`); the last such name. Raw: show it safe."""
+    found = DISABLED_BY.findall(message)
+    return found[-1] if found else None
+
+
+def report_time(report: dict[str, Any] | None) -> datetime | None:
+    """When a report was made (producer_timestamp, else its end, its receipt or its start)."""
+    if report is None:
+        return None
+    return next((report[key] for key in ("producer_timestamp", "end_time", "receive_time", "start_time")
+                 if isinstance(report.get(key), datetime)), None)
+
+
 def disabled_from_fact(value: Any) -> str | bool:
     """The fact's value → False (enabled), True (disabled, no message) or the message."""
     if isinstance(value, str):
@@ -184,7 +203,7 @@ def puppet_text(identity: HostIdentity, run: Loaded[PuppetRun] | None, now: date
     elif run.error:
         lines.append(Text(f"✖ last report: {safe(run.error)}", style="bold red"))
     if run is not None and run.data is not None:
-        lines.extend(_run_details(run.data))
+        lines.extend(_run_details(run.data, now))
     return Text("\n").join(lines)
 
 
@@ -210,11 +229,16 @@ def _run_line(identity: HostIdentity, now: datetime) -> Text:
     return line
 
 
-def _run_details(run: PuppetRun) -> list[Text]:
+def _run_details(run: PuppetRun, now: datetime) -> list[Text]:
     lines = []
     if run.disabled:
         reason = run.disabled if isinstance(run.disabled, str) else "no message given"
         lines.append(Text(f"⏸ agent disabled: {safe(reason)}", style="bold yellow"))
+        when = disabled_when(run, now)
+        who = disabled_by(run.disabled) if isinstance(run.disabled, str) else None
+        if when or who:
+            by = Text.assemble(("by ", ""), (safe(who, identifier=True), "bold")) if who else Text("")
+            lines.append(Text.assemble("  ", when, " · " if when and who else "", by, style="yellow"))
     if run.report is None:
         return [*lines, Text("no report in PuppetDB", style="dim")]
     if run.report.get("noop") and not lines:
@@ -227,6 +251,16 @@ def _run_details(run: PuppetRun) -> list[Text]:
     if len(events) > MAX_EVENTS:
         lines.append(Text(f"+{len(events) - MAX_EVENTS} more events", style="dim"))
     return lines
+
+
+def disabled_when(run: PuppetRun, now: datetime) -> str:
+    """Since when the agent is disabled, as PuppetDB can tell: its facts carry no time of their own
+    (PuppetDB v4 keeps one `facts_timestamp` per node, moved by every upload), and a disabled agent
+    stops reporting, so its last report is the last run before the disabling ("" when unknown)."""
+    at = report_time(run.report)
+    if at is None:
+        return ""
+    return f"since its last run, {humanize_age(now - at)} ago ({at:%H:%M} UTC)"
 
 
 def event_line(event: dict[str, Any]) -> Text:

@@ -10,6 +10,7 @@ from rich.text import Text
 from console.core.clusters import clustered_key, proxmox_by_instance, several
 from console.core.hosts import DEFAULT_STALE_AFTER, proxmox_machines, puppet_nodes_by_host, short_name
 from console.core.model import (
+    BackendSnapshot,
     Guest,
     HypervisorNode,
     LogSnapshot,
@@ -20,6 +21,7 @@ from console.core.state import Store
 
 if TYPE_CHECKING:
     from console.core.config import AppConfig
+from console.derive.alerts import host_problems
 from console.derive.alerts_pane import CLUSTER_COLUMN
 from console.derive.cells import feed_detail, feed_note, humanize_age, humanize_uptime, percent
 
@@ -134,6 +136,8 @@ def hosts_view(store: Store, config: AppConfig, now: datetime) -> PaneView:
     kinds = ("proxmox", "puppetdb")
     columns: tuple[Column, ...] = (HOST_COLUMNS[0], CLUSTER_COLUMN, *HOST_COLUMNS[1:]) if clustered else HOST_COLUMNS
     columns, rows = with_error_counts(store, domains, columns, rows)
+    rows = with_icinga_down(store, domains, columns, rows)
+    rows = with_depooled(store, domains, columns, rows)
     return PaneView(columns, tuple(rows), feed_note(store, kinds, now), str(len(rows)), feed_detail(store, kinds))
 
 
@@ -169,3 +173,66 @@ def with_error_counts(store: Store, domains: Sequence[str], columns: Sequence[Co
 
     with_cells = [Row(row.key, (*row.cells[:at], cell(row), *row.cells[at:])) for row in rows]
     return (*columns[:at], ERRORS_COLUMN, *columns[at:]), with_cells
+
+
+SAYS_UP = ("running", "online", "no VM")  # Proxmox says it runs (or knows nothing of it): Icinga's DOWN is news
+
+
+def with_icinga_down(store: Store, domains: Sequence[str], columns: Sequence[Column], rows: Sequence[Row]) -> list[Row]:
+    """The Hosts rows with Icinga's disagreement in words after the status: `running · DOWN` when
+    Proxmox says running (online, or no VM) and Icinga reports the host DOWN or UNREACHABLE; with
+    several Icinga instances, the one that says so: `running · DOWN (icinga2)`."""
+    problems = host_problems(store)
+    at = next((i for i, column in enumerate(columns) if column.key == "status"), None)
+    if not problems or at is None:
+        return list(rows)
+    named = several(store, "icinga")
+    words: dict[str, list[str]] = {}
+    for instance, host in problems:
+        words.setdefault(short_name(host.name, domains), []).append(
+            f"{host.state_name} ({instance})" if named else host.state_name)
+
+    def marked(row: Row) -> Row:
+        name = row.cells[0].plain if isinstance(row.cells[0], Text) else str(row.cells[0])
+        said = words.get(short_name(name, domains))
+        status = row.cells[at]
+        if not said or not (status.plain if isinstance(status, Text) else str(status)).startswith(SAYS_UP):
+            return row
+        cell = Text.assemble(status if isinstance(status, Text) else Text(status),
+                             (f" · {', '.join(said)}", "bold red"))
+        return Row(row.key, (*row.cells[:at], cell, *row.cells[at + 1:]))
+
+    return [marked(row) for row in rows]
+
+
+def depooled_hosts(store: Store, domains: Sequence[str]) -> dict[str, tuple[int, int]]:
+    """host short name -> (caches where an operator set it sick, caches), from the `backends` source's
+    last good answer; only the hosts depooled on at least one cache."""
+    found: dict[str, tuple[int, int]] = {}
+    for snapshot in store.data_of_kind("backends"):
+        if not isinstance(snapshot, BackendSnapshot):
+            continue
+        for name, caches in snapshot.depooled().items():
+            found[short_name(name, domains)] = (len(caches), len(snapshot.caches))
+    return found
+
+
+def with_depooled(store: Store, domains: Sequence[str], columns: Sequence[Column], rows: Sequence[Row]) -> list[Row]:
+    """The Hosts rows with `· depooled 4/4` after the status (set sick on 4 of the 4 caches) for a host
+    an operator took out of the caches; every other row as it was."""
+    depooled = depooled_hosts(store, domains)
+    at = next((i for i, column in enumerate(columns) if column.key == "status"), None)
+    if not depooled or at is None:
+        return list(rows)
+
+    def marked(row: Row) -> Row:
+        name = row.cells[0].plain if isinstance(row.cells[0], Text) else str(row.cells[0])
+        found = depooled.get(short_name(name, domains))
+        if found is None:
+            return row
+        status = row.cells[at]
+        cell = Text.assemble(status if isinstance(status, Text) else Text(status),
+                             (f" · depooled {found[0]}/{found[1]}", "bold yellow"))
+        return Row(row.key, (*row.cells[:at], cell, *row.cells[at + 1:]))
+
+    return [marked(row) for row in rows]

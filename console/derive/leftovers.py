@@ -117,3 +117,9 @@ def fmt_time(at: datetime | None) -> str:
 def since_text(now: datetime, at: datetime | None) -> str:
     """`10:02 UTC, 2h05m ago` for the board's since column (`?` when unknown)."""
     return f"{fmt_time(at)}, {_ago(now, at)}" if at else "?"
+
+
+def since_and_what(now: datetime, item: Leftover) -> str:
+    """The board's `since · what` cell: how long ago first, then the row's text (`2h05m ago · agent
+    disabled: php upgrade - alice@bast161`), so the age stays on screen when the text is cut."""
+    return f"{_ago(now, item.since)} · {item.text}" if item.since else item.text

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from fnmatch import translate
-from typing import TYPE_CHECKING, Iterable, Sequence
+from typing import TYPE_CHECKING, Collection, Iterable, Sequence
 
 from rich.text import Text
 
@@ -22,7 +22,9 @@ from console.core.state import Store
 
 if TYPE_CHECKING:
     from console.core.config import AppConfig
+from console.derive.alerts import host_problems
 from console.derive.cells import SEVERITY, STATE_STYLE, STATE_SYMBOL, feed_detail, feed_note, short_error
+from console.derive.hosts_pane import depooled_hosts
 
 SERVICE_COLUMNS = (
     Column("service", "service", identifier=True),
@@ -54,10 +56,16 @@ def checks_by_host(checks: Iterable[ServiceCheck], domains: Sequence[str]) -> di
     return by_host
 
 
+def down_hosts(store: Store, domains: Sequence[str]) -> set[str]:
+    """The short names of the hosts an Icinga instance reports DOWN or UNREACHABLE."""
+    return {short_name(host.name, domains) for _, host in host_problems(store)}
+
+
 def worst_state_by_host(
-    by_host: dict[str, list[ServiceCheck]], hosts_glob: str, names: Sequence[str]
+    by_host: dict[str, list[ServiceCheck]], hosts_glob: str, names: Sequence[str], down: Collection[str] = ()
 ) -> dict[str, CheckState]:
-    """host short name -> its worst state among the service's checks (all its checks when none are named)."""
+    """host short name -> its worst state among the service's checks (all its checks when none are named);
+    a host in `down` (Icinga: DOWN or UNREACHABLE) that runs the service is CRITICAL, whatever its checks say."""
     matches = re.compile(translate(hosts_glob)).match
     worst: dict[str, CheckState] = {}
     for host, checks in by_host.items():
@@ -68,6 +76,8 @@ def worst_state_by_host(
                 continue
             if host not in worst or SEVERITY[check.state] < SEVERITY[worst[host]]:
                 worst[host] = check.state
+        if host in worst and host in down:
+            worst[host] = CheckState.CRITICAL
     return worst
 
 
@@ -98,19 +108,23 @@ def service_hosts(store: Store, config: AppConfig, name: str) -> list[tuple[str,
     service = next((s for s in config.services if s.name == name), None)
     if service is None:
         return []
-    worst = worst_state_by_host(checks_by_host(icinga_checks(store), config.farm.domains), service.hosts, service.checks)
+    domains = config.farm.domains
+    worst = worst_state_by_host(checks_by_host(icinga_checks(store), domains), service.hosts, service.checks,
+                                down_hosts(store, domains))
     return sorted(worst.items(), key=lambda item: (SEVERITY[item[1]], natural_key(item[0])))
 
 
 def services_view(store: Store, config: AppConfig, now: datetime) -> PaneView:
-    """One row per configured service, in config order: its hosts' worst check states, counted."""
+    """One row per configured service, in config order: its hosts' worst check states, counted (a host
+    Icinga reports DOWN is a CRITICAL one for every service it runs)."""
     has_data = bool(store.data_of_kind("icinga"))
     by_host = checks_by_host(icinga_checks(store), config.farm.domains)
+    down = down_hosts(store, config.farm.domains)
     probes = probe_results(store)
     rows = []
     troubled = 0
     for service in config.services:
-        worst = worst_state_by_host(by_host, service.hosts, service.checks)
+        worst = worst_state_by_host(by_host, service.hosts, service.checks, down)
         results = probes.get(service.name)
         probe = probe_summary(results) if service.probes else Text(NO_VALUE, style="dim")
         failing_probe = any(not r.ok for r in results or ())
@@ -125,6 +139,7 @@ def services_view(store: Store, config: AppConfig, now: datetime) -> PaneView:
             troubled += bool(problems) or failing_probe
             cells = (service.name, str(len(worst)), state_summary(worst), probe, problems)
         rows.append(Row(service.name, cells))
+    rows = with_depooled_counts(store, config, rows)
     badge = f"✖ {troubled}" if troubled else ""
     kinds = ("icinga", "probes") if store.of_kind("probes") else ("icinga",)
     return PaneView(SERVICE_COLUMNS, tuple(rows), feed_note(store, kinds, now), badge, feed_detail(store, kinds))
@@ -152,3 +167,24 @@ def probe_summary(results: Sequence[ProbeResult] | None) -> Text:
         return Text(f"✖ {failing[0].label}: {short_error(failing[0].detail)}{more}", style="bold red")
     slowest = max((r.latency_ms or 0.0) for r in results)
     return Text(f"✔ {len(results)}/{len(results)} {slowest:.0f}ms", style="green")
+
+
+def with_depooled_counts(store: Store, config: AppConfig, rows: Sequence[Row]) -> list[Row]:
+    """The Services rows with `· depooled 1` after the state: the hosts of the service (its `hosts`
+    glob) an operator took out of the caches (the `backends` source); every other row as it was."""
+    depooled = depooled_hosts(store, config.farm.domains)
+    if not depooled:
+        return list(rows)
+    globs = {service.name: re.compile(translate(service.hosts)).match for service in config.services}
+    at = next(i for i, column in enumerate(SERVICE_COLUMNS) if column.key == "state")
+
+    def counted(row: Row) -> Row:
+        matches = globs.get(row.key)
+        count = sum(1 for host in depooled if matches is not None and matches(host))
+        if not count:
+            return row
+        state = row.cells[at]
+        cell = Text.assemble(state if isinstance(state, Text) else Text(state), (f" · depooled {count}", "bold yellow"))
+        return Row(row.key, (*row.cells[:at], cell, *row.cells[at + 1:]))
+
+    return [counted(row) for row in rows]

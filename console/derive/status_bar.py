@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Sequence
 from rich.text import Text
 
 from console.core.model import (
+    BackendSnapshot,
     CommitLog,
 )
 from console.core.state import SourceState, Store
@@ -72,8 +73,31 @@ def partial_problem(problem: str) -> str:
 
 def status_items(store: Store, now: datetime, unverified: frozenset[str] = frozenset()) -> list[SourceHealth]:
     """Per source, in registration order: name, health, latency, the age of its data, and a warning
-    for the sources in `unverified` (TLS verification off)."""
-    return [source_health(state, now, state.name in unverified) for state in store.states()]
+    for the sources in `unverified` (TLS verification off). The caches' backend lists (`backends`)
+    speak only when there is something to say: how many hosts are depooled, or that a cache (or every
+    one) did not answer."""
+    items = [source_health(state, now, state.name in unverified) for state in store.states() if not _quiet(state)]
+    return items + depooled_items(store)
+
+
+def _quiet(state: SourceState) -> bool:
+    """The backends source answering in full (or not yet): nothing to say in the status bar."""
+    if state.kind != "backends":
+        return False
+    return state.last is None or (state.ok and not getattr(state.last.data, "partial_errors", ()))
+
+
+def depooled_items(store: Store) -> list[SourceHealth]:
+    """"⊘ 2 depooled" (hosts an operator set sick on some cache) — only when there are any; it stays on
+    screen however narrow (a forgotten depool is what it is for)."""
+    hosts: set[str] = set()
+    for snapshot in store.data_of_kind("backends"):
+        if isinstance(snapshot, BackendSnapshot):
+            hosts |= set(snapshot.depooled())
+    if not hosts:
+        return []
+    text = Text(f"⊘ {len(hosts)} depooled", style="bold yellow")
+    return [SourceHealth("depooled", "backends", False, text, text)]
 
 
 QUOTA_LOW = 100  # GitHub requests left below which the quota is a warning

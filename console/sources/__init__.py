@@ -6,6 +6,7 @@ from typing import Any, Callable
 
 from console.core.clock import Clock, utc_now
 from console.core.config import AppConfig, CommitsConfig, SourceConfig
+from console.sources.backends import BackendsSource, backends_source
 from console.sources.base import MalformedAnswer, Source, SourceError, describe_error
 from console.sources.commits import GitHubCommitsSource, LocalGitCommitsSource
 from console.sources.graylog import GraylogSource
@@ -33,14 +34,17 @@ def build_source(kind: str, item: SourceConfig, clock: Clock = utc_now) -> Sourc
 
 def build_sources(config: AppConfig, clock: Clock = utc_now) -> list[Source[Any]]:
     """One source per configured item, in the order proxmox, puppetdb, icinga, graylog, commits; then
-    one "probes" source when any service has probes."""
+    one "probes" source when any service has probes; then one "backends" source (the caches' backend
+    lists) when `actions.caches` is set, with the depool service (console/sources/backends.py)."""
     sources = [build_source(kind, item, clock) for kind, item in config.sources.all()]
     if any(service.probes for service in config.services):
         sources.append(ProbesSource(config.services, clock))
+    sources += backends_source(config, clock)
     return sources
 
 
 __all__ = [
+    "BackendsSource",
     "GitHubCommitsSource",
     "GraylogSource",
     "IcingaSource",

@@ -5,13 +5,15 @@ asks three questions (the bench allows Icinga 3 of the 10 requests a refresh):
 - every service with only the few attributes the panes need for an OK check (no output);
 - the problems (`service.state != ServiceOK`) with their `last_check_result` (the plugin output the
   Alerts pane and the host detail show); merged over the first by check name, authoritative for its checks;
-- every host's state, ack and downtime (no output: the host detail asks for a DOWN host's own, see
-  `host_output`).
+- every host's state, ack, downtime, since when and whether reachable (no output: a host DOWN or
+  UNREACHABLE gets its output from the previous answer while its state holds, else from one more
+  request for the hosts not UP — only when some host is: an all-UP farm costs the three).
 The answers are decoded record by record in a worker thread (console/sources/jsonstream.py).
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import partial
 from typing import Any, Callable, Iterable, TypeVar
 
@@ -41,8 +43,9 @@ R = TypeVar("R")
 CHECK_ATTRS = ["state", "state_type", "acknowledgement", "downtime_depth", "last_state_change", "last_check"]
 PROBLEM_ATTRS = [*CHECK_ATTRS, "last_check_result"]
 PROBLEMS_FILTER = "service.state != ServiceOK"
-HOST_STATE_ATTRS = ["state", "acknowledgement", "downtime_depth"]
-HOST_ATTRS = [*HOST_STATE_ATTRS, "last_check_result"]  # one host, with its output (host_output)
+HOST_STATE_ATTRS = ["state", "state_type", "acknowledgement", "downtime_depth", "last_state_change", "last_reachable"]
+HOST_ATTRS = [*HOST_STATE_ATTRS, "last_check_result"]  # with the output (host_output, the hosts not UP)
+HOSTS_NOT_UP = "host.state != 0"
 DOWNTIME_ATTRS = ["host_name", "service_name", "author", "comment", "start_time", "end_time", "fixed"]
 ACK_COMMENT_ATTRS = ["host_name", "service_name", "author", "text", "entry_time", "expire_time"]
 OVERRIDE_GET = {"X-HTTP-Method-Override": "GET", "Accept": "application/json"}
@@ -79,8 +82,26 @@ class IcingaSource(HttpSource[IcingaSnapshot]):
             self._records("hosts", {"attrs": HOST_STATE_ATTRS}, partial(parse_hosts_answer, reuse=known.host)),
         )
         snapshot = await in_parser_thread(build_snapshot, checks, problems, hosts)
+        snapshot = await self._with_host_outputs(snapshot, known)
         self._known = await in_parser_thread(KnownObjects, snapshot)
         return snapshot
+
+    async def _with_host_outputs(self, snapshot: IcingaSnapshot, known: KnownObjects) -> IcingaSnapshot:
+        """The output of every host not UP (the Alerts row shows it): the previous answer's while the
+        host's state has not changed since, else one request for the hosts not UP."""
+        down = [h for h in snapshot.hosts if not h.up and not h.output]
+        if not down:
+            return snapshot
+        outputs: dict[str, str] = {}
+        for host in down:
+            before = known.hosts.get(host.name)
+            if before is not None and not before.up and before.output and before.last_state_change == host.last_state_change:
+                outputs[host.name] = before.output
+        if len(outputs) < len(down):
+            body = {"filter": HOSTS_NOT_UP, "attrs": HOST_ATTRS}
+            outputs.update((h.name, h.output) for h in await self._records("hosts", body, parse_hosts_answer))
+        hosts = tuple(replace(h, output=outputs.get(h.name, "")) if not h.up and not h.output else h for h in snapshot.hosts)
+        return replace(snapshot, hosts=hosts)
 
     async def host_output(self, host: str) -> str:
         """The plugin output of one host's last check (the refresh leaves it out). Raises SourceError."""
@@ -176,6 +197,8 @@ class KnownObjects:
 
     def host(self, host: IcingaHostState) -> IcingaHostState:
         known = self.hosts.get(host.name)
+        if known is not None and not known.up and known.output and not host.output:
+            known = replace(known, output="")  # compared as the states answer gives it (without output)
         return known if known is not None and known == host else host
 
 
@@ -260,12 +283,17 @@ def parse_host(item: Any, at: str) -> IcingaHostState:
     state = opt_float(attrs.get("state"), f"{at}.attrs.state")
     if state is None:
         raise malformed(f"{at}.attrs.state", "a number", None)
+    state_type = opt_float(attrs.get("state_type"), f"{at}.attrs.state_type")
+    reachable = attrs.get("last_reachable")
     return IcingaHostState(
         name=name,
         up=state == 0,
         acknowledged=_number(attrs.get("acknowledgement"), f"{at}.attrs.acknowledgement") != 0,
         in_downtime=_number(attrs.get("downtime_depth"), f"{at}.attrs.downtime_depth") > 0,
         output=check_output(attrs.get("last_check_result"), f"{at}.attrs.last_check_result"),
+        last_state_change=epoch_time(attrs.get("last_state_change"), f"{at}.attrs.last_state_change"),
+        hard=state_type is None or state_type == 1,
+        reachable=reachable is not False,
     )
 
 

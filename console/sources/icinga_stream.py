@@ -211,6 +211,8 @@ def patch_host(host: IcingaHostState | None, event: CheckableEvent) -> IcingaHos
     changes: dict[str, Any] = {}
     if event.state is not None:
         changes["up"] = event.state == 0
+        if (event.state == 0) != host.up:
+            changes["last_state_change"] = event.changed_at or event.at or host.last_state_change
         if event.state == 0:
             changes["acknowledged"] = False
     if event.output is not None:

@@ -1,23 +1,28 @@
 """Service probes: the console checks the services itself — HTTP, TCP, Redis, Memcached, DNS SOA —
 for what Icinga does not cover, and so the Services pane still says something when Icinga is down.
 
-One Source ("probes") runs every configured probe concurrently, each under its own timeout; a failed
-probe is a result (ok=False, the reason in words), never an exception. No Textual here.
+One Source ("probes"). Its first fetch runs every probe; from then on each probe runs once per
+`interval` at its own turn in it: the probes are dealt into up to PROBE_GROUPS groups, the source is
+fetched once a turn (interval / groups), and each fetch runs the probes whose time has come and
+returns the latest result of every probe. Each probe runs under its own timeout; a failed probe is a
+result (ok=False, the reason in words), never an exception. The clients are libraries — httpx,
+redis-py, dnspython — except memcached's `stats`, one line of its text protocol. No Textual here.
 """
 
 from __future__ import annotations
 
 import asyncio
-import codecs
 import contextlib
-import secrets
+import importlib
 import socket
 import ssl
-import struct
-from typing import AsyncIterator, Callable
+import sys
+import time
+from http.cookiejar import CookieJar, DefaultCookiePolicy
+from typing import TYPE_CHECKING, AsyncIterator, Callable
 from urllib.parse import urlsplit
 
-import h11
+import httpx
 
 from console import __version__
 from console.core.clock import Clock, utc_now
@@ -36,10 +41,16 @@ from console.sources.base import MalformedAnswer, Source, SourceError, describe_
 from console.sources.bounded import answer_within, read_capped
 from console.sources.httpclient import redact, shared_tls_context, transport_timeout
 
-PROBE_INTERVAL = 30.0  # seconds between two rounds of every probe
-MAX_LINE = 64 * 1024  # a Redis/Memcached answer line longer than this is not an answer we understand
+if TYPE_CHECKING:
+    import dns.message
+
+PROBE_INTERVAL = 30.0  # seconds between two runs of one probe
+PROBE_GROUPS = 6  # the interval's turns: a group of probes runs at each (every 5 s at 30 s)
+MAX_LINE = 64 * 1024  # a Memcached answer line longer than this is not an answer we understand
 MAX_BODY = 1024 * 1024  # of an HTTP probe's answer, what is searched for `contains`
 USER_AGENT = f"opsconsole/{__version__}"  # in the services' access logs: who probes
+# imported before a probe's deadline starts (its timeout measures the network, not an import)
+LIBRARIES = {"redis": "redis.asyncio", "dns": "dns.asyncquery"}
 
 
 class ProbeFailed(SourceError):
@@ -70,12 +81,7 @@ def describe_probe_error(exc: BaseException, timeout: float) -> str:
         return f"timed out after {timeout:g}s"
     if isinstance(exc, SourceError):
         return str(exc)
-    chain: list[BaseException] = []
-    current: BaseException | None = exc
-    while current is not None and current not in chain:
-        chain.append(current)
-        current = current.__cause__ or current.__context__
-    for cause in chain:
+    for cause in _causes(exc):
         if isinstance(cause, ConnectionRefusedError):
             return "connection refused"
         if isinstance(cause, socket.gaierror):
@@ -89,26 +95,72 @@ def describe_probe_error(exc: BaseException, timeout: float) -> str:
     return describe_error(exc, timeout)
 
 
+def _causes(exc: BaseException) -> list[BaseException]:
+    """`exc`, what caused it, and so on; with the members of an exception group among them (httpx, through
+    anyio, says "All connection attempts failed" over one error per address it tried)."""
+    seen: list[BaseException] = []
+    pending = [exc]
+    while pending:
+        current = pending.pop(0)
+        if any(current is known for known in seen):
+            continue
+        seen.append(current)
+        if isinstance(current, BaseExceptionGroup):
+            pending.extend(current.exceptions)
+        following = current.__cause__ or current.__context__
+        if following is not None:
+            pending.append(following)
+    return seen
+
+
 class ProbesSource(Source[ProbeSnapshot]):
-    """Every probe of every configured service, run concurrently; one entry in the status bar."""
+    """Every probe of every configured service, each once per `interval` seconds (the argument) at its
+    own turn in it; one entry in the status bar. The source is polled once a turn: its own `interval`
+    is the argument's divided by `groups` (see the module's docstring)."""
 
     kind = "probes"
 
     def __init__(self, services: list[ServiceConfig], clock: Clock = utc_now, *, name: str = "probes",
                  interval: float = PROBE_INTERVAL) -> None:
         self.probes = [(service.name, probe) for service in services for probe in service.probes]
+        self.groups = max(1, min(len(self.probes), PROBE_GROUPS))
         longest = max((probe.timeout for _, probe in self.probes), default=3.0)
-        super().__init__(name, timeout=longest + 2.0, interval=interval, clock=clock)  # each probe has its own
+        # polled once a turn; each probe has its own timeout, the fetch's covers the slowest
+        super().__init__(name, timeout=longest + 2.0, interval=interval / self.groups, clock=clock)
+        self.turn_clock: Callable[[], float] = time.monotonic  # the turns' (self.timer times the latencies)
+        self._due: list[float] = []  # when each probe runs next (turn_clock); empty until a first round ended
+        self._latest: dict[int, ProbeResult] = {}  # by the probe's index in self.probes
+        self._http: dict[bool | str, httpx.AsyncClient] = {}
+
+    @property
+    def every(self) -> float:
+        """Seconds between two runs of one probe: a turn (the source's interval) per group."""
+        return self.interval * self.groups
 
     async def _fetch(self) -> ProbeSnapshot:
-        results = await asyncio.gather(*(self.run(service, probe) for service, probe in self.probes))
-        return ProbeSnapshot(tuple(results))
+        now = self.turn_clock()
+        soon = now + self.interval / 2  # a poll a little early (timer jitter) still takes the turn due
+        first = not self._due
+        turn = range(len(self.probes)) if first else [i for i, due in enumerate(self._due) if due <= soon]
+        results = await asyncio.gather(*(self.run(*self.probes[i]) for i in turn))
+        if first:  # every probe ran now (a whole picture at once); from now on each at its group's turn
+            self._due = [now + (i % self.groups + 1) * self.interval for i in range(len(self.probes))]
+        else:
+            for i in turn:
+                while self._due[i] <= soon:  # a pause skips the turns missed, each probe keeps its place
+                    self._due[i] += self.every
+        self._latest.update(zip(turn, results, strict=True))
+        return ProbeSnapshot(tuple(self._latest[i] for i in sorted(self._latest)))
 
     async def run(self, service: str, probe: ProbeConfig) -> ProbeResult:
-        """One probe under its own timeout; never raises (except cancellation)."""
+        """One probe now, under its own timeout; never raises (except cancellation)."""
         label = probe_label(probe)
         started = self.timer()
         try:
+            library = LIBRARIES.get(probe.kind)
+            if library is not None and library not in sys.modules:  # once: ~50 ms (redis), ~30 ms (dns)
+                await asyncio.to_thread(importlib.import_module, library)  # off the UI's loop
+                started = self.timer()
             async with asyncio.timeout(probe.timeout):
                 detail = await self._probe(probe)
         except asyncio.CancelledError:
@@ -124,91 +176,61 @@ class ProbesSource(Source[ProbeSnapshot]):
     async def _probe(self, probe: ProbeBase) -> str:
         """The healthy answer in a word or two ("HTTP 200", "PONG", "SOA 2026112501"); raise otherwise."""
         if isinstance(probe, HttpProbeConfig):
-            return await self._http(probe)
+            return await self._http_probe(probe)
         if isinstance(probe, RedisProbeConfig):
-            return await redis_ping(probe.host, probe.port, probe.password.reveal() if probe.password else None)
+            password = probe.password.reveal() if probe.password else None
+            return await redis_ping(probe.host, probe.port, password, probe.timeout)
         if isinstance(probe, MemcachedProbeConfig):
             return memcached_summary(await memcached_stats(probe.host, probe.port))
         if isinstance(probe, DnsProbeConfig):
-            return f"SOA {await soa_serial(probe.server, probe.port, probe.zone)}"
+            return f"SOA {await soa_serial(probe.server, probe.port, probe.zone, probe.timeout)}"
         assert isinstance(probe, TcpProbeConfig)
         return await tcp_connect(probe.host, probe.port)
 
-    async def _http(self, probe: HttpProbeConfig) -> str:
-        tls = shared_tls_context(probe.verify) if urlsplit(probe.url).scheme == "https" else None
-        status, body = await http_get(probe.url, probe.host_header, tls, transport_timeout(probe.timeout),
-                                      read_body=probe.contains is not None, deadline=probe.timeout)
-        return http_verdict(status, body, probe.expect, probe.contains)
+    # --- HTTP, through httpx ------------------------------------------------------------------------
 
+    def _client(self, verify: bool | str) -> httpx.AsyncClient:
+        """One client per `verify` setting, kept: its TLS context (shared_tls_context) is made once. It
+        keeps no connection alive — each probe opens its own, so a server that stopped accepting new
+        connections fails its probe — and no cookie (a load balancer's would pin the next probe)."""
+        client = self._http.get(verify)
+        if client is None:
+            client = self._http[verify] = httpx.AsyncClient(
+                verify=shared_tls_context(verify),
+                trust_env=False,  # a proxy in the environment must not carry a probe
+                follow_redirects=False,
+                limits=httpx.Limits(max_connections=None, max_keepalive_connections=0),
+                cookies=CookieJar(DefaultCookiePolicy(allowed_domains=[])),  # a jar that keeps none
+                headers={"User-Agent": USER_AGENT, "Accept": "*/*", "Accept-Encoding": "identity", "Connection": "close"},
+            )
+        return client
 
-async def http_get(url: str, host_header: str | None, tls: ssl.SSLContext | None, timeout: float, *,
-                   read_body: bool, deadline: float | None = None) -> tuple[int, str]:
-    """GET `url` on a connection of its own (a kept-alive one would hide a server that stopped accepting
-    new ones), redirects not followed: the status, and the body (its first MAX_BODY bytes) when
-    `read_body`. asyncio streams and h11, not an HTTP client: the reference farm's 53 probes, each on a
-    new connection, measured ~16 ms of CPU a round against ~40 through httpx. The whole exchange within
-    `deadline` seconds (default `timeout`; see bounded.answer_within): a body still trickling in then is
-    "no complete answer in N s". Raises on any failure (describe_probe_error says it)."""
-    async with answer_within(timeout if deadline is None else deadline) as progress:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        port = parts.port or (443 if tls else 80)
-        reader, writer = await asyncio.open_connection(
-            host, port, ssl=tls, server_hostname=host if tls else None, limit=MAX_LINE,
-            ssl_handshake_timeout=timeout if tls else None)  # asyncio gives up on the handshake itself (see transport_timeout)
+    async def _http_probe(self, probe: HttpProbeConfig) -> str:
+        """GET `url`, redirects not followed: the status, and the body (its first MAX_BODY bytes) only
+        when `contains` asks. The whole exchange within the probe's timeout (bounded.answer_within): a
+        body still trickling in then is "no complete answer in N s"."""
+        client = self._client(probe.verify if urlsplit(probe.url).scheme == "https" else False)
+        headers = {"Host": probe.host_header} if probe.host_header else None
         try:
-            connection = h11.Connection(h11.CLIENT)
-            target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-            headers = [("Host", host_header or parts.netloc.rpartition("@")[2]), ("User-Agent", USER_AGENT),
-                       ("Accept", "*/*"), ("Connection", "close")]
-            writer.write(connection.send(h11.Request(method="GET", target=target, headers=headers)) or b"")
-            writer.write(connection.send(h11.EndOfMessage()) or b"")
-            event = await _next_event(connection, reader)
-            while not isinstance(event, h11.Response):
-                if isinstance(event, (h11.EndOfMessage, h11.ConnectionClosed)):
-                    raise ProbeFailed("the server closed the connection without an answer")
-                event = await _next_event(connection, reader)  # h11.InformationalResponse (1xx): the answer follows
-            progress.head = True
-            status, charset = event.status_code, _charset(dict(event.headers).get(b"content-type", b""))
-            if not read_body:
-                return status, ""
-            # what is searched is held (MAX_BODY): the rest is not read
-            body = await read_capped(_body_of(connection, reader), MAX_BODY, truncate=True)
-            return status, b"".join(body.chunks).decode(charset, "replace")
-        except h11.RemoteProtocolError as exc:
-            writer.transport.abort()
+            async with answer_within(probe.timeout) as progress:
+                async with client.stream("GET", probe.url, headers=headers,
+                                         timeout=transport_timeout(probe.timeout)) as response:
+                    progress.head = True
+                    body = ""
+                    if probe.contains is not None:  # what is searched is held (MAX_BODY): the rest is not read
+                        kept = await read_capped(response.aiter_bytes(), MAX_BODY, truncate=True)
+                        body = b"".join(kept.chunks).decode(response.encoding or "utf-8", "replace")
+        except httpx.RemoteProtocolError as exc:
+            if "Server disconnected without sending a response" in str(exc):
+                raise ProbeFailed("the server closed the connection without an answer") from exc
             raise ProbeFailed(f"not an HTTP answer ({exc})") from exc
-        except BaseException:
-            # cancelled (the deadline) or failed mid-answer: no TLS goodbye to wait for from this server
-            writer.transport.abort()
-            raise
-        finally:
-            writer.close()
-            with contextlib.suppress(Exception):
-                await writer.wait_closed()
+        return http_verdict(response.status_code, body, probe.expect, probe.contains)
 
-
-async def _next_event(connection: h11.Connection, reader: asyncio.StreamReader) -> object:
-    while (event := connection.next_event()) is h11.NEED_DATA:
-        connection.receive_data(await reader.read(65536))
-    return event
-
-
-async def _body_of(connection: h11.Connection, reader: asyncio.StreamReader) -> AsyncIterator[bytes]:
-    """The body after the answer's head, as h11 delivers it (a connection closed early ends it)."""
-    while isinstance(event := await _next_event(connection, reader), h11.Data):
-        yield bytes(event.data)
-
-
-def _charset(content_type: bytes) -> str:
-    for parameter in content_type.decode("latin-1").split(";")[1:]:
-        name, _, value = parameter.partition("=")
-        if name.strip().lower() == "charset":
-            try:
-                return codecs.lookup(value.strip().strip('"')).name
-            except LookupError:
-                break
-    return "utf-8"
+    async def aclose(self) -> None:
+        """Close the HTTP clients (they hold no connection between probes; the next round makes new ones)."""
+        clients, self._http = list(self._http.values()), {}
+        for client in clients:
+            await client.aclose()
 
 
 def http_verdict(status: int, body: str, expect: tuple[int, ...], contains: str | None) -> str:
@@ -219,7 +241,113 @@ def http_verdict(status: int, body: str, expect: tuple[int, ...], contains: str 
     return f"HTTP {status}"
 
 
-# --- TCP, Redis, Memcached ---------------------------------------------------------------------------
+# --- Redis, through redis-py --------------------------------------------------------------------------
+
+
+async def redis_ping(host: str, port: int, password: str | None, timeout: float) -> str:
+    """AUTH (when a password is given), then PING, on a connection of its own: "PONG", or ProbeFailed
+    with Redis's own error."""
+    from redis import exceptions
+    from redis.asyncio import Redis
+    from redis.asyncio.retry import Retry
+    from redis.backoff import NoBackoff
+
+    client = Redis(
+        host=host, port=port, password=password,
+        socket_timeout=transport_timeout(timeout), socket_connect_timeout=transport_timeout(timeout),
+        protocol=2,  # RESP2: AUTH and PING, as redis-cli sends them (RESP3's HELLO needs Redis 6)
+        driver_info=None,  # no CLIENT SETINFO before the PING
+        retry=Retry(NoBackoff(), 0),  # a probe says what it met, once
+        single_connection_client=True,
+    )
+    try:
+        async with client:
+            pong = await client.ping()
+    except exceptions.TimeoutError as exc:
+        raise TimeoutError(str(exc)) from exc  # "timed out after Ns"
+    except exceptions.AuthenticationError as exc:
+        if password is None:
+            raise ProbeFailed("needs a password (NOAUTH); set the probe's password") from exc
+        raise ProbeFailed(f"AUTH refused: {_redis_error(exc)}") from exc
+    except exceptions.InvalidResponse as exc:
+        raise MalformedAnswer(f"not a Redis answer ({str(exc)[:80]})") from exc
+    except exceptions.RedisError as exc:
+        if isinstance(exc, exceptions.ResponseError) or getattr(exc, "status_code", None):  # an error reply
+            raise ProbeFailed(f"Redis error: {_redis_error(exc)}") from exc
+        raise  # a connection that failed: describe_probe_error says how
+    if pong is not True:
+        raise MalformedAnswer("not a PING answer")
+    return "PONG"
+
+
+def _redis_error(exc: Exception) -> str:
+    """Redis's error reply as it came: "WRONGPASS invalid username-password pair ...", "LOADING ..."."""
+    code = getattr(exc, "status_code", None)  # redis-py takes the code off the message
+    return (f"{code} {exc}" if code else str(exc))[:120]
+
+
+# --- DNS: a SOA query over UDP, through dnspython -----------------------------------------------------
+
+
+async def soa_serial(server: str, port: int, zone: str, timeout: float) -> int:
+    """The serial of `zone`'s SOA, asked of `server`:`port` over UDP without recursion (the
+    authoritative server is asked)."""
+    import dns.asyncbackend
+    import dns.asyncquery
+    import dns.exception
+    import dns.flags
+    import dns.inet
+    import dns.message
+    import dns.query
+    import dns.rdatatype
+
+    if dns.inet.is_address(server):
+        family, where = dns.inet.af_for_address(server), server
+    else:
+        found = await asyncio.get_running_loop().getaddrinfo(server, port, type=socket.SOCK_DGRAM)
+        family, where = found[0][0], str(found[0][4][0])
+    query = dns.message.make_query(zone, dns.rdatatype.SOA)
+    query.flags &= ~dns.flags.RD
+    # a connected socket: an ICMP "port unreachable" then comes back as "connection refused", not a
+    # timeout (dnspython's backend API has no annotations)
+    backend = dns.asyncbackend.get_backend("asyncio")
+    sock = await backend.make_socket(family, socket.SOCK_DGRAM, 0, None, (where, port))  # type: ignore[no-untyped-call]
+    try:
+        async with sock:
+            answer = await dns.asyncquery.udp(query, where, timeout=transport_timeout(timeout), port=port, sock=sock)
+    except dns.exception.Timeout as exc:
+        raise TimeoutError(str(exc)) from exc  # "timed out after Ns"
+    except dns.query.BadResponse as exc:
+        raise MalformedAnswer("not the answer to our query") from exc
+    except dns.exception.DNSException as exc:
+        raise MalformedAnswer(f"not a DNS answer ({exc})") from exc
+    return answer_serial(answer, zone)
+
+
+def answer_serial(answer: dns.message.Message, zone: str) -> int:
+    """The serial of `zone`'s SOA record in a DNS answer; ProbeFailed for an error code, no record."""
+    import dns.flags
+    import dns.name
+    import dns.rcode
+    import dns.rdataclass
+    import dns.rdatatype
+    import dns.rdtypes.ANY.SOA
+
+    rcode = answer.rcode()
+    if rcode != dns.rcode.NOERROR:
+        raise ProbeFailed(f"DNS {dns.rcode.to_text(rcode)} for {zone}")
+    if answer.flags & dns.flags.TC:
+        raise ProbeFailed("DNS answer truncated")
+    try:
+        rrset = answer.find_rrset(answer.answer, dns.name.from_text(zone), dns.rdataclass.IN, dns.rdatatype.SOA)
+    except KeyError:
+        raise ProbeFailed(f"no SOA for {zone} in the answer (not authoritative?)") from None
+    soa = rrset[0]
+    assert isinstance(soa, dns.rdtypes.ANY.SOA.SOA)
+    return int(soa.serial)
+
+
+# --- TCP, Memcached (its text protocol: one command, `stats`) ------------------------------------------
 
 
 @contextlib.asynccontextmanager
@@ -238,45 +366,11 @@ async def tcp_connect(host: str, port: int) -> str:
         return "connected"
 
 
-def resp_command(*words: str) -> bytes:
-    """A command as a RESP array of bulk strings (what redis-cli sends)."""
-    parts = [f"*{len(words)}\r\n".encode()]
-    for word in words:
-        data = word.encode()
-        parts.append(b"$%d\r\n%s\r\n" % (len(data), data))
-    return b"".join(parts)
-
-
 async def _line(reader: asyncio.StreamReader) -> str:
     line = await reader.readline()
     if not line.endswith(b"\r\n"):
         raise ProbeFailed("the server closed the connection" if not line else "answer line without CRLF")
     return line[:-2].decode("utf-8", "replace")
-
-
-async def redis_ping(host: str, port: int, password: str | None = None) -> str:
-    """AUTH (when a password is given), then PING; "PONG" or ProbeFailed with Redis's own error."""
-    async with _connection(host, port) as (reader, writer):
-        if password is not None:
-            writer.write(resp_command("AUTH", password))
-            await writer.drain()
-            answer = await _line(reader)
-            if answer != "+OK":
-                raise ProbeFailed(f"AUTH refused: {answer.removeprefix('-')[:120]}")
-        writer.write(resp_command("PING"))
-        await writer.drain()
-        answer = await _line(reader)
-    return redis_pong(answer)
-
-
-def redis_pong(answer: str) -> str:
-    if answer == "+PONG":
-        return "PONG"
-    if answer.startswith("-NOAUTH"):
-        raise ProbeFailed("needs a password (NOAUTH); set the probe's password")
-    if answer.startswith("-"):
-        raise ProbeFailed(f"Redis error: {answer[1:120]}")
-    raise MalformedAnswer(f"not a PING answer: {answer[:40]!r}")
 
 
 async def memcached_stats(host: str, port: int) -> dict[str, str]:
@@ -314,109 +408,3 @@ def memcached_summary(stats: dict[str, str]) -> str:
               if uptime >= size or size == 1)
     connections = stats.get("curr_connections")
     return f"up {up}" + (f", {connections} conns" if connections is not None else "")
-
-
-# --- DNS: a SOA query over UDP ------------------------------------------------------------------------
-# Written from RFC 1035 (4.1 message format, 4.1.4 compression, 3.3.13 SOA) rather than with dnspython:
-# one fixed question and one record type to read, ~60 lines, no dependency for the bastion.
-
-DNS_SOA = 6
-DNS_IN = 1
-RCODES = {1: "FORMERR", 2: "SERVFAIL", 3: "NXDOMAIN", 4: "NOTIMP", 5: "REFUSED"}
-
-
-def encode_name(name: str) -> bytes:
-    out = b""
-    for label in name.rstrip(".").split("."):
-        data = label.encode("idna")
-        if not 0 < len(data) < 64:
-            raise ValueError(f"bad DNS name {name!r}")
-        out += bytes([len(data)]) + data
-    return out + b"\0"
-
-
-def soa_query(zone: str, query_id: int) -> bytes:
-    """A standard query, no recursion wanted (we ask the authoritative server), one SOA question."""
-    return struct.pack("!HHHHHH", query_id, 0, 1, 0, 0, 0) + encode_name(zone) + struct.pack("!HH", DNS_SOA, DNS_IN)
-
-
-def read_name(message: bytes, offset: int) -> tuple[str, int]:
-    """A possibly compressed name at `offset`: (name, the offset after it where it started)."""
-    labels: list[str] = []
-    end: int | None = None
-    for _ in range(128):  # a pointer loop is malformed, not infinite
-        if offset >= len(message):
-            raise MalformedAnswer("DNS name runs past the message")
-        length = message[offset]
-        if length & 0xC0 == 0xC0:
-            if offset + 1 >= len(message):
-                raise MalformedAnswer("truncated DNS name pointer")
-            end = offset + 2 if end is None else end
-            offset = ((length & 0x3F) << 8) | message[offset + 1]
-            continue
-        if length == 0:
-            return ".".join(labels), (offset + 1 if end is None else end)
-        labels.append(message[offset + 1:offset + 1 + length].decode("ascii", "replace"))
-        offset += 1 + length
-    raise MalformedAnswer("DNS name pointers loop")
-
-
-def parse_soa_serial(message: bytes, query_id: int, zone: str) -> int:
-    """The serial of `zone`'s SOA record in a DNS answer; ProbeFailed for an error code, no record."""
-    if len(message) < 12:
-        raise MalformedAnswer("DNS answer shorter than its header")
-    answer_id, flags, questions, answers, _, _ = struct.unpack("!HHHHHH", message[:12])
-    if answer_id != query_id or not flags & 0x8000:
-        raise MalformedAnswer("not the answer to our query")
-    if flags & 0x000F:
-        code = flags & 0x000F
-        raise ProbeFailed(f"DNS {RCODES.get(code, f'rcode {code}')} for {zone}")
-    if flags & 0x0200:
-        raise ProbeFailed("DNS answer truncated")
-    offset = 12
-    for _ in range(questions):
-        _, offset = read_name(message, offset)
-        offset += 4
-    wanted = zone.rstrip(".").lower()
-    for _ in range(answers):
-        name, offset = read_name(message, offset)
-        if offset + 10 > len(message):
-            raise MalformedAnswer("truncated DNS record")
-        rtype, rclass, _, length = struct.unpack("!HHIH", message[offset:offset + 10])
-        offset += 10
-        if offset + length > len(message):
-            raise MalformedAnswer("DNS record runs past the message")
-        if rtype == DNS_SOA and rclass == DNS_IN and name.lower() == wanted:
-            _, at = read_name(message, offset)  # MNAME
-            _, at = read_name(message, at)  # RNAME
-            if at + 4 > offset + length:
-                raise MalformedAnswer("truncated SOA record")
-            serial: int = struct.unpack("!I", message[at:at + 4])[0]
-            return serial
-        offset += length
-    raise ProbeFailed(f"no SOA for {zone} in the answer (not authoritative?)")
-
-
-class _OneDatagram(asyncio.DatagramProtocol):
-    def __init__(self, answer: asyncio.Future[bytes]) -> None:
-        self.answer = answer
-
-    def datagram_received(self, data: bytes, addr: object) -> None:
-        if not self.answer.done():
-            self.answer.set_result(data)
-
-    def error_received(self, exc: Exception) -> None:  # ICMP port unreachable: "connection refused"
-        if not self.answer.done():
-            self.answer.set_exception(exc)
-
-
-async def soa_serial(server: str, port: int, zone: str, new_id: Callable[[], int] = lambda: secrets.randbelow(65536)) -> int:
-    loop = asyncio.get_running_loop()
-    query_id = new_id()
-    answer: asyncio.Future[bytes] = loop.create_future()
-    transport, _ = await loop.create_datagram_endpoint(lambda: _OneDatagram(answer), remote_addr=(server, port))
-    try:
-        transport.sendto(soa_query(zone, query_id))
-        return parse_soa_serial(await answer, query_id, zone)
-    finally:
-        transport.close()

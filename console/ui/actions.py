@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
 from rich.console import Group
 from rich.table import Table
@@ -17,7 +17,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, OptionList, Static
+from textual.widgets import Button, Input, OptionList
 from textual.widgets.option_list import Option
 
 from console.actions import (
@@ -40,8 +40,7 @@ from console.actions import (
     current_operator,
     parse_duration,
 )  # fmt: skip
-from console.actions.catalog import icinga_source
-from console.actions.plan import Operator, Plan
+from console.actions.plan import Operator, Plan, Step
 from console.core.display import safe, safe_text
 from console.ui.action_keys import FormInput
 from console.ui.tasks import OUTCOME_STYLE, TOAST_SEVERITY, TaskList, TasksScreen, toast_text
@@ -53,7 +52,30 @@ if TYPE_CHECKING:
 WRITE_WORD = "write"
 MAX_PROGRESS_LINES = 400  # the action screen keeps the last lines of a long output, not all of it
 DEFAULT_DOWNTIME = "2h"
-ICINGA_ACTIONS = ("ack", "unack", "downtime-add", "downtime-remove", "recheck")
+# What an action changed, by the source that shows it, refreshed when it ends (changed_sources): a step
+# sent through an Icinga or a Proxmox source names it (`icinga:<name>`, `proxmox:<name>`); a depool or
+# repool step changes the caches' backend lists (sources of kind `backends`); a Puppet step what PuppetDB
+# says of the agent (its report, its disabled fact).
+SOURCE_EXECUTORS = ("icinga", "proxmox")
+STEP_CHANGES = {"depool": "backends", "repool": "backends",
+                "puppet-run": "puppetdb", "puppet-disable": "puppetdb", "puppet-enable": "puppetdb"}
+
+
+def changed_sources(steps: Iterable[Step], sources: Mapping[str, str]) -> list[str]:
+    """The polled sources (`sources`: name -> kind) that show what `steps` change: the source a step was
+    sent through, or every source of the kind a step changes (or of the kind of a source not polled)."""
+    named: set[str] = set()
+    kinds: set[str] = set()
+    for step in steps:
+        prefix, _, name = step.executor.partition(":")
+        if prefix in SOURCE_EXECUTORS:
+            if sources.get(name) == prefix:
+                named.add(name)
+            else:
+                kinds.add(prefix)
+        if step.kind in STEP_CHANGES:
+            kinds.add(STEP_CHANGES[step.kind])
+    return [name for name, kind in sources.items() if name in named or kind in kinds]
 
 
 # --- what an action screen is asked to do -----------------------------------------------------------
@@ -81,6 +103,7 @@ class ActionRequest:
     asks_duration: bool = False
     fields: tuple[ActionField, ...] = ()
     make: Callable[[dict[str, str]], Action] | None = None
+    prepare: Callable[[], Any] | None = None  # async: read first (in a worker), then open the request it returns
 
 
 def made(action: Action) -> Callable[[dict[str, str]], Action]:
@@ -112,6 +135,48 @@ def host_requests(targets: tuple[IcingaTarget, ...]) -> dict[str, ActionRequest]
                                     lambda _u, _d: RemoveDowntime(targets, all_services=True)),
         "recheck": ActionRequest("re-check host now", lambda _u, _d: Recheck(targets)),
     }
+
+
+def pool_requests(app: OpsConsoleApp, keys: list[str], requests: dict[str, ActionRequest]) -> None:
+    """Depool and repool only for the caches' backends (the `backends` source's lists, once it has
+    answered: a job runner or a hypervisor is not offered them). Chosen, each reads every cache's list
+    afresh — and for a repool takes the host's checks and probes from the store — before its screen
+    opens; the plan refuses a host that is no backend and makes a repool of a failing host tier 2."""
+    import dataclasses
+
+    from console.actions import Depool, Repool
+    from console.actions.depool import gather_pool_facts
+    from console.core.model import BackendSnapshot
+    from console.ui.farm_actions import host_names
+
+    if "depool" not in requests and "repool" not in requests:
+        return
+    names = tuple(name.lower() for name in host_names(keys))
+    for snapshot in app.store.data_of_kind("backends"):
+        if isinstance(snapshot, BackendSnapshot) and not set(names) <= snapshot.names():
+            requests.pop("depool", None)
+            requests.pop("repool", None)
+            return
+    desk = app.actions
+
+    def prepared(entry: ActionRequest, kind: type[Depool] | type[Repool]) -> Callable[[], Any]:
+        async def prepare() -> ActionRequest:
+            engine = desk.engine
+            commands = None
+            if app.config.actions.depool.method == "varnishadm" and desk.writable:
+                try:
+                    commands = engine.command_executor()
+                except Refused:
+                    commands = None
+            facts = await gather_pool_facts(app.config, names, session=engine.session, repool=kind is Repool,
+                                            commands=commands, store=app.store)
+            return dataclasses.replace(entry, make=made(kind(names, facts)), prepare=None)
+
+        return prepare
+
+    for verb, kind in (("depool", Depool), ("repool", Repool)):
+        if verb in requests:
+            requests[verb] = dataclasses.replace(requests[verb], prepare=prepared(requests[verb], kind))
 
 
 # --- the desk: one engine, the task list, the switch ----------------------------------------------
@@ -160,12 +225,8 @@ class ActionDesk:
         self.show_mode()
 
     def show_mode(self) -> None:
-        try:
-            badge = self.app.header.query_one("#read-only", Static)
-        except Exception:  # noqa: BLE001 - the header is being rebuilt or torn down: nothing to show
-            return
-        badge.update(" READ-WRITE " if self.writable else " READ-ONLY ")
-        badge.set_class(self.writable, "-write")
+        """The mode on every screen's header (the app's, and the detail's and log screen's that follow it)."""
+        self.app.header.set_writable(self.writable)
 
     async def run(self, plan: Plan, confirmation: Confirmation, screen: ActionScreen) -> ActionResult | None:
         """Run `plan`; events go to the task list and to `screen` while it is open. Refusals go to the screen."""
@@ -177,6 +238,8 @@ class ActionDesk:
                 task = self.tasks.started(plan)
             elif task is not None:
                 self.tasks.event(task, event)
+            if event.kind == "notice" and event.step is not None:  # a step's request was taken (Proxmox's task id)
+                self.refresh_changed(plan.steps[event.step : event.step + 1])
             if screen.is_attached:
                 screen.show_event(event)
 
@@ -193,15 +256,21 @@ class ActionDesk:
             if task is not None:
                 self.tasks.failed(task, "failed")
             self.app.notify(f"{plan.title}: failed: {type(exc).__name__}: {exc}", severity="error", timeout=10)
+            self.refresh_changed(plan.steps)  # some steps may have been sent
             return None
         if task is not None:
             self.tasks.finished(task, result)
         self.app.notify(toast_text(result), severity=TOAST_SEVERITY.get(result.outcome, "information"), timeout=8)
-        if plan.action in ICINGA_ACTIONS:
-            self.app.poller.refresh_now(icinga_source(self.app.config).name)
+        self.refresh_changed(plan.steps)  # so an acknowledged alert dims, a started guest says running, at once
         if screen.is_attached:
             screen.show_result(result)
         return result
+
+    def refresh_changed(self, steps: Sequence[Step]) -> None:
+        """Fetch now the sources that show what `steps` changed (changed_sources), not at their next poll."""
+        poller = self.app.poller
+        for name in changed_sources(steps, {name: source.kind for name, source in poller.sources.items()}):
+            poller.refresh_now(name)
 
     async def aclose(self) -> None:
         if self._engine is not None:
@@ -261,6 +330,7 @@ class ActionKeys:
         try:  # restart, depool, guest power, Puppet (Hosts); rolling restart (Services)
             if number == 1 and keys:
                 requests.update(host_farm_requests(self, keys))
+                pool_requests(self, keys, requests)
             elif number == 3 and keys:
                 requests.update(service_requests(self, keys))
         except Refused as exc:
@@ -270,8 +340,22 @@ class ActionKeys:
         self.push_screen(ActionMenu(what, requests), self._open_action)
 
     def _open_action(self: Any, request: ActionRequest | None) -> None:
-        if request is not None:
+        if request is not None and request.prepare is not None:
+            self.run_worker(ActionKeys._prepared(self, request), group="action-prepare", exclusive=True,
+                            exit_on_error=False)  # the app mixes in console.ui.action_keys' forwarder, not this class
+        elif request is not None:
             self.push_screen(ActionScreen(self.actions, request))
+
+    async def _prepared(self: Any, request: ActionRequest) -> None:
+        """What the plan needs read first (depool/repool: the caches' backend lists), then its screen."""
+        assert request.prepare is not None
+        self.notify(f"{request.label}: reading every cache's backend list…", timeout=3)
+        try:
+            ready = await request.prepare()
+        except Exception as exc:  # noqa: BLE001 - said, never raised
+            self.notify(f"{request.label}: {type(exc).__name__}: {exc}"[:300], severity="error")
+            return
+        self.push_screen(ActionScreen(self.actions, ready))
 
     def action_purge(self: Any) -> None:
         if self._at_panes():
@@ -301,8 +385,12 @@ class ActionKeys:
         if not self._at_panes():
             return
         if self.actions.writable:
-            self.actions.disable_write()
-            self.notify("read-only again: actions are refused until W", timeout=5)
+            def answered(back: bool | None) -> None:
+                if back and self.actions.writable:
+                    self.actions.disable_write()
+                    self.notify("read-only again: actions are refused until W", timeout=5)
+
+            self.push_screen(ReadOnlyAgainScreen(), answered)
             return
 
         def switched(confirmed: bool | None) -> None:
@@ -375,6 +463,34 @@ class WriteSwitchScreen(ModalScreen[bool]):
 
     def action_cancel(self) -> None:
         self.dismiss(False)
+
+
+class ReadOnlyAgainScreen(ModalScreen[bool]):
+    """W in a read-write session: "back to read-only? y/N". y switches; n, enter or esc stays READ-WRITE.
+    Every other key does nothing here (a modal screen: the app's keys stop at it), so `write` typed by
+    habit after W (the word that switches the other way) never reaches the panes as keys (r, i, t, e)."""
+
+    DEFAULT_CSS = """
+    ReadOnlyAgainScreen { align: center middle; }
+    #read-only-box { width: 50; height: auto; border: thick $warning; padding: 0 1; background: $surface; }
+    """
+    BINDINGS = [
+        Binding("y", "answer(True)", "Read-only"),
+        Binding("n", "answer(False)", "Stay read-write"),
+        Binding("enter", "answer(False)", "Stay read-write", show=False),
+        Binding("escape", "answer(False)", "Stay read-write", show=False),
+    ]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="read-only-box"):
+            yield Plain(Text.assemble(("back to read-only? ", "bold"), ("y", "bold reverse"), "/", ("N", "bold reverse"),
+                                      "\n\ny: READ-ONLY (actions are refused)\nn, enter, esc: stay READ-WRITE"))
+
+    def on_mount(self) -> None:
+        self.query_one("#read-only-box").border_title = "Write switch"
+
+    def action_answer(self, back: bool) -> None:
+        self.dismiss(back)
 
 
 class ActionMenu(ModalScreen["ActionRequest | None"]):

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import getpass
 import os
 import socket
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from functools import partial
@@ -50,6 +52,14 @@ DETAIL, LOGS, HELP = ("console.ui.detail", "HostDetailScreen"), ("console.ui.log
 WIDE = 110  # columns from which the four panes fit on screen together
 PANE_REFRESH_TICKS = 5  # ages in the panes are redrawn every 5 s even without new data
 INCIDENT_AUDIT_TICKS = 10  # an open incident reads the audit file(s) every 10 s
+# No wait in the refresh pipeline is unbounded: a pane waits for the paint of the one before it at most
+# PAINT_WAIT seconds (one lost paint stopped every later redraw), the views' thread at most DERIVE_WAIT
+# (then a fresh thread derives them again). And a watchdog: a pane whose data has been out of date for
+# more than BEHIND_INTERVALS of its source's interval is derived again, whatever the redraw on its way
+# is waiting for, and the status bar says so.
+PAINT_WAIT = 1.0
+DERIVE_WAIT = 60.0
+BEHIND_INTERVALS = 2
 
 
 def showing(screen: Screen, where: tuple[str, str]) -> bool:
@@ -83,6 +93,8 @@ class OpsConsoleApp(ActionKeys, App[None]):
     CSS_PATH = "console.tcss"
     TITLE = "opsconsole"
     ENABLE_COMMAND_PALETTE = True  # ctrl+p: every view and action (get_system_commands)
+    paint_wait: float = PAINT_WAIT  # the bounds of the refresh pipeline (see PAINT_WAIT)
+    derive_wait: float = DERIVE_WAIT
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (WIDE, "-wide")]
     BINDINGS = [
         Binding("tab", "cycle_pane(1)", "Next pane", show=False, priority=True),
@@ -157,6 +169,9 @@ class OpsConsoleApp(ActionKeys, App[None]):
         self._changed: set[str] = set()
         self._stale_panes: set[Pane] = set()  # their views are to be derived again
         self._deriving = False  # a worker is deriving views (console/ui/panes/base.py derive_indexed)
+        self._derive_generation = 0  # bumped when the watchdog starts the redraw again: an older worker stops
+        # per pane, the sources whose change it has not shown yet and since when (time.monotonic())
+        self._out_of_date: dict[Pane, dict[str, float]] = {}
         self._views_worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="opsconsole-views")
         self._ticks = 0
         self.runtime = ConsoleRuntime()  # the collector and the GIL while the console runs (console/core/runtime.py)
@@ -316,6 +331,10 @@ class OpsConsoleApp(ActionKeys, App[None]):
 
     def _store_changed(self, name: str) -> None:
         self._changed.add(name)
+        kind, now = self.store.get(name).kind, time.monotonic()
+        for pane in self.panes:
+            if kind in pane.kinds:
+                self._out_of_date.setdefault(pane, {}).setdefault(name, now)
         self.post_message(StoreChanged())
 
     @property
@@ -339,6 +358,7 @@ class OpsConsoleApp(ActionKeys, App[None]):
         self._ticks += 1
         self.runtime.collect_if_quiet(drawing=self.redraw_pending, fetching=bool(self.poller.fetching))
         self.header.tick()
+        self._catch_up()
         if self._ticks % INCIDENT_AUDIT_TICKS == 0:
             self.incident.refresh_actions()  # other operators' actions, from the shared audit
         if self._ticks % PANE_REFRESH_TICKS == 0:
@@ -364,10 +384,12 @@ class OpsConsoleApp(ActionKeys, App[None]):
             self.run_worker(self._derive_stale_panes, group="views")  # type: ignore[arg-type]
 
     async def _derive_stale_panes(self) -> None:
+        generation = self._derive_generation
         try:
-            while self._stale_panes:
+            while self._stale_panes and generation == self._derive_generation:
                 panes = [pane for pane in self.panes if pane in self._stale_panes]
                 self._stale_panes.clear()
+                started = time.monotonic()  # what the store held by now is in the views derived below
                 now = self.clock()
                 jobs = [(pane.derive, pane.state, pane.hide_handled) for pane in panes]
                 store, config = self.store, self.config
@@ -379,18 +401,31 @@ class OpsConsoleApp(ActionKeys, App[None]):
                         out.append((indexed, lay_out(indexed.view, indexed.index, state, hide_handled)))
                     return out
 
-                shown = await asyncio.get_running_loop().run_in_executor(self._views_worker, derive_and_lay_out)
+                try:
+                    async with asyncio.timeout(self.derive_wait):
+                        shown = await asyncio.get_running_loop().run_in_executor(self._views_worker, derive_and_lay_out)
+                except TimeoutError:  # the thread is stuck: these panes again, on a fresh thread
+                    self._stale_panes.update(panes)
+                    self._fresh_views_worker()
+                    continue
                 for number, (pane, (indexed, layout)) in enumerate(zip(panes, shown, strict=False)):
                     if number:  # one pane repainted per frame: at 5,000 guests all four take ~65 ms to paint
                         await self._painted()
                     pane.show(indexed, layout)
+                    self._shown(pane, started)
                 self._show_tabs()
                 self._show_status(now)
         finally:
-            self._deriving = False
+            if generation == self._derive_generation:  # else the watchdog has started the redraw again
+                self._deriving = False
+
+    def _fresh_views_worker(self) -> None:
+        stuck, self._views_worker = self._views_worker, ThreadPoolExecutor(max_workers=1, thread_name_prefix="opsconsole-views")
+        stuck.shutdown(wait=False, cancel_futures=True)
 
     async def _painted(self) -> None:
-        """Until the screen has been updated with what was shown so far."""
+        """Until the screen has been updated with what was shown so far, or `paint_wait` seconds have
+        passed: a paint that never comes costs a second, never the redraws after it."""
         painted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
         def paint_done() -> None:
@@ -398,7 +433,39 @@ class OpsConsoleApp(ActionKeys, App[None]):
                 painted.set_result(None)
 
         self.call_after_refresh(paint_done)
-        await painted
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self.paint_wait):
+                await painted
+
+    def _shown(self, pane: Pane, started: float) -> None:
+        """`pane` shows what the store held at `started`: the changes up to then are on screen."""
+        marks = self._out_of_date.get(pane)
+        if marks:
+            self._out_of_date[pane] = {name: since for name, since in marks.items() if since > started}
+
+    def _panes_behind(self, now: float) -> list[Pane]:
+        """The panes whose data has been out of date for more than BEHIND_INTERVALS of a source's interval."""
+        return [pane for pane in self.panes
+                if any(now - since > BEHIND_INTERVALS * self.store.get(name).interval
+                       for name, since in self._out_of_date.get(pane, {}).items())]
+
+    def _catch_up(self) -> None:
+        """The watchdog (every second): a pane behind is derived again, even over a redraw stuck on its
+        way (that worker is cancelled, a new one starts), and the status bar says so."""
+        now = time.monotonic()
+        behind = self._panes_behind(now)
+        if not behind:
+            return
+        for pane in behind:  # another two intervals before it counts as behind again
+            self._out_of_date[pane] = dict.fromkeys(self._out_of_date[pane], now)
+        if self._deriving:
+            self._derive_generation += 1
+            self._deriving = False
+            self.workers.cancel_group(self, "views")
+        self._stale_panes.update(behind)
+        self.refresh_panes(set())
+        titles = ", ".join(pane.title for pane in behind)
+        self.status_bar.note(f"▲ {titles} {'was' if len(behind) == 1 else 'were'} behind; redrawn")
 
     def _show_status(self, now: datetime) -> None:
         from console.derive.status_bar import github_quota, status_items

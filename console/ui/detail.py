@@ -21,7 +21,6 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, OptionList
 from textual.widgets.option_list import Option
 
-from console.core.config import is_production
 from console.core.display import safe, safe_text
 from console.core.hosts import HostDirectory, HostIdentity, host_links, name_copy_problem, ssh_command, url_copy_problem
 from console.core.model import LogMessage, LogSnapshot
@@ -52,7 +51,7 @@ from console.sources.graylog import GraylogSource
 from console.sources.icinga import IcingaSource
 from console.sources.proxmox import ProxmoxSource
 from console.sources.puppetdb import PuppetDBSource
-from console.ui.widgets import FarmHeader, KeyedTable
+from console.ui.widgets import KeyedTable
 from console.ui.widgets.plain import Plain
 
 if TYPE_CHECKING:
@@ -128,8 +127,7 @@ class HostDetailScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         app = self.ops
-        farm = app.config.farm
-        self.header = FarmHeader(farm.name, farm.environment, is_production(app.config), app.identity, app.clock)
+        self.header = app.header.follower()  # the app's one header: the session's mode, PAUSED, the incident
         yield self.header
         yield Plain("", id="detail-identity")
         with DetailScroll(id="detail-summary"):

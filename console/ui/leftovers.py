@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Callable
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -17,19 +18,42 @@ from textual.screen import ModalScreen
 from console.actions import SUCCESS, ActionResult, Refused
 from console.core.display import safe_text
 from console.core.rows import Column, Row
-from console.derive.leftovers import KIND_LABELS, LOCK, since_text
+from console.derive.filtering import cell_width
+from console.derive.leftovers import KIND_LABELS, LOCK, fmt_time, since_and_what
 from console.derive.leftovers_fetch import LeftoverBoard, gather
 from console.ui.actions import ActionDesk, ActionRequest, ActionScreen, made
 from console.ui.widgets import KeyedTable
+from console.ui.widgets.keyed_table import CELL_PADDING
 from console.ui.widgets.plain import Plain
 
 if TYPE_CHECKING:
     from console.ui.app import OpsConsoleApp
 
-COLUMNS = (Column("kind", "kind"), Column("target", "target", identifier=True), Column("what", "what"), Column("since", "since"),
-           Column("cleanup", "clean-up"))
+# since before the message (how long ago leads the `what` cell, the time of day follows it), and the
+# message cut with `…` to what the screen leaves it: at 80×24 the age is on screen, the rest scrolls
+COLUMNS = (Column("kind", "kind"), Column("target", "target", identifier=True), Column("what", "since · what"),
+           Column("since", "at"), Column("cleanup", "clean-up"))
+WHAT = 2  # the column fitted to the screen
+MIN_WHAT = 30  # ... never narrower than this
 KIND_STYLE = {"downtime": "bold yellow", "ack": "yellow", "puppet-disabled": "bold magenta", "depooled": "bold red",
               "lock": "cyan"}
+
+
+def fitted(rows: list[Row], width: int) -> list[Row]:
+    """`rows` with the `what` cell cut with `…` so that the row fits `width` (at least MIN_WHAT cells).
+    The cells are display-safe Texts already (cut after, so an escape shown as ⟨U+001B⟩ is never split)."""
+    widths = [max([cell_len(column.label), *(cell_width(row.cells[i]) for row in rows)]) for i, column in enumerate(COLUMNS)]
+    others = sum(widths) - widths[WHAT]
+    room = max(MIN_WHAT, width - others - 2 * len(CELL_PADDING) * len(COLUMNS))
+    out = []
+    for row in rows:
+        what = row.cells[WHAT]
+        if isinstance(what, Text) and what.cell_len > room:
+            what = what.copy()
+            what.truncate(room, overflow="ellipsis")
+            row = Row(row.key, (*row.cells[:WHAT], what, *row.cells[WHAT + 1:]))
+        out.append(row)
+    return out
 
 
 class CleanupScreen(ActionScreen):
@@ -112,6 +136,14 @@ class LeftoversScreen(ModalScreen[None]):
         self.loads += 1
         self.show(board)
 
+    def _width(self) -> int:
+        """The cells the table has across (before its first layout: the screen's, less the box's edges)."""
+        return self.table.scrollable_content_region.width or max(0, self.app.size.width - 6)
+
+    def on_resize(self) -> None:
+        if self.board is not None:
+            self.show(self.board)
+
     def _say(self, text: Text) -> None:
         if self.is_attached:
             self.query_one("#leftovers-note", Plain).update(text)
@@ -125,10 +157,10 @@ class LeftoversScreen(ModalScreen[None]):
         for item in board.rows:
             rows.append(Row(item.key, (
                 Text(KIND_LABELS.get(item.kind, item.kind), style=KIND_STYLE.get(item.kind, "")),
-                item.target, item.text, since_text(now, item.since),
+                item.target, safe_text(since_and_what(now, item)), fmt_time(item.since),
                 Text(item.cleanup_label if item.cleanup is not None else "—", style="bold" if item.cleanup else "dim"),
             )))  # fmt: skip
-        self.table.reconcile(COLUMNS, rows)
+        self.table.reconcile(COLUMNS, fitted(rows, self._width()))
         count = len(board.rows)
         lines = [Text(f"{count} leftover{'s' if count != 1 else ''}" if count else "nothing left behind",
                       style="bold" if count else "green")]

@@ -20,7 +20,6 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input
 
-from console.core.config import is_production
 from console.core.display import control_characters, safe, safe_text
 from console.core.model import LogMessage
 from console.core.rows import Row
@@ -28,7 +27,6 @@ from console.derive.logtail import DEFAULT_RANGE, RANGES, TAIL_COLUMNS, LogTail,
 from console.sources.base import SourceError
 from console.sources.graylog import GraylogSource, GraylogStream
 from console.ui.detail import Picker
-from console.ui.widgets import FarmHeader
 from console.ui.widgets.plain import Plain
 
 if TYPE_CHECKING:
@@ -136,8 +134,7 @@ class LogScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         app = self.ops
-        farm = app.config.farm
-        self.header = FarmHeader(farm.name, farm.environment, is_production(app.config), app.identity, app.clock)
+        self.header = app.header.follower()  # the app's one header: the session's mode, PAUSED, the incident
         yield self.header
         yield Plain("", id="tail-status")
         yield Plain("", id="tail-error")

@@ -58,8 +58,9 @@ async def test_split_refresh_equals_the_full_query_but_for_ok_outputs(sim_farm_f
     assert problems and all(c.output for c in problems)  # the problems query brought every output
     assert any(c.key == "mw152!PHP-FPM" and "php-fpm" in c.output for c in problems)
     hosts = parse_hosts(full_objects(farm, "hosts", HOST_ATTRS + ["name"]))
-    assert snapshot.hosts == tuple(dataclasses.replace(h, output="") for h in hosts)
-    assert not next(h for h in snapshot.hosts if h.name == "db171").up
+    assert snapshot.hosts == tuple(h if not h.up else dataclasses.replace(h, output="") for h in hosts)
+    db171 = next(h for h in snapshot.hosts if h.name == "db171")
+    assert not db171.up and db171.output == "PING CRITICAL - Packet loss = 100%" and db171.last_state_change
     assert down_output == "PING CRITICAL - Packet loss = 100%"
     assert missing == ""
 
@@ -80,3 +81,24 @@ async def test_three_requests_per_refresh(sim_farm_factory):
     assert sorted(path for path, _ in seen) == ["/v1/objects/hosts", "/v1/objects/services", "/v1/objects/services"]
     filters = sorted(str(body.get("filter")) for path, body in seen if path.endswith("services"))
     assert filters == ["None", "service.state != ServiceOK"]
+
+
+async def test_a_down_host_costs_one_request_until_its_state_changes(sim_farm_factory):
+    farm = sim_farm_factory("healthy")
+    farm.model.set_host_state("db171", "DOWN", output="PING CRITICAL - Packet loss = 100%")
+    source = icinga_source(farm)
+    seen: list[str] = []
+
+    async def record(request: httpx.Request) -> None:
+        seen.append(request.url.path)
+
+    try:
+        source._client().event_hooks["request"].append(record)
+        first = await source.fetch()
+        assert len(seen) == 4  # the three, and the hosts not UP with their output
+        second = await source.fetch()
+        assert len(seen) == 7  # the output kept while the state holds
+    finally:
+        await source.aclose()
+    for result in (first, second):
+        assert next(h for h in result.data.hosts if h.name == "db171").output == "PING CRITICAL - Packet loss = 100%"

@@ -60,7 +60,7 @@ def test_sim_dns_refuses_other_zones(sim_farm_factory):
     farm = sim_farm_factory("healthy")
     port = next(port for (host, kind), port in farm.probe_targets.ports.items() if kind == "dns")
     try:
-        asyncio.run(soa_serial("127.0.0.1", port, "example.org"))
+        asyncio.run(soa_serial("127.0.0.1", port, "example.org", 2.0))
     except Exception as exc:  # noqa: BLE001 - the message is what is checked
         assert str(exc) == "DNS REFUSED for example.org"
     else:

@@ -10,6 +10,7 @@ import pytest
 
 from console.core.config import AppConfig, Secret, parse_config, secret_values
 from console.core.model import (
+    BackendSnapshot,
     CheckState,
     CommitLog,
     IcingaSnapshot,
@@ -30,6 +31,7 @@ DATA_TYPES = {
     "graylog": LogSnapshot,
     "commits": CommitLog,
     "probes": ProbeSnapshot,
+    "backends": BackendSnapshot,
 }
 SECRET_KEYS = {"proxmox": "token_secret", "icinga": "password", "graylog": "token", "commits": "token"}
 SIM_API = {"proxmox": "proxmox", "puppetdb": "puppetdb", "icinga": "icinga", "graylog": "graylog", "commits": "github"}
@@ -70,7 +72,8 @@ def first_of(config: AppConfig, kind: str, **changes: Any) -> Source[Any]:
 
 async def test_every_source_fetches_over_verified_tls(config: AppConfig):
     sources = build_sources(config)
-    assert [s.kind for s in sources] == ["proxmox", "puppetdb", "icinga", "graylog", "commits", "commits", "commits", "probes"]
+    assert [s.kind for s in sources] == ["proxmox", "puppetdb", "icinga", "graylog", "commits", "commits", "commits", "probes",
+                                           "backends"]
     for source in sources:
         result = await source.fetch()
         await source.aclose()

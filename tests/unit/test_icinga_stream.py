@@ -153,7 +153,9 @@ def test_acknowledgement_and_downtime_flip_the_flags():
 def test_a_host_going_down_and_a_check_the_poll_did_not_list():
     after = patched(state_change("mw152", None, 1.0, output="PING CRITICAL"),
                     state_change("mw151", "Disk", 1.0, output="DISK WARNING"))
-    assert next(h for h in after.hosts if h.name == "mw152") == IcingaHostState("mw152", False, output="PING CRITICAL")
+    mw152 = next(h for h in after.hosts if h.name == "mw152")
+    assert mw152 == IcingaHostState("mw152", False, output="PING CRITICAL", last_state_change=mw152.last_state_change)
+    assert mw152.last_state_change is not None  # when it went DOWN: the Alerts row's age
     assert [c.key for c in after.services] == ["mw151!Disk", "mw151!PHP-FPM", "mw152!PHP-FPM", "mw152!SSH"]
 
 

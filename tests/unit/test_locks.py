@@ -251,31 +251,25 @@ def test_only_the_tail_is_read_and_a_cut_line_is_skipped(tmp_path):
     assert tail_records(tmp_path / "missing.jsonl") == []
 
 
-def test_what_runs_once_the_locks_are_held_runs_in_their_thread_and_a_failure_releases_them(tmp_path):
-    """The engine writes its audit intent through `then`: it runs with the locks held, in the same
-    worker thread; when it fails, the locks are gone again and its error is what the caller sees."""
-    import threading
-
+def test_a_failure_while_the_locks_are_held_releases_them(tmp_path):
+    """The engine writes its audit intent inside the block: the locks are held while it runs; when it
+    fails, the locks are gone again and its error is what the caller sees."""
     locks = locks_in(tmp_path)
     plan = make_plan(("mw151", "mw152"))
-    seen: list[tuple[list[str], bool]] = []
+    seen: list[list[str]] = []
 
-    def record() -> None:
-        names = sorted(path.name.split("~")[0] for path in (tmp_path / "locks").glob("*.lock"))
-        seen.append((names, threading.current_thread() is threading.main_thread()))
-
-    def refuse() -> None:
-        raise OSError("audit log unwritable")
+    def held_now() -> list[str]:
+        return sorted(path.name.split("~")[0] for path in (tmp_path / "locks").glob("*.lock"))
 
     async def go() -> None:
-        async with locks.hold(plan, then=record):
-            pass
+        async with locks.hold(plan):
+            seen.append(held_now())
         with pytest.raises(OSError, match="unwritable"):
-            async with locks.hold(plan, then=refuse):
-                raise AssertionError("must not run")
+            async with locks.hold(plan):
+                raise OSError("audit log unwritable")
         assert await locks.list() == []
         async with locks.hold(plan):  # nothing left behind: taken again at once
             pass
 
     asyncio.run(go())
-    assert seen == [(["host:mw151.lock", "host:mw152.lock"], False)]
+    assert seen == [["host:mw151.lock", "host:mw152.lock"]]

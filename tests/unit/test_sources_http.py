@@ -443,7 +443,8 @@ def icinga_handler(request: Seen) -> Reply:
             assert body["filter"] == "service.state != ServiceOK"
             chosen = [s for s in chosen if s["attrs"]["state"] != 0]
         return 200, {}, {"results": [{**s, "attrs": {k: s["attrs"][k] for k in body["attrs"]}} for s in chosen]}
-    host = {"state": 0.0, "acknowledgement": 0.0, "downtime_depth": 0.0, "last_check_result": {"output": "PING OK"}}
+    host = {"state": 0.0, "state_type": 1.0, "acknowledgement": 0.0, "downtime_depth": 0.0, "last_state_change": 1787220000.0,
+            "last_reachable": True, "last_check_result": {"output": "PING OK"}}  # fmt: skip
     return 200, {}, {"results": [{"name": "mw152", "type": "Host", "attrs": {k: host[k] for k in body["attrs"]}}]}
 
 
