@@ -1,7 +1,7 @@
 """Every answer bounded in bytes and in total time (issue 20, items 6, 7 and 10), against hostile HTTPS
 servers on 127.0.0.1 written here: one whose body never ends (sent as fast as the client reads it),
 one that trickles a byte every 0.2 s. Every HTTP client of console/ outside sim/ meets both, through
-its real code down to the socket (httpx, requests under proxmoxer, the caches' h11),
+its real code down to the socket (httpx, requests under proxmoxer),
 with `max_answer_mib: 1` and a 1 s timeout: it fails with the clear message, within the time, having
 let the server send at most the cap + 64 KiB. Then: the Icinga event stream's 1 MiB line cap,
 `opsconsole status` and a cancelled Proxmox fetch (what `q` does) ending at once whatever the
