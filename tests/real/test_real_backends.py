@@ -61,6 +61,10 @@ def filled_icinga(real_icinga):
 
     for host in ("mw152.fsslc.wtnet", "db171.fsslc.wtnet"):
         ok(real_icinga.api("PUT", f"objects/hosts/{host}", {"attrs": {"check_command": "dummy", "enable_active_checks": False}}))
+        ok(real_icinga.api("POST", "actions/process-check-result", {  # both hosts UP: only services fail here
+            "type": "Host", "filter": "host.name == name", "filter_vars": {"name": host},
+            "exit_status": 0, "plugin_output": "PING OK - Packet loss = 0%",
+        }))  # fmt: skip
     checks = {
         ("mw152.fsslc.wtnet", "PHP-FPM"): (2, "PROCS CRITICAL: 0 processes with command name 'php-fpm8.4'"),
         ("mw152.fsslc.wtnet", "Disk Space"): (1, "DISK WARNING - free space: / 2048 MB (12%)"),

@@ -51,8 +51,9 @@ async def test_a_down_host_is_an_alert_from_the_first_frame_and_enter_opens_it(f
         assert row[:2] == ["✖ DOWN", ""] and row[3:6] == ["mw152", f"+{folded} service problems", "icinga+graylog"]
         assert row[-1].startswith(f"{OUTPUT} | graylog: ")
         assert row[2] != "—"  # aged from the host's last state change
-        hosts = row_of(app, "hosts-table", "guest:mw152")
-        assert hosts[column(app, 1, "status")] == "running · DOWN"
+        # the panes are repainted one per frame: the Hosts row may come a frame after the Alerts row
+        await wait_until(pilot, lambda: row_of(app, "hosts-table", "guest:mw152")[column(app, 1, "status")]
+                         == "running · DOWN", what="the Hosts row")
         assert row_of(app, "hosts-table", "guest:mw151")[column(app, 1, "status")] == "running"
         php = row_of(app, "services-table", "php-fpm")
         assert "mw152" in php[column(app, 3, "problems")]
