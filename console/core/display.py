@@ -48,7 +48,7 @@ _TYPED_FORBIDDEN = re.compile("[" + re.escape(_C0 + _PLACEHOLDER_CHARS) + "]")
 
 
 def stand_in(char: str) -> str:
-    """How one unsafe character is shown: `^X` for C0 controls (ESC excepted), `⟨U+XXXX⟩` otherwise."""
+    """How one unsafe character is shown: `^X` for C0 controls (ESC excepted), `⟨U+001B⟩`-style (the code point in hex) otherwise."""
     code = ord(char)
     if char == "\t":
         return " "
