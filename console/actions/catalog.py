@@ -7,18 +7,19 @@ never spliced into the filter text, so no host or service name can change what a
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Callable, Protocol
+from typing import Any, ClassVar, Mapping, Protocol
 from urllib.parse import urlsplit
 
 import idna
 
 from console.actions.guard import InvalidAction, NotConfigured
 from console.actions.plan import HttpRequest, Operator, Plan, Reason, Risk, Step
-from console.actions.registry import PLAN_BUILDERS
+from console.actions.specs import MakeContext, spec_named, text, words
 from console.core.config import AppConfig, CacheConfig, IcingaConfig
 from console.core.display import control_characters, safe
 
@@ -69,6 +70,7 @@ class IcingaTarget:
 class PurgeUrls:
     """HTTP PURGE of each URL on every configured cache, then a GET through each to verify."""
 
+    spec: ClassVar[str] = "purge"
     urls: tuple[str, ...]
 
 
@@ -76,12 +78,14 @@ class PurgeUrls:
 class BanPattern:
     """HTTP BAN on every cache: objects of `host` whose URL matches the regex `pattern` (X-Ban-Url)."""
 
+    spec: ClassVar[str] = "ban"
     host: str
     pattern: str
 
 
 @dataclass(frozen=True)
 class Acknowledge:
+    spec: ClassVar[str] = "ack"
     targets: tuple[IcingaTarget, ...]
     sticky: bool = False
     expire: timedelta | None = None
@@ -90,11 +94,13 @@ class Acknowledge:
 
 @dataclass(frozen=True)
 class RemoveAcknowledgement:
+    spec: ClassVar[str] = "unack"
     targets: tuple[IcingaTarget, ...]
 
 
 @dataclass(frozen=True)
 class ScheduleDowntime:
+    spec: ClassVar[str] = "downtime-add"
     targets: tuple[IcingaTarget, ...]
     duration: timedelta
     all_services: bool = False  # for a host: its services too
@@ -102,19 +108,32 @@ class ScheduleDowntime:
 
 @dataclass(frozen=True)
 class RemoveDowntime:
+    spec: ClassVar[str] = "downtime-remove"
     targets: tuple[IcingaTarget, ...]
     all_services: bool = False  # for a host: every downtime on it, its services' too
 
 
 @dataclass(frozen=True)
 class Recheck:
+    spec: ClassVar[str] = "recheck"
     targets: tuple[IcingaTarget, ...]
 
 
+@dataclass(frozen=True)
+class AcknowledgeAndDowntime:
+    """Acknowledge and schedule a fixed downtime, one comment for both: one plan, two requests per target."""
+
+    spec: ClassVar[str] = "ack-downtime"
+    targets: tuple[IcingaTarget, ...]
+    duration: timedelta
+
+
 class Action(Protocol):
-    """What the engine plans: a frozen dataclass of one action's parameters, whose type picks its plan
-    builder — the built-in ones here, the others registered in console.actions.registry (restart,
-    depool, guest power, Puppet ...)."""
+    """What the engine plans: a frozen dataclass of one action's parameters; `spec` names its
+    ActionSpec (console.actions.specs), which says how it becomes a plan and how that plan runs."""
+
+    @property
+    def spec(self) -> str: ...
 
 
 def parse_duration(text: str) -> timedelta:
@@ -170,17 +189,12 @@ def caches(config: AppConfig) -> list[CacheConfig]:
 
 
 def build_plan(action: Action, context: PlanContext) -> Plan:
-    """The plan of `action`: every request, the targets, the tier. Raise InvalidAction/NotConfigured."""
-    builders: dict[type, Callable[[Any, PlanContext], Plan]] = {
-        PurgeUrls: _plan_purge, BanPattern: _plan_ban, Acknowledge: _plan_ack, RemoveAcknowledgement: _plan_unack,
-        ScheduleDowntime: _plan_downtime_add, RemoveDowntime: _plan_downtime_remove, Recheck: _plan_recheck,
-    }  # fmt: skip
+    """The plan of `action` by its spec: every request, the targets, the tier. Raise InvalidAction/NotConfigured."""
     try:
-        builder = builders.get(type(action)) or PLAN_BUILDERS[type(action)]
-    except KeyError:
+        spec = spec_named(action.spec)
+    except (KeyError, AttributeError):
         raise InvalidAction(f"refused: unknown action {type(action).__name__}") from None
-    plan: Plan = builder(action, context)
-    return plan
+    return spec.build_plan(action, context)
 
 
 def new_plan(context: PlanContext, **fields: Any) -> Plan:
@@ -233,7 +247,7 @@ def _ascii_host(host: str) -> str:
         raise InvalidAction(f"refused: {host[:80]!r} is not a valid international domain name ({exc})") from None
 
 
-def _plan_purge(action: PurgeUrls, context: PlanContext) -> Plan:
+def plan_purge(action: PurgeUrls, context: PlanContext) -> Plan:
     targets = list(dict.fromkeys(normalise_url(url) for url in action.urls))
     if not targets:
         raise InvalidAction("refused: give at least one URL to purge")
@@ -272,7 +286,7 @@ def _check_pattern(pattern: str) -> str:
     return pattern
 
 
-def _plan_ban(action: BanPattern, context: PlanContext) -> Plan:
+def plan_ban(action: BanPattern, context: PlanContext) -> Plan:
     host = action.host.strip().lower()
     if not _HOSTNAME.fullmatch(host):
         raise InvalidAction(f"refused: --host {action.host[:80]!r} is not a host name")
@@ -354,7 +368,7 @@ def _icinga_plan(context: PlanContext, action: str, verbs: tuple[str, str], step
     )  # fmt: skip
 
 
-def _plan_ack(action: Acknowledge, context: PlanContext) -> Plan:
+def plan_ack(action: Acknowledge, context: PlanContext) -> Plan:
     expiry = context.now + action.expire if action.expire else None
     if action.expire is not None and not timedelta(0) < action.expire <= MAX_DURATION:
         raise InvalidAction("refused: --expire must be more than 0 and at most 366 days")
@@ -373,12 +387,12 @@ def _plan_ack(action: Acknowledge, context: PlanContext) -> Plan:
     return _icinga_plan(context, "ack", ("acknowledge", "acknowledged"), steps, detail=detail)
 
 
-def _plan_unack(action: RemoveAcknowledgement, context: PlanContext) -> Plan:
+def plan_unack(action: RemoveAcknowledgement, context: PlanContext) -> Plan:
     steps = _icinga_steps(context, action.targets, "remove-acknowledgement", lambda target: {"author": context.operator.user})
     return _icinga_plan(context, "unack", ("remove the acknowledgement of", "removed the acknowledgement of"), steps)
 
 
-def _plan_downtime_add(action: ScheduleDowntime, context: PlanContext) -> Plan:
+def plan_downtime_add(action: ScheduleDowntime, context: PlanContext) -> Plan:
     if not timedelta(0) < action.duration <= MAX_DURATION:
         raise InvalidAction("refused: --duration must be more than 0 and at most 366 days")
     if action.all_services and any(not t.is_host for t in action.targets):
@@ -399,7 +413,7 @@ def _plan_downtime_add(action: ScheduleDowntime, context: PlanContext) -> Plan:
                         wide=action.all_services, detail=detail)
 
 
-def _plan_downtime_remove(action: RemoveDowntime, context: PlanContext) -> Plan:
+def plan_downtime_remove(action: RemoveDowntime, context: PlanContext) -> Plan:
     if action.all_services and any(not t.is_host for t in action.targets):
         raise InvalidAction("refused: --all-services applies to a HOST, not to HOST!SERVICE")
     source = icinga_source(context.config)
@@ -422,6 +436,78 @@ def _plan_downtime_remove(action: RemoveDowntime, context: PlanContext) -> Plan:
                         detail=detail)
 
 
-def _plan_recheck(action: Recheck, context: PlanContext) -> Plan:
+def plan_recheck(action: Recheck, context: PlanContext) -> Plan:
     steps = _icinga_steps(context, action.targets, "reschedule-check", lambda target: {"force": True})
     return _icinga_plan(context, "recheck", ("re-check now", "forced a re-check of"), steps)
+
+
+def plan_ack_downtime(action: AcknowledgeAndDowntime, context: PlanContext) -> Plan:
+    """Per target, the acknowledgement and then the downtime, with the same comment (the reason)."""
+    if not timedelta(0) < action.duration <= MAX_DURATION:
+        raise InvalidAction("refused: --duration must be more than 0 and at most 366 days")
+    start = round(context.now.timestamp())
+    seconds = round(action.duration.total_seconds())
+    acks = _icinga_steps(context, action.targets, "acknowledge-problem",
+                         lambda target: {**_comment(context), "sticky": False, "notify": True})
+    downtimes = _icinga_steps(context, action.targets, "schedule-downtime",
+                              lambda target: {**_comment(context), "start_time": start, "end_time": start + seconds,
+                                              "fixed": True, "duration": seconds})
+    steps = tuple(dataclasses.replace(step, index=index)
+                  for index, step in enumerate(step for pair in zip(acks, downtimes, strict=True) for step in pair))
+    targets = tuple(dict.fromkeys(step.target for step in steps))
+    what = targets[0] if len(targets) == 1 else f"{len(targets)} objects ({', '.join(targets)})"
+    detail = f" and downtime for {format_duration(action.duration)}"
+    return new_plan(
+        context, action="ack-downtime", title=f"acknowledge {what}{detail}", targets=targets,
+        risk=Risk.REVERSIBLE if len(targets) == 1 else Risk.SEVERAL, steps=steps,
+        key="ack-downtime:" + "\n".join(sorted(targets)), log_summary=f"acknowledged {what}{detail}",
+    )  # fmt: skip
+
+
+# --- from a spec's values (console.actions.specs): the CLI's, or what the console's form holds ---------
+
+
+def icinga_targets(values: Mapping[str, Any]) -> tuple[IcingaTarget, ...]:
+    return tuple(IcingaTarget.parse(value) for value in words(values.get("targets")))
+
+
+def duration_of(values: Mapping[str, Any], name: str = "duration") -> timedelta:
+    given = text(values.get(name))
+    if given is None:
+        raise InvalidAction(f"refused: give a --{name} like 30m, 2h, 1d")
+    return parse_duration(given)
+
+
+def make_purge(values: Mapping[str, Any], context: MakeContext) -> PurgeUrls:
+    return PurgeUrls(words(values.get("urls")))
+
+
+def make_ban(values: Mapping[str, Any], context: MakeContext) -> BanPattern:
+    return BanPattern(text(values.get("host")) or "", text(values.get("pattern")) or "")
+
+
+def make_ack(values: Mapping[str, Any], context: MakeContext) -> Acknowledge:
+    expire = text(values.get("expire"))
+    notify = values.get("notify")
+    return Acknowledge(icinga_targets(values), bool(values.get("sticky")), parse_duration(expire) if expire else None,
+                       True if notify is None else bool(notify))
+
+
+def make_unack(values: Mapping[str, Any], context: MakeContext) -> RemoveAcknowledgement:
+    return RemoveAcknowledgement(icinga_targets(values))
+
+
+def make_ack_downtime(values: Mapping[str, Any], context: MakeContext) -> AcknowledgeAndDowntime:
+    return AcknowledgeAndDowntime(icinga_targets(values), duration_of(values))
+
+
+def make_downtime_add(values: Mapping[str, Any], context: MakeContext) -> ScheduleDowntime:
+    return ScheduleDowntime(icinga_targets(values), duration_of(values), bool(values.get("all_services")))
+
+
+def make_downtime_remove(values: Mapping[str, Any], context: MakeContext) -> RemoveDowntime:
+    return RemoveDowntime(icinga_targets(values), bool(values.get("all_services")))
+
+
+def make_recheck(values: Mapping[str, Any], context: MakeContext) -> Recheck:
+    return Recheck(icinga_targets(values))

@@ -47,8 +47,8 @@ from console.actions.guard import (
 )  # fmt: skip
 from console.actions.locks import locks_for
 from console.actions.plan import Plan, Reason, Step
-from console.actions.registry import RUNNERS, SAL_START_END
 from console.actions.remote import CommandExecutor, command_executor
+from console.actions.specs import spec_named
 from console.core.clock import Clock, utc_now
 from console.core.config import AppConfig, secret_values
 from console.core.display import safe
@@ -113,7 +113,7 @@ class ActionResult:
         for step, target in zip(self.steps, targets, strict=True):
             check = f"  verify: {safe(step.verify.label)}" if step.verify is not None else ""
             subject = f" {safe(step.subject, identifier=True)}" if step.subject != step.target and \
-                self.plan.action == "purge" and len(self.plan.targets) > 1 else ""
+                spec_named(self.plan.action).report == "caches" and len(self.plan.targets) > 1 else ""
             lines.append(f"  {target:<{width}}  {safe(step.status):<10} {safe(step.detail)}{check}{subject}")
         lines += [f"  note: {safe(notice)}" for notice in self.notices]
         return "\n".join(lines)
@@ -183,12 +183,13 @@ def sal_message(result: ActionResult) -> str:
     """The SAL line's text after `[user@host]`: what was done, how it went, the reason, the task."""
     plan = result.plan
     steps = result.steps
-    if plan.action in ("purge", "ban"):
+    spec = spec_named(plan.action)
+    if spec.report == "caches":
         caches = list(dict.fromkeys(s.target for s in steps))
         ok = [c for c in caches if all(s.status == OK for s in steps if s.target == c)]
         where = f"from {len(caches)} caches" if len(ok) == len(caches) else f"from {len(ok)} of {len(caches)} caches"
         problems = [f"{c} {next(s.status for s in steps if s.target == c and s.status != OK)}" for c in caches if c not in ok]
-        inside = [f"{result.verified} verified"] if plan.action == "purge" else []
+        inside = [f"{result.verified} verified"] if any(step.verify is not None for step in plan.steps) else []
         inside += problems
         text = f"{plan.log_summary} {where}" + (f" ({'; '.join(inside)})" if inside else "")
     else:
@@ -200,7 +201,7 @@ def sal_message(result: ActionResult) -> str:
         text += f" - {result.outcome.upper()}"
     if plan.reason is not None:
         text += f" - {plan.reason.for_log()}"
-    if plan.action in SAL_START_END:  # the runner sent `START - ...`; this closes it, spicerack-style
+    if spec.sal_start_end:  # the runner sent `START - ...`; this closes it, spicerack-style
         text = f"END ({'PASS' if result.outcome == SUCCESS else 'FAIL'}) - {text}"
     return text
 
@@ -337,17 +338,9 @@ class ActionEngine:
         outcome = INTERRUPTED
         cancelled = self._cancel[plan.id] = asyncio.Event()
         try:
-            if plan.action in ("purge", "ban"):
-                results = await self._run_caches(plan, emit)
-                outcome = outcome_of(results)
-            elif plan.action in RUNNERS:
-                context = RunContext(self, plan, emit, cancelled)
-                results = list(await RUNNERS[plan.action](context))
-                outcome = CANCELLED if context.stopped_by_cancel else outcome_of(results)
-            else:
-                for step in plan.steps:
-                    results.append(await self._run_icinga_step(step, emit))
-                outcome = outcome_of(results)
+            context = RunContext(self, plan, emit, cancelled)
+            results = await spec_named(plan.action).run_plan(context)
+            outcome = CANCELLED if context.stopped_by_cancel else outcome_of(results)
         finally:
             self._cancel.pop(plan.id, None)
             result = ActionResult(plan, outcome, tuple(results), started_at, time.monotonic() - started)
@@ -359,7 +352,7 @@ class ActionEngine:
         await emit("finished", f"{plan.title}: {outcome}", status=outcome, result=result)
         return result
 
-    async def _run_caches(self, plan: Plan, emit: Any) -> list[StepResult]:
+    async def run_caches(self, plan: Plan, emit: Any) -> list[StepResult]:
         """Every PURGE/BAN at once; then, for purges, a GET through each cache that answered."""
 
         async def send(step: Step) -> Sent:
@@ -383,7 +376,7 @@ class ActionEngine:
 
         return list(await asyncio.gather(*(verify(step, answer) for step, answer in zip(plan.steps, sent, strict=False))))
 
-    async def _run_icinga_step(self, step: Step, emit: Any) -> StepResult:
+    async def run_icinga_step(self, step: Step, emit: Any) -> StepResult:
         executor = self._icinga()
         await emit("step-started", f"{step.kind} {step.target}", step=step)
         answer = await executor.precheck(step)
@@ -459,6 +452,16 @@ class ActionEngine:
         if self._commands is not None:
             commands, self._commands = self._commands, None
             await commands.aclose()
+
+
+async def run_caches(run: RunContext) -> list[StepResult]:
+    """The runner of purge and ban (console.actions.specs): every cache at once."""
+    return await run.engine.run_caches(run.plan, run.emit)
+
+
+async def run_icinga(run: RunContext) -> list[StepResult]:
+    """The runner of the Icinga actions: each step in order, its state re-read first."""
+    return [await run.engine.run_icinga_step(step, run.emit) for step in run.plan.steps]
 
 
 def _forward_failure(task: asyncio.Future[Any], queue: asyncio.Queue[ActionEvent | BaseException]) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any, ClassVar, Mapping
 
 from console.actions.catalog import PlanContext, new_plan
 from console.actions.engine import RunContext, StepResult
@@ -19,7 +20,7 @@ from console.actions.executors import FAILED, OK, SKIPPED
 from console.actions.guard import InvalidAction, Refused
 from console.actions.locks import locks_for, target_of
 from console.actions.plan import Plan, Risk, Step
-from console.actions.registry import plan_builder, runner
+from console.actions.specs import MakeContext, text
 
 MAX_KEY = 300
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -31,6 +32,7 @@ class BreakLock:
     """Remove the lock `key` (`host:mw152`, `icinga:mw152!PHP-FPM`, `url:https://...`) whoever holds it."""
 
     key: str
+    spec: ClassVar[str] = "break-lock"
 
 
 def check_lock_key(key: str) -> str:
@@ -44,8 +46,11 @@ def check_lock_key(key: str) -> str:
     return cleaned
 
 
-@plan_builder(BreakLock)
-def _plan_break_lock(action: BreakLock, context: PlanContext) -> Plan:
+def make_break_lock(values: Mapping[str, Any], context: MakeContext) -> BreakLock:
+    return BreakLock(text(values.get("key")) or "")
+
+
+def plan_break_lock(action: BreakLock, context: PlanContext) -> Plan:
     key = check_lock_key(action.key)
     target = LOCK_TARGET_PREFIX + key
     where = "Redis" if context.config.actions.locks.redis else "the lock directory"
@@ -59,8 +64,7 @@ def _plan_break_lock(action: BreakLock, context: PlanContext) -> Plan:
     )  # fmt: skip
 
 
-@runner("break-lock")
-async def _run_break_lock(run: RunContext) -> list[StepResult]:
+async def run_break_lock(run: RunContext) -> list[StepResult]:
     results = []
     store = locks_for(run.config, run.engine.clock)
     for step in run.plan.steps:

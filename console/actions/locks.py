@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, Iterable
 
 from console.actions.guard import Refused
+from console.actions.specs import spec_named
 from console.core import files
 from console.core.clock import Clock, utc_now
 
@@ -197,12 +198,13 @@ def lock_keys(plan: Plan, domains: Iterable[str] = ()) -> list[str]:
     """The lock keys of a plan's targets, normalised and sorted (always taken in the same order)."""
     from console.core.hosts import short_name
 
+    kind = spec_named(plan.action).locks
     icinga = bool(plan.steps) and all(step.executor.startswith("icinga:") for step in plan.steps)
     keys = []
     for target in plan.targets:
-        if plan.action == "purge":
+        if kind == "url":
             keys.append(f"url:{target}")
-        elif plan.action == "ban":
+        elif kind == "site":
             keys.append(f"site:{target.lower()}")
         elif icinga:
             host, bang, service = target.partition("!")

@@ -15,14 +15,14 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Mapping
 
 from console.actions.catalog import PlanContext, new_plan
 from console.actions.engine import RunContext, StepResult
 from console.actions.executors import FAILED, OK, REFUSED
 from console.actions.guard import InvalidAction, NotConfigured
 from console.actions.plan import HttpRequest, Plan, Risk, Step
-from console.actions.registry import plan_builder, runner
+from console.actions.specs import MakeContext, Offer, Selection, Use, text
 from console.core.config import AppConfig, ProxmoxConfig
 from console.sources.bounded import AnswerBound, AnswerTooSlow
 from console.sources.httpclient import redact, transport_failure
@@ -69,6 +69,12 @@ class GuestPower:
     host: str
     command: str
     guest: GuestLocation | None = None
+
+    @property
+    def spec(self) -> str:
+        if self.command not in COMMANDS:
+            raise InvalidAction(f"refused: the guest command must be one of {', '.join(COMMANDS)} (got {self.command!r})")
+        return f"guest-{self.command}"
 
 
 @dataclass(frozen=True)
@@ -117,6 +123,29 @@ def guest_power_for(directory: HostDirectory, host: str, command: str) -> GuestP
     return GuestPower(identity.name, command, location)
 
 
+def _make(command: str) -> Any:
+    def make(values: Mapping[str, Any], context: MakeContext) -> GuestPower:
+        host = text(values.get("host")) or ""
+        if context.store is not None:
+            return locate_guest_power(context.store, context.config, host, command)
+        return guest_power_for(context.directory(), host, command)
+
+    return make
+
+
+make_start, make_shutdown, make_reboot, make_stop = (_make(command) for command in COMMANDS)
+
+
+def offer_guest(spec: Any, use: Use, selection: Selection) -> list[Offer]:
+    """A guest's power for one Hosts row the Proxmox inventory knows as a guest."""
+    if not selection.config.sources.proxmox or len(selection.hosts) != 1:
+        return []
+    command = spec.name.removeprefix("guest-")
+    if locate_guest_power(selection.store, selection.config, selection.hosts[0], command).guest is None:
+        return []
+    return [Offer(use.id, spec.label, spec, {"host": selection.hosts[0]})]
+
+
 def proxmox_action_source(config: AppConfig, wanted: str | None = None) -> ProxmoxConfig:
     """The proxmox source to act through (`actions.proxmox.source`, else the first), with the action token."""
     sources = config.sources.proxmox
@@ -132,8 +161,7 @@ def proxmox_action_source(config: AppConfig, wanted: str | None = None) -> Proxm
     return source
 
 
-@plan_builder(GuestPower)
-def _plan_guest_power(action: GuestPower, context: PlanContext) -> Plan:
+def plan_guest_power(action: GuestPower, context: PlanContext) -> Plan:
     if action.command not in COMMANDS:
         raise InvalidAction(f"refused: the guest command must be one of {', '.join(COMMANDS)} (got {action.command!r})")
     guest = action.guest
@@ -151,7 +179,7 @@ def _plan_guest_power(action: GuestPower, context: PlanContext) -> Plan:
     )  # fmt: skip
     what = f"{action.host} ({guest.kind} {guest.vmid} on node {guest.node})"
     return new_plan(
-        context, action="guest-power", title=f"{action.command} guest {what}", targets=(action.host,),
+        context, action=f"guest-{action.command}", title=f"{action.command} guest {what}", targets=(action.host,),
         risk=RISK[action.command], steps=(step,), confirm_word=action.host, key=f"guest-power:{action.host}",
         log_summary=f"{PAST[action.command]} guest {action.host} ({guest.kind}/{guest.vmid} on {guest.node})",
         notes=(NOTES[action.command],),
@@ -225,8 +253,7 @@ class ProxmoxFailure(Exception):
         self.down = down
 
 
-@runner("guest-power")
-async def _run_guest_power(run: RunContext) -> list[StepResult]:
+async def run_guest_power(run: RunContext) -> list[StepResult]:
     step = run.plan.steps[0]
     node, kind, vmid, _, command = step.http_request.url.split("/nodes/", 1)[1].split("/")
     source = proxmox_action_source(run.config, step.executor.split(":", 1)[1])

@@ -13,15 +13,15 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping
 
 from console.actions.catalog import PlanContext, new_plan
 from console.actions.engine import RunContext, StepResult
 from console.actions.executors import FAILED, OK
 from console.actions.guard import InvalidAction, NotConfigured
 from console.actions.plan import Plan, Risk, Step
-from console.actions.registry import plan_builder, runner
 from console.actions.remote import CommandResult
+from console.actions.specs import MakeContext, Offer, Selection, Use, words
 
 if TYPE_CHECKING:
     from console.core.hosts import HostDirectory
@@ -55,15 +55,21 @@ class _PuppetAction:
 class PuppetRun(_PuppetAction):
     """`puppet agent -tv` on each host (actions.puppet.run)."""
 
+    spec: ClassVar[str] = "puppet-run"
+
 
 @dataclass(frozen=True)
 class PuppetDisable(_PuppetAction):
     """`puppet agent --disable "<reason>"`: the plan's reason (with who and the task) is the message."""
 
+    spec: ClassVar[str] = "puppet-disable"
+
 
 @dataclass(frozen=True)
 class PuppetEnable(_PuppetAction):
     """`puppet agent --enable`."""
+
+    spec: ClassVar[str] = "puppet-enable"
 
 
 WHICH: dict[type, str] = {PuppetRun: "run", PuppetDisable: "disable", PuppetEnable: "enable"}
@@ -78,7 +84,26 @@ def run_status(result: CommandResult) -> tuple[str, str]:
     return result.status, result.detail
 
 
-def _build(action: _PuppetAction, context: PlanContext) -> Plan:
+def make_run(values: Mapping[str, Any], context: MakeContext) -> PuppetRun:
+    return PuppetRun(words(values.get("hosts")), context.directory())
+
+
+def make_disable(values: Mapping[str, Any], context: MakeContext) -> PuppetDisable:
+    return PuppetDisable(words(values.get("hosts")), context.directory())
+
+
+def make_enable(values: Mapping[str, Any], context: MakeContext) -> PuppetEnable:
+    return PuppetEnable(words(values.get("hosts")), context.directory())
+
+
+def offer_puppet(spec: Any, use: Use, selection: Selection) -> list[Offer]:
+    """Puppet on the Hosts rows, when there is a command executor (actions.executor)."""
+    if not selection.config.actions.executor or not selection.hosts:
+        return []
+    return [Offer(use.id, spec.label, spec, {"hosts": selection.hosts})]
+
+
+def plan_puppet(action: _PuppetAction, context: PlanContext) -> Plan:
     from console.actions.commands import puppet_command
 
     which = WHICH[type(action)]
@@ -107,14 +132,19 @@ def _build(action: _PuppetAction, context: PlanContext) -> Plan:
     )  # fmt: skip
 
 
-for _type in WHICH:
-    plan_builder(_type)(_build)
+async def run_agent(run: RunContext) -> list[StepResult]:
+    """puppet agent -tv on each host: its exit code says how the run went (RUN_EXIT_CODES)."""
+    return await _run_puppet(run, run_status)
 
 
-async def _run_puppet(run: RunContext) -> list[StepResult]:
+async def run_switch(run: RunContext) -> list[StepResult]:
+    """puppet agent --disable/--enable on each host: the command's own status."""
+    return await _run_puppet(run, lambda result: (result.status, result.detail))
+
+
+async def _run_puppet(run: RunContext, status_of: Callable[[CommandResult], tuple[str, str]]) -> list[StepResult]:
     """Each host's command through the executor, a few at a time; a cancel starts no new host."""
     executor = run.commands()
-    is_run = run.plan.action == "puppet-run"
     gate = asyncio.Semaphore(CONCURRENCY)
     results: dict[int, StepResult] = {}
 
@@ -130,13 +160,10 @@ async def _run_puppet(run: RunContext) -> list[StepResult]:
                 await run.emit("output", f"{step.target}: {line}", step=step)
 
             result = await executor.run(step.host_command, on_output=output)
-            status, detail = run_status(result) if is_run else (result.status, result.detail)
+            status, detail = status_of(result)
             await run.emit("step-finished", f"{step.target}: {status} {detail}", step=step, status=status)
             results[step.index] = run.result(step, status, detail)
 
     await asyncio.gather(*(one(step) for step in run.plan.steps))
     return [results[step.index] for step in run.plan.steps]
 
-
-for _which in ("run", "disable", "enable"):
-    runner(f"puppet-{_which}")(_run_puppet)

@@ -28,7 +28,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, ClassVar, Mapping
 
 import httpx
 
@@ -62,7 +62,7 @@ from console.actions.engine import RunContext, StepResult
 from console.actions.executors import DOWN, FAILED, OK, REFUSED, SKIPPED, ClientExecutor, IcingaExecutor, Sent
 from console.actions.guard import InvalidAction, NotConfigured, Refused
 from console.actions.plan import HttpRequest, Plan, Risk, Step
-from console.actions.registry import SAL_START_END, plan_builder, runner
+from console.actions.specs import MakeContext, Offer, PrepareContext, Selection, Use, text, words
 from console.core.config import AppConfig, HealthCheckConfig
 from console.core.model import ProbeResult
 from console.sources.httpclient import ssl_verify, transport_failure, transport_timeout
@@ -94,6 +94,7 @@ class RestartService:
     failure_budget: int | None = None
     downtime: timedelta | None = None
     directory: HostDirectory | None = field(default=None, compare=False, repr=False)
+    spec: ClassVar[str] = "restart"
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,7 @@ class Depool:
 
     hosts: tuple[str, ...]
     facts: PoolFacts | None = field(default=None, compare=False, repr=False)
+    spec: ClassVar[str] = "depool"
 
 
 @dataclass(frozen=True)
@@ -117,6 +119,7 @@ class Repool:
 
     hosts: tuple[str, ...]
     facts: PoolFacts | None = field(default=None, compare=False, repr=False)
+    spec: ClassVar[str] = "repool"
 
 
 # --- planning --------------------------------------------------------------------------------------
@@ -186,7 +189,7 @@ def _check_step(context: PlanContext, action: RestartService, host: str, index: 
                 subject="exit 0", command=command, batch=batch, note=f"expect exit 0; {tries}")
 
 
-def _plan_restart(action: RestartService, context: PlanContext) -> Plan:
+def plan_restart(action: RestartService, context: PlanContext) -> Plan:
     from console.actions.commands import allowed_service, service_command, service_hosts
 
     config = context.config
@@ -253,7 +256,7 @@ def _plan_restart(action: RestartService, context: PlanContext) -> Plan:
     )  # fmt: skip
 
 
-def _plan_pool(action: Depool | Repool, context: PlanContext) -> Plan:
+def plan_pool(action: Depool | Repool, context: PlanContext) -> Plan:
     depool = isinstance(action, Depool)
     config = context.config
     hosts = [check_backend(h) for h in _hosts(action.hosts)]
@@ -358,10 +361,126 @@ def _repool_health(facts: PoolFacts, hosts: list[str]) -> tuple[list[tuple[str, 
     return warnings, notes
 
 
-plan_builder(RestartService)(_plan_restart)
-plan_builder(Depool)(_plan_pool)
-plan_builder(Repool)(_plan_pool)
-SAL_START_END.add("restart")
+# --- from a spec's values (console.actions.specs), and where the `a` menu offers them ------------------
+
+
+def _whole_number(value: Any, what: str, lowest: int) -> int | None:
+    """An int option: the CLI's int, the form's text; None when left empty (the config's default)."""
+    if value is None or isinstance(value, int):
+        return value
+    given = str(value).strip()
+    if not given:
+        return None
+    try:
+        number = int(given)
+    except ValueError:
+        raise InvalidAction(f"refused: the {what} must be a whole number (got {given[:20]!r})") from None
+    if number < lowest:
+        raise InvalidAction(f"refused: the {what} must be at least {lowest}")
+    return number
+
+
+def downtime_of(value: Any) -> timedelta | None:
+    """`15m`; `0`, `none` or `no`: no downtime; None when not given (actions.rolling.downtime)."""
+    from console.actions.catalog import parse_duration
+
+    given = text(value)
+    if given is None:
+        return None
+    return timedelta(0) if given.lower() in ("0", "none", "no") else parse_duration(given)
+
+
+def form_defaults(config: AppConfig) -> dict[str, str]:
+    """The restart form's batch, failure budget and downtime, from `actions.rolling`."""
+    rolling = config.actions.rolling
+    return {"batch": str(rolling.batch), "budget": str(rolling.failure_budget),
+            "downtime": format_duration(timedelta(seconds=rolling.downtime)) if rolling.downtime else "0"}
+
+
+def make_restart(values: Mapping[str, Any], context: MakeContext) -> RestartService:
+    """SERVICE on HOSTs; no HOST: every host of the service's glob the inventory knows."""
+    from console.actions.commands import allowed_service, service_hosts
+
+    service = text(values.get("service")) or ""
+    allowed_service(context.config, service)
+    batch = _whole_number(values.get("batch"), "batch size", 1)
+    budget = _whole_number(values.get("budget"), "failure budget", 0)
+    downtime = downtime_of(values.get("downtime"))
+    directory = context.directory()
+    hosts = words(values.get("hosts")) or tuple(service_hosts(context.config, service, directory))
+    if not hosts:
+        raise InvalidAction(f"refused: no known host matches {service}'s hosts")
+    return RestartService(service, hosts, batch, budget, downtime, directory)
+
+
+def make_depool(values: Mapping[str, Any], context: MakeContext) -> Depool:
+    return Depool(words(values.get("hosts")))
+
+
+def make_repool(values: Mapping[str, Any], context: MakeContext) -> Repool:
+    return Repool(words(values.get("hosts")))
+
+
+def offer_restart(spec: Any, use: Use, selection: Selection) -> list[Offer]:
+    """On Hosts rows: a restart of each allow-listed service whose hosts' glob holds every row."""
+    from fnmatch import fnmatchcase
+
+    config = selection.config
+    if not config.actions.executor or not selection.hosts:
+        return []
+    return [Offer(f"restart:{service}", f"restart {service}", spec, {"service": service, "hosts": selection.hosts})
+            for service, allowed in config.actions.services.items()
+            if all(fnmatchcase(name, allowed.hosts) for name in selection.hosts)]
+
+
+def offer_rolling_restart(spec: Any, use: Use, selection: Selection) -> list[Offer]:
+    """On a Services row: a rolling restart of the service over every host of its glob, when allow-listed."""
+    from console.actions.commands import service_hosts
+    from console.core.hosts import HostDirectory
+
+    config = selection.config
+    service = selection.service
+    if not config.actions.executor or service not in config.actions.services:
+        return []
+    try:
+        hosts = tuple(service_hosts(config, service, HostDirectory.from_store(selection.store, config)))
+    except Refused:
+        return []
+    if not hosts:
+        return []
+    return [Offer(f"rolling:{service}", f"rolling restart of {service} ({len(hosts)} hosts)", spec,
+                  {"service": service, "hosts": hosts})]
+
+
+def offer_pool(spec: Any, use: Use, selection: Selection) -> list[Offer]:
+    """Depool and repool only for the caches' backends: every row must be in each `backends` source's
+    lists once it has answered (a job runner or a hypervisor is not offered them)."""
+    from console.core.model import BackendSnapshot
+
+    if not selection.config.actions.caches or not selection.hosts:
+        return []
+    names = {name.lower() for name in selection.hosts}
+    for snapshot in selection.store.data_of_kind("backends"):
+        if isinstance(snapshot, BackendSnapshot) and not names <= snapshot.names():
+            return []
+    return [Offer(use.id or spec.name, spec.label, spec, {"hosts": selection.hosts})]
+
+
+async def prepare_pool(action: Depool | Repool, context: PrepareContext) -> Depool | Repool:
+    """Before the form: every cache's backend list read afresh, and for a repool the hosts' checks and
+    probes from the store (console.actions.depool.gather_pool_facts)."""
+    from console.actions.depool import gather_pool_facts
+
+    commands = None
+    if context.config.actions.depool.method == "varnishadm" and context.writable:
+        try:
+            commands = context.engine.command_executor()
+        except Refused:
+            commands = None
+    names = tuple(name.lower() for name in action.hosts)
+    facts = await gather_pool_facts(context.config, names, session=context.engine.session,
+                                    repool=isinstance(action, Repool), commands=commands, store=context.store)
+    return replace(action, hosts=names, facts=facts)
 
 
 # --- running ---------------------------------------------------------------------------------------
@@ -552,8 +671,7 @@ async def _run_host(runner: _Runner, steps: list[Step]) -> tuple[list[StepResult
     return results, failed_repool, failed_repool
 
 
-@runner("restart")
-async def _run_restart(run: RunContext) -> list[StepResult]:
+async def run_restart(run: RunContext) -> list[StepResult]:
     runner_ = _Runner(run)
     plan = run.plan
     budget = _budget(plan)
@@ -612,14 +730,16 @@ def _budget(plan: Plan) -> int:
     return 0
 
 
-@runner("depool")
-@runner("repool")
-async def _run_pool(run: RunContext) -> list[StepResult]:
+async def run_depool(run: RunContext) -> list[StepResult]:
+    """Every cache's backend set `sick` at once."""
     runner_ = _Runner(run)
-    results = list(await asyncio.gather(*(runner_.step(step) for step in run.plan.steps)))
-    if run.plan.action == "repool":
-        results += await _after_repool(run, results)
-    return results
+    return list(await asyncio.gather(*(runner_.step(step) for step in run.plan.steps)))
+
+
+async def run_repool(run: RunContext) -> list[StepResult]:
+    """Every cache's backend back to `auto` at once, then whether the host is still sick (_after_repool)."""
+    results = await run_depool(run)
+    return results + await _after_repool(run, results)
 
 
 async def _after_repool(run: RunContext, results: list[StepResult]) -> list[StepResult]:

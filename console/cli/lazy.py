@@ -9,17 +9,23 @@ imported: the map names each command's module and attribute.
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import Any, Callable
 
 import click
 
 
 class LazyGroup(click.Group):
-    """`lazy_commands` maps a command name to "module:attribute", the click command it loads."""
+    """`lazy_commands` maps a command name to "module:attribute", the click command it loads; a function
+    returning that map is called when a command is looked up or listed (not before)."""
 
-    def __init__(self, *args: Any, lazy_commands: dict[str, str] | None = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, lazy_commands: dict[str, str] | Callable[[], dict[str, str]] | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.lazy_commands = dict(lazy_commands or {})
+        self._lazy = lazy_commands or {}
+
+    @property
+    def lazy_commands(self) -> dict[str, str]:
+        return dict(self._lazy() if callable(self._lazy) else self._lazy)
 
     def load(self, name: str) -> click.Command:
         module, _, attribute = self.lazy_commands[name].partition(":")
@@ -29,7 +35,7 @@ class LazyGroup(click.Group):
         return command
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name in self.lazy_commands:
+        if cmd_name in self.lazy_commands and cmd_name not in self.commands:
             return self.load(cmd_name)
         return super().get_command(ctx, cmd_name)
 

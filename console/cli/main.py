@@ -13,20 +13,27 @@ from console.cli.lazy import LazyGroup
 from console.cli.options import EXIT_REFUSED, fail, global_options, global_value, load_or_exit, read_or_exit
 from console.cli.run import run_console
 
-# command -> "module:attribute" of its click command; tests/unit/test_lazy_cli.py keeps the map complete
+# command -> "module:attribute" of its click command; the action commands come from the specs
+# (command_map); tests/unit/test_lazy_cli.py keeps the map complete
 LAZY_COMMANDS = {
     "status": "console.cli.status:status",
     "demo": "console.cli.sim:demo",
     "sim": "console.cli.sim:sim",
-    **{name: f"console.cli.actions:{name}" for name in ("purge", "ban", "ack", "unack", "downtime", "recheck")},
-    **{name: f"console.cli.restart:{name}" for name in ("restart", "depool", "repool", "backends")},
-    **{name: f"console.cli.power:{name}" for name in ("guest", "puppet")},
+    "backends": "console.cli.restart:backends",
     "locks": "console.cli.locks:locks",
     "incident": "console.cli.incident:incident",
 }
 
 
-@click.group(cls=LazyGroup, lazy_commands=LAZY_COMMANDS, invoke_without_command=True,
+def command_map() -> dict[str, str]:
+    """Every command's "module:attribute": LAZY_COMMANDS and one per action spec (console.actions.specs,
+    read when a command is looked up or listed, never on the console's start-up path)."""
+    from console.actions import specs
+
+    return {**LAZY_COMMANDS, **{name: f"console.cli.actions:{name}" for name in specs.commands()}}
+
+
+@click.group(cls=LazyGroup, lazy_commands=command_map, invoke_without_command=True,
              context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", "-V", prog_name="opsconsole")
 @global_options

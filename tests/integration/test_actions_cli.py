@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-import console.cli.actions
+import console.cli.act
 from tests.integration.cli_helpers import invoke
 
 pytestmark = pytest.mark.sim
@@ -102,7 +102,7 @@ def test_json_result_and_partial_exit_code(farm_config):
 
 def test_interactive_confirmation(farm_config, monkeypatch):
     farm, config = farm_config
-    monkeypatch.setattr(console.cli.actions, "stdin_is_terminal", lambda: True)
+    monkeypatch.setattr(console.cli.act, "stdin_is_terminal", lambda: True)
     no = invoke(config, "--write", "purge", MAIN_PAGE, "--reason", "vandalism", input="\n")  # No is the default
     assert no.exit_code == 2 and "not confirmed" in no.stderr
     assert "[y/N]" in no.stderr and "PURGE http://" in no.stderr  # the plan is shown before the question
@@ -123,7 +123,7 @@ def test_tier_3_needs_the_targets_name(farm_config, monkeypatch):
     wrong = invoke(config, *args, "--yes", "--confirm", "login.miraheze.org")
     assert wrong.exit_code == 2 and "does not match" in wrong.stderr
     assert sent(farm) == []
-    monkeypatch.setattr(console.cli.actions, "stdin_is_terminal", lambda: True)
+    monkeypatch.setattr(console.cli.act, "stdin_is_terminal", lambda: True)
     typed_go = invoke(config, *args, input="go\n")
     assert typed_go.exit_code == 2 and sent(farm) == []
     right = invoke(config, *args, "--yes", "--confirm", "meta.miraheze.org")

@@ -357,7 +357,7 @@ def test_audit_refuses_a_symlink(tmp_path):
 
 
 def test_actions_never_import_textual():
-    code = "import sys, console.actions, console.cli.actions; print(sorted(m for m in sys.modules if m.startswith('textual')))"
+    code = "import sys, console.actions, console.cli.actions, console.cli.act; print(sorted(m for m in sys.modules if m.startswith('textual')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=Path(__file__).parents[2])
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"

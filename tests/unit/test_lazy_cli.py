@@ -9,7 +9,9 @@ import sys
 
 from click.testing import CliRunner
 
-from console.cli.main import LAZY_COMMANDS, main
+from console.cli.main import command_map, main
+
+LAZY_COMMANDS = command_map()  # every command, the action specs' included
 
 
 def _fresh(code: str) -> object:
@@ -59,3 +61,15 @@ def test_shell_completion_offers_lazy_commands() -> None:
     offered = [item.value for item in ShellComplete(main, {}, "opsconsole", "_OPSCONSOLE_COMPLETE")
                .get_completions([], "pu")]
     assert sorted(offered) == ["puppet", "purge"]
+
+
+def test_help_is_built_from_the_specs_without_the_engine() -> None:
+    code = ("import sys, json\nfrom click.testing import CliRunner\nimport console.cli.main as m\n"
+            "out = CliRunner().invoke(m.main, ['--help']).output\n"
+            "print(json.dumps({'out': out, 'modules': sorted(sys.modules)}))")
+    seen = _fresh(code)
+    assert "ack-downtime" in seen["out"] and "restart" in seen["out"]
+    assert "console.actions.specs" in seen["modules"]  # the commands came from the spec list ...
+    heavy = [m for m in seen["modules"] if m in ("console.actions.engine", "console.actions.catalog",
+                                                 "console.actions.executors", "console.cli.act")]
+    assert heavy == []  # ... and nothing that plans or runs them was loaded
