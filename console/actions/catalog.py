@@ -468,7 +468,12 @@ def plan_ack_downtime(action: AcknowledgeAndDowntime, context: PlanContext) -> P
 
 
 def icinga_targets(values: Mapping[str, Any]) -> tuple[IcingaTarget, ...]:
-    return tuple(IcingaTarget.parse(value) for value in words(values.get("targets")))
+    """The targets typed (HOST or HOST!SERVICE, parsed: no control character) or given by the rows
+    (IcingaTargets as Icinga names them, whatever they hold: they travel as filter_vars, never as text)."""
+    given = values.get("targets")
+    if isinstance(given, (tuple, list)) and all(isinstance(item, IcingaTarget) for item in given):
+        return tuple(given)
+    return tuple(IcingaTarget.parse(value) for value in words(given))
 
 
 def duration_of(values: Mapping[str, Any], name: str = "duration") -> timedelta:

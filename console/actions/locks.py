@@ -441,15 +441,17 @@ class FileLocks:
 
 # --- Redis: several bastions -------------------------------------------------------------------------
 
-RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
-RENEW = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end"
+if TYPE_CHECKING:
+    from redis.asyncio.lock import Lock as RedisLock
 
 
 class RedisLocks:
-    """Locks in Redis for several bastions: `SET key value NX PX ttl`, the value the holder's JSON with
-    a token of its own; released by compare-and-delete (Lua), renewed every ttl/3 while the action
-    runs. A holder that dies stops renewing and its lock expires after `ttl`. Redis unreachable when
-    an action starts refuses it; unreachable at the end is a notice (the lock then expires)."""
+    """Locks in Redis for several bastions, on redis-py's `Lock` (redis.asyncio.lock): taken without
+    waiting, with the holder's JSON (a token of its own inside) as the lock's token, so the key's
+    value says who holds it; released only while that token is still there, and `reacquire`d (the
+    expiry reset to `ttl`) every ttl/3 while the action runs. A holder that dies stops renewing and
+    its lock expires after `ttl`. Redis unreachable when an action starts refuses it; unreachable at
+    the end is a notice (the lock then expires). `break_lock` deletes a key whoever holds it."""
 
     kind = "redis"
 
@@ -492,66 +494,81 @@ class RedisLocks:
         """As FileLocks.hold."""
         client = self._client()
         held = HeldLocks(keys=[])
+        mine: list[tuple[LockInfo, RedisLock]] = []  # held.locks with their redis-py locks
         try:
             try:
                 taken: list[LockInfo] = []
                 keys = lock_keys(plan, self.domains)
                 for key, info in zip(keys, _holders_for(plan, keys, self.clock), strict=False):
-                    value = json.dumps(info.to_record(), sort_keys=True)
-                    if await client.set(self.prefix + key, value, nx=True, px=self.ttl_ms):
+                    lock = self._lock(client, key)
+                    if await lock.acquire(blocking=False, token=self._value(info)):
                         held.keys.append(key)
                         held.locks.append(info)
+                        mine.append((info, lock))
                     else:
                         taken.append(await self._read(client, key) or _replace(info, problem="held a moment ago"))
                 if taken:
-                    await self._release(client, held)
+                    await self._release(held, mine)
                     raise refusal(taken, self.clock())
             except LockHeld:
                 raise
             except Exception as exc:  # noqa: BLE001 - redis raises its own errors and OSError
-                await self._release(client, held)
+                await self._release(held, mine)
                 raise LockError(f"refused: cannot take the locks: {self._unreachable(exc)}; nothing was sent") from None
-            renewing = asyncio.ensure_future(self._renew(client, held, notify))
+            renewing = asyncio.ensure_future(self._renew(mine, notify))
             try:
                 yield held
             finally:
                 renewing.cancel()
                 await asyncio.gather(renewing, return_exceptions=True)
-                for notice in await asyncio.shield(self._release(client, held)):
+                for notice in await asyncio.shield(self._release(held, mine)):
                     held.notices.append(notice)
                     await _tell(notify, notice)
         finally:
             await self._close(client)
 
+    def _lock(self, client: Any, key: str) -> RedisLock:
+        """redis-py's lock on `key`: expires after ttl, refuses at once when held (no waiting). Not
+        thread-local: the token belongs to this run's Lock object, whichever task releases it."""
+        from redis.asyncio.lock import Lock
+
+        return Lock(client, self.prefix + key, timeout=self.ttl_ms / 1000, blocking=False, thread_local=False)
+
     @staticmethod
     def _value(info: LockInfo) -> str:
+        """The lock's token: the holder record `list` reads back (its own `token` makes it unique)."""
         return json.dumps(info.to_record(), sort_keys=True)
 
-    async def _renew(self, client: Any, held: HeldLocks, notify: Notify | None) -> None:
+    async def _renew(self, mine: list[tuple[LockInfo, RedisLock]], notify: Notify | None) -> None:
+        from redis.exceptions import LockNotOwnedError
+
         lost: set[str] = set()
         while True:
             await asyncio.sleep(self.ttl_ms / 3000)
-            for info in held.locks:
+            for info, lock in mine:
+                if info.key in lost:
+                    continue  # another token is there now, or none: it never becomes ours again
                 try:
-                    renewed = await client.eval(RENEW, 1, self.prefix + info.key, self._value(info), self.ttl_ms)
-                except Exception as exc:  # noqa: BLE001 - keep trying; the lock lasts ttl meanwhile
-                    await _tell(notify, f"lock {info.key} not renewed: {self._unreachable(exc)}")
-                    continue
-                if not renewed and info.key not in lost:
+                    await lock.reacquire()  # the expiry back to ttl, only while the token is ours
+                except LockNotOwnedError:
                     lost.add(info.key)
                     await _tell(notify, f"lock {info.key} was lost (expired or broken) while the action ran")
+                except Exception as exc:  # noqa: BLE001 - keep trying; the lock lasts ttl meanwhile
+                    await _tell(notify, f"lock {info.key} not renewed: {self._unreachable(exc)}")
 
-    async def _release(self, client: Any, held: HeldLocks) -> list[str]:
+    async def _release(self, held: HeldLocks, mine: list[tuple[LockInfo, RedisLock]]) -> list[str]:
+        from redis.exceptions import LockNotOwnedError
+
         notices = []
-        for info in held.locks:
+        for info, lock in mine:
             try:
-                released = await client.eval(RELEASE, 1, self.prefix + info.key, self._value(info))
+                await lock.release()  # deletes the key only while our token is its value
+            except LockNotOwnedError:
+                notices.append(f"lock {info.key} had expired or was broken before the action ended")
             except Exception as exc:  # noqa: BLE001 - never a crash at the end of an action
                 notices.append(f"lock {info.key} not released: {self._unreachable(exc)}; it expires by itself "
                                f"within {self.ttl_ms // 1000} s")
-                continue
-            if not released:
-                notices.append(f"lock {info.key} had expired or was broken before the action ended")
+        mine.clear()
         held.locks, held.keys = [], []
         return notices
 

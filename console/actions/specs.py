@@ -156,7 +156,7 @@ class Selection:
     config: AppConfig
     store: Store
     hosts: tuple[str, ...] = ()  # Hosts rows: short names
-    icinga: tuple[str, ...] = ()  # Alerts rows: HOST!SERVICE; Hosts rows: the host as Icinga names it
+    icinga: tuple[Any, ...] = ()  # IcingaTargets: Alerts rows HOST!SERVICE, Hosts rows the host as Icinga names it
     icinga_refused: str = ""  # why the rows give no Icinga target (a Graylog event, another cluster)
     service: str = ""  # Services row
 
@@ -169,6 +169,7 @@ class Offer:
     label: str
     spec: ActionSpec
     values: Mapping[str, Any] = field(default_factory=dict)
+    action: Any = None  # an Action made beforehand (a leftover's clean-up, a prepared depool): no form
 
 
 def offers_for(selection: Selection, specs: tuple[ActionSpec, ...] | None = None) -> list[Offer]:
@@ -256,7 +257,7 @@ SPECS: tuple[ActionSpec, ...] = (
         "Purge URLs from every configured cache, then verify with a GET through each.\n\n"
         "Tier 1 for one URL, tier 2 for several. A cache that refuses (405) or is down is reported, "
         "and the result is partial (exit 1).",
-        (Param("urls", many=True, required=True, metavar="URL...", label="URL(s)",
+        (Param("urls", many=True, required=True, metavar="URL...", label="URL(s) to purge",
                placeholder="URL(s) to purge, space-separated"),),
         f"{CATALOG}:make_purge", f"{CATALOG}:plan_purge", CACHES_RUN, (1, 2), command=("purge",),
         key="P", locks="url", report="caches",

@@ -47,9 +47,9 @@ def parse_jump(text: str, themes: Iterable[str] = (), sources: Iterable[str] = (
         return Jump("handled")
     if verb in ("timeline", "incident") and not rest:  # the open incident's timeline (console/ui/incident.py)
         return Jump("timeline")
-    if verb == "leftovers" and not rest:  # the leftovers board (console/ui/leftovers.py)
+    if verb == "leftovers" and not rest:  # the leftovers board (console/ui/screens/leftovers.py)
         return Jump("leftovers")
-    if verb == "backends" and not rest:  # backend health per cache (console/ui/farm_actions.py)
+    if verb == "backends" and not rest:  # backend health per cache (console/ui/screens/backends.py)
         return Jump("backends")
     if verb == "host":
         if len(rest) != 1:

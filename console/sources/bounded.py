@@ -138,7 +138,7 @@ async def answer_within(timeout: float) -> AsyncIterator[Progress]:
 async def read_answer(response: httpx.Response, max_bytes: int, *, keep_chunks: bool = False) -> list[bytes]:
     """Read a streamed httpx response within its cap: a 2xx body up to `max_bytes`, any other up to
     ERROR_BODY_MAX. The body becomes the response's `content`, except a 2xx one with `keep_chunks`:
-    its chunks are returned, never joined (a big answer is then not held twice; see jsonstream)."""
+    its chunks are returned, never joined (a big answer is then not held twice; see answer_items)."""
     success = response.is_success
     kept = await read_capped(response.aiter_bytes(), max_bytes if success else ERROR_BODY_MAX, truncate=not success)
     if success and keep_chunks:

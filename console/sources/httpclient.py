@@ -1,20 +1,26 @@
 """What the HTTP sources share: one lazily created httpx.AsyncClient, TLS from `verify`, answers
-checked into operator messages, and secrets scrubbed from every error message."""
+checked into operator messages, big answers decoded item by item by ijson (answer_items), and secrets
+scrubbed from every error message."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import codecs
 import dataclasses
 import functools
 import socket
 import ssl
 from concurrent.futures import ThreadPoolExecutor
+from itertools import accumulate, chain, compress, repeat
+from operator import itemgetter
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Generic, TypeVar, Union
+from typing import Any, Awaitable, Callable, Generic, Iterator, TypeVar, Union
 from urllib.parse import urlsplit
 
 import httpx
+import ijson
+from ijson.backends import yajl2_c  # the C parser by name: never ijson's pure-Python fallback (~30 times slower)
 
 from console.core.clock import Clock
 from console.core.config import HttpSourceConfig
@@ -25,8 +31,9 @@ from console.sources.parsing import first_line
 
 T = TypeVar("T")
 R = TypeVar("R")
-# a big answer's body as a parser gets it: whole, or the chunks that arrived (jsonstream.iter_items takes both)
+# a big answer's body as a parser gets it: whole, or the chunks that arrived (answer_items takes both)
 Body = Union[bytes, list[bytes]]
+Validate = Callable[[Any], list[Any]]
 
 REDACTED = "[redacted]"
 # A kept-alive connection the server closed (its idle timeout) just as a request went out on it: the
@@ -183,7 +190,7 @@ class HttpSource(RedactingSource[T], Generic[T]):
     async def _request_chunks(self, method: str, path: str, **kwargs: Any) -> tuple[httpx.Response, list[bytes]]:
         """Send one request and read a 2xx answer's body as the chunks that arrived, never joined: httpx's
         `content` joins them, so a big body would be held twice (the chunks and their copy) at the
-        refresh's peak; the parser frees each chunk once decoded (jsonstream.iter_items). Any other
+        refresh's peak; the parser frees each chunk once it is fed to ijson (answer_items). Any other
         answer's body is the response's `content`, for check_status and the callers that quote it (the
         chunks are then empty). Failures as _exchange."""
         return await self._exchange(method, path, keep_chunks=True, **kwargs)
@@ -258,7 +265,139 @@ def answer_json(response: httpx.Response, *, auth_hint: str = "check the credent
     try:
         return response.json()
     except ValueError as exc:
-        raise MalformedAnswer(f"malformed answer: not JSON ({first_line(str(exc), 80)})") from exc
+        raise not_json(str(exc)) from exc
+
+
+def not_json(reason: str) -> MalformedAnswer:
+    """The error of an answer that does not decode as JSON (its reason's first line, shortened)."""
+    return MalformedAnswer(f"malformed answer: not JSON ({first_line(reason, 80)})")
+
+
+# --- big answers, item by item (ijson) -----------------------------------------------------------
+
+# Deeper than any answer of these APIs by far (they nest a few levels). ijson builds a path string per
+# level for every value, so its memory grows with the square of the depth: one 200 kB answer nested
+# 100,000 deep would take ~25 GB. json.loads stops near 1,000 (Python's recursion limit).
+MAX_DEPTH = 512
+FEED = 64 * 1024  # bytes handed to the parser at a time: bounds the events one step builds
+_STEP = {"start_map": 1, "start_array": 1, "end_map": -1, "end_array": -1}
+_EVENT = itemgetter(0)
+_TOP = (2).__gt__  # an event at depth 0 or 1: the answer's own value, its keys, the start of their values
+
+
+def answer_items(content: Body, validate: Validate, key: str | None = None) -> Iterator[Any]:
+    """Yield the items of the answer's list (the top-level list when `key` is None, else the list under
+    `key` of the top-level object), decoded by ijson's C parser as the body is fed to it, one piece at a
+    time: no whole-answer text or dict ever exists, and each item is handed out once built.
+
+    `content` is the whole body or its chunks in order (a list of them is emptied as it is fed, so each
+    chunk can be freed). `validate(payload)` is the caller's shape check on a whole payload: called
+    (and expected to raise) when the answer is not the expected container, so a wrong-shape answer
+    raises the caller's own message. For an answer that is not the expected container, `payload` is the
+    whole answer; for a `key` that is not a list, `{key: value}` where an object value is given as {}
+    (a shape check names the type only); without `key`, `{}`. With `key` repeated, the items of every
+    occurrence are yielded. Invalid JSON anywhere raises MalformedAnswer "not JSON (...)", also after
+    some items were yielded. The body is UTF-8 (RFC 8259; a BOM is allowed); NaN, Infinity and
+    integers beyond 64 bits are not JSON either (json.loads would take them)."""
+    try:
+        yield from _answer_items(content, validate, key)
+    except (ijson.JSONError, ValueError) as exc:  # ValueError: a value ijson's C code could not convert (never seen)
+        reason = exc.args[0] if exc.args else exc
+        raise not_json(reason.decode("utf-8", "replace") if isinstance(reason, bytes) else str(reason)) from None
+
+
+def _answer_items(content: Body, validate: Validate, key: str | None) -> Iterator[Any]:
+    # Two parsers read each piece. `scan` makes bare events (cheap, and linear at any depth): they bound
+    # the depth and say the answer's shape before `build` (ijson.items, in C) is given the piece.
+    events, items = ijson.sendable_list(), ijson.sendable_list()
+    scan = yajl2_c.basic_parse_coro(events, use_float=True)
+    build: Any = None
+    held: list[bytes] = []  # the pieces before the answer's first event (which says what `build` builds)
+    shape = _Shape(key)
+    depth = 0
+    for piece in chain(_pieces(content), [None]):  # None: the end of the answer
+        if piece is None:
+            scan.close()  # raises when the answer is incomplete
+        else:
+            scan.send(piece)
+        depths = list(accumulate(map(_STEP.get, map(_EVENT, events), repeat(0)), initial=depth))
+        if max(depths) > MAX_DEPTH:
+            raise MalformedAnswer(f"malformed answer: nested deeper than {MAX_DEPTH} levels")
+        depth = depths[-1]
+        for event, value in compress(events, map(_TOP, depths)):
+            yield from shape.see(event, value, validate)
+        events.clear()
+        if build is None and shape.root is not None:
+            prefix = ("item" if key is None else f"{key}.item") if shape.expected else ""  # "": the whole answer
+            build = yajl2_c.items_coro(items, prefix, use_float=True)
+            for kept in held:
+                build.send(kept)
+            held.clear()
+        if piece is None:
+            build.close()  # (there is one: scan.close() raised if the answer had no first event)
+        elif build is None:
+            held.append(piece)
+        else:
+            build.send(piece)
+        if shape.expected:
+            yield from items
+            items.clear()
+    if not shape.expected:
+        yield from validate(items[0])  # the whole answer, as json.loads would give it
+    elif not shape.found:
+        yield from validate({})  # no `key` at all: the caller's message for a missing list
+
+
+class _Shape:
+    """Follows the answer's top-level events: is it the expected container, and `key` a list in it."""
+
+    def __init__(self, key: str | None) -> None:
+        self.key = key
+        self.root: str | None = None  # the answer's first event
+        self.expected = True
+        self.found = key is None  # the list was seen (a top-level list is it)
+        self.name: str | None = None  # the top-level key whose value comes next
+
+    def see(self, event: str, value: Any, validate: Validate) -> Iterator[Any]:
+        """One event at depth 0 or 1; yields what `validate` returns when `key` is not a list."""
+        if self.root is None:
+            self.root = event
+            self.expected = event == ("start_array" if self.key is None else "start_map")
+        elif self.key is None or not self.expected:
+            pass  # a top-level list has no keys; an unexpected answer is built whole and validated
+        elif event == "map_key":
+            if value == f"{self.key}.item":  # ijson's path for the list's items: its value would be one
+                raise MalformedAnswer(f"malformed answer: unexpected key {self.key}.item")
+            self.name = value
+        elif self.name is not None:  # the first event of a top-level key's value
+            if self.name == self.key:
+                self.found = True
+                if event != "start_array":  # not a list: the caller's message for it
+                    yield from validate({self.key: {} if event == "start_map" else value})
+            self.name = None
+
+
+def _pieces(content: Body) -> Iterator[bytes]:
+    """The body in pieces of at most FEED bytes, without a UTF-8 BOM at its start; a list of chunks
+    is emptied as it goes."""
+    head: bytes | None = b""
+    for chunk in _drain(content) if isinstance(content, list) else iter((content,)):
+        if head is not None:
+            head += chunk  # (b"" + chunk is chunk: no copy)
+            if len(head) < len(codecs.BOM_UTF8) and codecs.BOM_UTF8.startswith(head):
+                continue  # maybe a BOM, cut by the chunk's end
+            chunk, head = head.removeprefix(codecs.BOM_UTF8), None
+        for start in range(0, len(chunk), FEED):
+            yield chunk[start : start + FEED]
+    if head:
+        yield head  # the whole answer is a BOM's first bytes
+
+
+def _drain(chunks: list[bytes]) -> Iterator[bytes]:
+    """The list's chunks in order, each removed from the list as it is handed out."""
+    chunks.reverse()  # popping from the end is O(1)
+    while chunks:
+        yield chunks.pop()
 
 
 # ONE thread parses every big answer, one after the other: several parsing threads would take turns
@@ -281,8 +420,8 @@ async def parsed_in_thread(
     """For a big answer: the status checked as answer_json does, then `parse(body)` in the parser thread,
     so decoding tens of MB never stalls the event loop (the UI's). The body is `chunks` when given (a
     streamed response's, see HttpSource._request_chunks: the list is handed over, the parser empties it),
-    else `response.content`. `parse` raises MalformedAnswer on a bad body (console/sources/jsonstream.py
-    decodes it record by record)."""
+    else `response.content`. `parse` raises MalformedAnswer on a bad body (answer_items decodes it
+    item by item)."""
     check_status(response, auth_hint=auth_hint)
     return await in_parser_thread(parse, response.content if chunks is None else chunks)
 

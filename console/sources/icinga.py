@@ -8,7 +8,7 @@ asks three questions (the bench allows Icinga 3 of the 10 requests a refresh):
 - every host's state, ack, downtime, since when and whether reachable (no output: a host DOWN or
   UNREACHABLE gets its output from the previous answer while its state holds, else from one more
   request for the hosts not UP — only when some host is: an all-UP farm costs the three).
-The answers are decoded record by record in a worker thread (console/sources/jsonstream.py).
+The answers are decoded record by record in a worker thread, by ijson (httpclient.answer_items).
 """
 
 from __future__ import annotations
@@ -27,13 +27,13 @@ from console.sources.base import MalformedAnswer
 from console.sources.httpclient import (
     Body,
     HttpSource,
+    answer_items,
     answer_json,
     basic_credentials,
     gather_or_cancel,
     in_parser_thread,
     parsed_in_thread,
 )
-from console.sources.jsonstream import iter_items
 from console.sources.parsing import as_dict, as_list, epoch_time, malformed, opt_dict, opt_float, opt_str
 
 R = TypeVar("R")
@@ -158,9 +158,10 @@ def parse_services(payload: Any) -> tuple[ServiceCheck, ...]:
 
 def parse_services_answer(content: Body, reuse: Callable[[ServiceCheck], ServiceCheck] = lambda c: c) -> list[ServiceCheck]:
     """The body of a `/v1/objects/services` answer → ServiceCheck per result (in the answer's order),
-    decoded one record at a time; the same checks and MalformedAnswer messages as parse_services.
+    decoded one record at a time; the same checks and MalformedAnswer messages as parse_services (see
+    answer_items).
     `reuse` may swap each check for an equal one already held (KnownObjects.check)."""
-    items = iter_items(content, lambda payload: results(payload, "services"), key="results")
+    items = answer_items(content, lambda payload: results(payload, "services"), key="results")
     return [reuse(parse_service(item, f"services[{i}]")) for i, item in enumerate(items)]
 
 
@@ -269,8 +270,8 @@ def parse_hosts_answer(
     content: Body, reuse: Callable[[IcingaHostState], IcingaHostState] = lambda h: h
 ) -> list[IcingaHostState]:
     """The body of a `/v1/objects/hosts` answer → IcingaHostState per result (in the answer's order),
-    decoded one record at a time; the same MalformedAnswer messages as parse_hosts."""
-    items = iter_items(content, lambda payload: results(payload, "hosts"), key="results")
+    decoded one record at a time; the same MalformedAnswer messages as parse_hosts (see answer_items)."""
+    items = answer_items(content, lambda payload: results(payload, "hosts"), key="results")
     return [reuse(parse_host(item, f"hosts[{i}]")) for i, item in enumerate(items)]
 
 

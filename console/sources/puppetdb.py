@@ -8,8 +8,7 @@ from console.core.clock import Clock, utc_now
 from console.core.config import PuppetDBConfig
 from console.core.model import PuppetInventory, PuppetNodeStatus
 from console.sources.base import MalformedAnswer
-from console.sources.httpclient import Body, HttpSource
-from console.sources.jsonstream import iter_items
+from console.sources.httpclient import Body, HttpSource, answer_items
 from console.sources.parsing import as_dict, as_list, first_line, flag, iso_time, opt_str, req_str
 
 # Active nodes. Not ["=", ["node", "active"], true]: equivalent on a real PuppetDB, but the simulated
@@ -31,7 +30,7 @@ class PuppetDBSource(HttpSource[PuppetInventory]):
         super().__init__(config, clock)
 
     async def _fetch(self) -> PuppetInventory:
-        # ~3 MB at 5,000 nodes: decoded record by record in the parser thread, off the UI's loop
+        # ~3 MB at 5,000 nodes: decoded item by item (ijson) in the parser thread, off the UI's loop
         return await self._parsed("POST", NODES, parse_nodes_answer, json={"query": ACTIVE_NODES})
 
     async def reports(self, certname: str, limit: int = 10) -> list[dict[str, Any]]:
@@ -77,8 +76,8 @@ def parse_nodes(payload: Any) -> PuppetInventory:
 
 def parse_nodes_answer(content: Body) -> PuppetInventory:
     """The body of a `/pdb/query/v4/nodes` answer → PuppetInventory, decoded one record at a time;
-    the same result and MalformedAnswer messages as parse_nodes."""
-    items = iter_items(content, lambda payload: records(payload, "nodes"))
+    the same result and MalformedAnswer messages as parse_nodes (see answer_items)."""
+    items = answer_items(content, lambda payload: records(payload, "nodes"))
     nodes = [parse_node(item, f"nodes[{i}]") for i, item in enumerate(items)]
     return PuppetInventory(nodes=tuple(sorted(nodes, key=lambda n: n.certname)))
 

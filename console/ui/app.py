@@ -1,4 +1,9 @@
-"""The Textual app: owns the store and the poller; panes redraw from the store when it changes."""
+"""The Textual app: the console's life cycle. It owns the store, the poller and the panes' widgets,
+validates the config after the first paint, keeps the panes fed (derived in a worker, one repaint per
+frame, a watchdog for a pane left behind), and hears the desks' messages (an action ended, the
+incident changed). Every key is a screen's: the panes' in console/ui/screens/panes.py (PanesScreen,
+the first screen), the others in their own screens; the app binds only 1-4 and ? (answered by the
+screen on top) and q."""
 
 from __future__ import annotations
 
@@ -15,39 +20,35 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, TypeGuard
 
-from rich.text import Text
 from textual import events
-from textual.app import App, ComposeResult, SuspendNotSupported, SystemCommand
+from textual.app import App, SuspendNotSupported, SystemCommand
 from textual.binding import Binding
-from textual.containers import Container
 from textual.message import Message
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
-from textual.widgets import Footer, Input
 
 from console.cli.shell import run_in_terminal
 from console.core.clock import Clock, utc_now
 from console.core.config_file import ConfigDocument, ConfigError, is_production_environment
-from console.core.display import safe, safe_text
+from console.core.display import safe
 from console.core.runtime import ConsoleRuntime
 from console.core.state import Poller, Store
-from console.derive.jump import completions, parse_jump
-from console.ui.action_keys import ACTION_BINDINGS, ActionKeys
 from console.ui.panes import PANES, Pane
 from console.ui.panes.base import IndexedView, PaneLayout, derive_indexed, lay_out
+from console.ui.screens.panes import PanesScreen
 from console.ui.themes import USER_THEMES, load_themes
-from console.ui.widgets import CommandLine, FarmHeader, KeyedTable, PromptBar, StatusBar, TabBar
+from console.ui.widgets import FarmHeader, PromptBar, StatusBar, TabBar
 
 if TYPE_CHECKING:
     from console.core.config import AppConfig
     from console.sources.base import Source
-    from console.ui.actions import ActionDesk
-    from console.ui.detail import HostDetailScreen
-    from console.ui.incident import IncidentDesk
+    from console.ui.desk import ActionDesk, ActionFinished
+    from console.ui.incident import IncidentChanged, IncidentDesk
+    from console.ui.screens.detail import HostDetailScreen
 
 # Screens opened by a key, the action engine and the clients load on first use, not before the first
 # paint (tests/ui/test_lazy_startup.py); these name the screens the app checks for without loading them.
-DETAIL, LOGS, HELP = ("console.ui.detail", "HostDetailScreen"), ("console.ui.logs", "LogScreen"), ("console.ui.help", "HelpScreen")
+DETAIL, LOGS = ("console.ui.screens.detail", "HostDetailScreen"), ("console.ui.screens.logs", "LogScreen")
 
 WIDE = 110  # columns from which the four panes fit on screen together
 PANE_REFRESH_TICKS = 5  # ages in the panes are redrawn every 5 s even without new data
@@ -89,32 +90,23 @@ class StoreChanged(Message):
         return isinstance(message, StoreChanged)
 
 
-class OpsConsoleApp(ActionKeys, App[None]):
+class OpsConsoleApp(App[None]):
     CSS_PATH = "console.tcss"
     TITLE = "opsconsole"
     ENABLE_COMMAND_PALETTE = True  # ctrl+p: every view and action (get_system_commands)
     paint_wait: float = PAINT_WAIT  # the bounds of the refresh pipeline (see PAINT_WAIT)
     derive_wait: float = DERIVE_WAIT
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (WIDE, "-wide")]
+    # The keys of every full screen, answered by the screen on top (`screen.`): on the panes by
+    # PanesScreen (console/ui/screens/panes.py, with every other key of theirs); over them (detail,
+    # logs, timeline) by console/ui/screens/keys.py: back to a pane, refresh, pause, that screen's help.
     BINDINGS = [
-        Binding("tab", "cycle_pane(1)", "Next pane", show=False, priority=True),
-        # k9s's triage grammar; rebindable by id from `ui.keys` (console.core.config.KeysConfig)
-        Binding("/", "filter", "Filter", id="filter"),
-        Binding(":", "jump", "Jump", id="jump"),
-        Binding("shift+tab", "cycle_pane(-1)", "Prev pane", show=False, priority=True),
-        Binding("1", "show_pane(1)", "Pane", key_display="1-4"),
-        *(Binding(str(n), f"show_pane({n})", f"Pane {n}", show=False) for n in range(2, len(PANES) + 1)),
-        Binding("r", "refresh", "Refresh"),
-        Binding("S", "sort", "Sort", show=False, id="sort"),
-        Binding("space", "mark", "Mark", show=False, id="mark"),
-        Binding("p", "pause", "Pause", show=False, id="pause"),
-        Binding("L", "logs", "Logs", show=False),
-        Binding("h", "toggle_handled", "Handled", show=False),
-        Binding("i", "incident", "Incident", show=False),  # start an incident, or open its timeline  # hide / show acknowledged and downtimed alerts
-        Binding("escape", "back", "Back", show=False),
-        Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("1", "screen.show_pane(1)", "Pane", key_display="1-4"),
+        *(Binding(str(n), f"screen.show_pane({n})", "Pane", show=False) for n in range(2, len(PANES) + 1)),
+        Binding("r", "screen.refresh", "Refresh"),
+        Binding("p", "screen.pause", "Pause / resume refresh", show=False, id="pause"),
+        Binding("question_mark", "screen.help", "Help", key_display="?"),
         Binding("q", "quit", "Quit"),
-        *ACTION_BINDINGS,  # a P A D W t: console/ui/action_keys.py (the engine loads on the first press)
     ]
 
     def __init__(
@@ -189,9 +181,9 @@ class OpsConsoleApp(ActionKeys, App[None]):
 
     @property
     def actions(self) -> ActionDesk:
-        """The action desk (console/ui/actions.py): built, with the engine behind it, on first use."""
+        """The action desk (console/ui/desk.py): built, with the engine behind it, on first use."""
         if self._actions is None:
-            from console.ui.actions import ActionDesk
+            from console.ui.desk import ActionDesk
 
             self._actions = ActionDesk(self, write=self._write_at_start)
         return self._actions
@@ -207,14 +199,15 @@ class OpsConsoleApp(ActionKeys, App[None]):
 
     # --- layout --------------------------------------------------------------------------------
 
-    def compose(self) -> ComposeResult:
-        yield self.header
-        yield self.tab_bar
-        with Container(id="panes"):
-            yield from self.panes
-        yield self.prompt
-        yield self.status_bar
-        yield Footer()
+    def get_default_screen(self) -> Screen[Any]:
+        """The panes: the first screen, under every other."""
+        return PanesScreen(self)
+
+    @property
+    def panes_screen(self) -> PanesScreen:
+        screen = self.screen_stack[0]
+        assert isinstance(screen, PanesScreen)
+        return screen
 
     def pane(self, number: int) -> Pane:
         return next(p for p in self.panes if p.number == number)
@@ -258,7 +251,7 @@ class OpsConsoleApp(ActionKeys, App[None]):
         for problem in self.theme_problems:  # a broken theme file: said, skipped, never a traceback
             self.notify(str(problem), title="Theme skipped", severity="warning", timeout=10)
         self.store.subscribe(self._store_changed)
-        self.action_show_pane(1)
+        self.panes_screen.action_show_pane(1)
         if self._document is None:
             self._configured()
         else:
@@ -300,7 +293,9 @@ class OpsConsoleApp(ActionKeys, App[None]):
         self.refresh_panes()
         self.call_after_refresh(self.start_polling)  # the first paint does not wait for the first fetch
         if self._write_at_start:  # --write: switched (and audited) now; the header says READ-ONLY until then
-            self.actions.start()
+            problem = self.actions.start()
+            if problem:
+                self.notify(problem, severity="error", timeout=10)
         self.incident.load()
         self.set_interval(1.0, self._tick)
         self.call_after_refresh(self._check_unfinished)  # it loads the audit code: after the first paint too
@@ -319,7 +314,7 @@ class OpsConsoleApp(ActionKeys, App[None]):
             poller = Poller(sources, self.store, streams=event_streams(sources))
             poller.paused = self.poller.paused  # p pressed before this; per-source pauses live in the store
             self.poller = poller
-            self._show_status(self.clock())
+            self.show_status()
         self.poller.start()
 
     async def on_unmount(self) -> None:
@@ -365,7 +360,7 @@ class OpsConsoleApp(ActionKeys, App[None]):
             self.refresh_panes()
             self._refresh_detail()
         else:
-            self._show_status(self.clock())
+            self.show_status()
 
     def _refresh_detail(self) -> None:
         for screen in self.screen_stack:
@@ -413,8 +408,8 @@ class OpsConsoleApp(ActionKeys, App[None]):
                         await self._painted()
                     pane.show(indexed, layout)
                     self._shown(pane, started)
-                self._show_tabs()
-                self._show_status(now)
+                self.show_tabs()
+                self.show_status(now)
         finally:
             if generation == self._derive_generation:  # else the watchdog has started the redraw again
                 self._deriving = False
@@ -467,280 +462,45 @@ class OpsConsoleApp(ActionKeys, App[None]):
         titles = ", ".join(pane.title for pane in behind)
         self.status_bar.note(f"▲ {titles} {'was' if len(behind) == 1 else 'were'} behind; redrawn")
 
-    def _show_status(self, now: datetime) -> None:
+    def show_status(self, now: datetime | None = None) -> None:
         from console.derive.status_bar import github_quota, status_items
 
-        self.status_bar.show(status_items(self.store, now, self.unverified), github_quota(self.store))
+        self.status_bar.show(status_items(self.store, now or self.clock(), self.unverified), github_quota(self.store))
 
-    def _show_tabs(self) -> None:
+    def show_tabs(self) -> None:
         tabs = [(pane.number, pane.title, pane.badge) for pane in self.panes]
         self.tab_bar.show(tabs, self.active_pane)
 
-    # --- keys ----------------------------------------------------------------------------------
+    # --- what the desks say --------------------------------------------------------------------
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if self.config is None:  # the config is being validated (a fraction of a second): only q
-            return action == "quit"
-        # tab cycles the panes only where the panes are; elsewhere it moves the focus as usual
-        if action == "cycle_pane":
-            return self.screen is self.screen_stack[0] and not self.prompt.is_open
-        if action in ("filter", "jump", "sort", "mark", "back", "logs", "toggle_handled", "incident"):  # the panes' grammar: on the panes only
-            return self.screen is self.screen_stack[0] and not self.prompt.is_open
-        return True
+    def on_action_finished(self, message: ActionFinished) -> None:
+        """An action of this session ended: a toast, a refresh of what it changed, the incident's timeline."""
+        from console.ui.desk import TOAST_SEVERITY, toast_text
 
-    def action_show_pane(self, number: int) -> None:
-        """Show pane `number` (the only one on a narrow screen) and put the keyboard in its table."""
-        while showing(self.screen, DETAIL) or showing(self.screen, LOGS):
-            self.pop_screen()
-        self.active_pane = number
-        for pane in self.panes:
-            pane.set_class(pane.number == number, "-active")
-        self.pane(number).table.focus()
-        self._show_tabs()
-
-    def action_cycle_pane(self, step: int) -> None:
-        self.action_show_pane((self.active_pane - 1 + step) % len(PANES) + 1)
-
-    def on_pane_focused(self, message: Pane.Focused) -> None:
-        # A click into a pane of the wide layout makes it the active one.
-        if message.number != self.active_pane:
-            self.action_show_pane(message.number)
-
-    def action_refresh(self) -> None:
-        self.poller.refresh_now()
-        self.notify("Refreshing every source…", timeout=2)
-
-    def action_help(self) -> None:
-        from console.ui.help import HelpScreen
-
-        if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen(self.config.ui.keys.model_dump()))
-
-    # --- triage: filter, jump, sort, mark, pause -----------------------------------------------
-
-    @property
-    def focused_pane(self) -> Pane:
-        return self.pane(self.active_pane)
-
-    def action_filter(self) -> None:
-        self.prompt.open("filter", self.focused_pane.filter_text)
-
-    def action_jump(self) -> None:
-        self.prompt.open("jump", "", completions(self.known_hosts(), self.available_themes, self.poller.sources))
-
-    def known_hosts(self) -> list[str]:
-        from console.core.clusters import row_host
-
-        view = self.pane(1).view
-        return list(dict.fromkeys(row_host(row.key) for row in view.rows)) if view else []
-
-    def on_input_changed(self, event: Input.Changed) -> None:
-        # The filter follows the typing (k9s); a regex still being typed says so in the title.
-        if isinstance(event.input, CommandLine) and event.input.mode == "filter":
-            self.prompt.set_error(self.focused_pane.set_filter(event.value))
-
-    def on_command_line_done(self, message: CommandLine.Done) -> None:
-        # The keyboard goes back to the pane the prompt was opened on, unless a jump moves it on
-        # (focusing the old pane too would bring it back: its Focused message comes later).
-        if message.mode == "filter":
-            self.focused_pane.table.focus()
-            if not message.submitted:
-                self.focused_pane.set_filter("")
-            elif error := self.focused_pane.set_filter(message.value):
-                self.notify(error, severity="warning")
-        elif message.submitted and parse_jump(message.value).what == "pane":
-            self.run_jump(message.value)
+        if message.result is not None:
+            result = message.result
+            self.notify(toast_text(result), severity=TOAST_SEVERITY.get(result.outcome, "information"), timeout=8)
         else:
-            self.focused_pane.table.focus()
-            if message.submitted:
-                self.run_jump(message.value)
+            self.notify(message.error, severity="error", timeout=10)
+        self.actions.refresh_changed(message.plan.steps)  # an acknowledged alert dims, a started guest runs, at once
+        self.incident.refresh_actions()  # an open incident's timeline gets the action at once
 
-    def run_jump(self, text: str) -> None:
-        """Run a `:` command (console.derive.jump): a pane, a host's detail, a theme, quit; else say why not."""
-        jump = parse_jump(text, self.available_themes, self.poller.sources)
-        if jump.what == "pane":
-            self.action_show_pane(int(jump.arg or 1))
-        elif jump.what == "host":
-            self.open_host(str(jump.arg))
-        elif jump.what == "theme":
-            self.theme = str(jump.arg)
-            self.notify(f"theme {jump.arg}", timeout=2)
-        elif jump.what == "handled":
-            self.action_toggle_handled()
-        elif jump.what == "backends":
-            self.open_backends()
-        elif jump.what == "leftovers":
-            self.open_leftovers()
-        elif jump.what == "timeline":
-            self.open_timeline()
-        elif jump.what == "logs":
-            self.open_logs(str(jump.arg or "*"))
-        elif jump.what == "pause":
-            self.toggle_source_pause(str(jump.arg))
-        elif jump.what == "quit":
-            self.exit()
-        else:
-            self.notify(str(jump.arg), title="Jump", severity="warning")
+    def on_incident_changed(self, message: IncidentChanged) -> None:
+        from console.ui.incident import badge_text
+        from console.ui.screens.timeline import TimelineScreen
 
-    async def action_back(self) -> None:  # async as App's (Textual awaits an action either way)
-        """esc on the panes: clear the focused pane's filter."""
-        if self.focused_pane.filter_text:
-            self.focused_pane.set_filter("")
+        self.header.set_incident(badge_text(message.incident, self.clock()))
+        for screen in self.screen_stack:
+            if isinstance(screen, TimelineScreen) and screen.is_mounted:
+                screen.show(message.incident)
 
-    def action_sort(self) -> None:
-        self.focused_pane.cycle_sort()
-
-    def action_mark(self) -> None:
-        self.focused_pane.toggle_mark()
-
-    def action_toggle_handled(self) -> None:
-        """Hide (or show again) the acknowledged and in-downtime rows; the pane's subtitle counts them."""
-        self.hide_handled = not self.hide_handled
-        for pane in self.panes:
-            pane.set_hide_handled(self.hide_handled)
-        self.notify("handled alerts hidden (h shows them)" if self.hide_handled else "handled alerts shown", timeout=2)
-
-    def action_pause(self) -> None:
-        """Hold (or resume) every source's refresh; the header says PAUSED meanwhile."""
-        self.paused = not self.paused
-        if self.paused:
-            self.poller.pause()
-        else:
-            self.poller.resume()
-        self.header.set_paused(self.paused)
-        self.notify("refresh paused (p resumes)" if self.paused else "refresh resumed", timeout=2)
-
-    def toggle_source_pause(self, name: str) -> None:
-        """Hold (or resume) one source; the status bar marks it paused meanwhile."""
-        if self.store.get(name).paused:
-            self.poller.resume(name)
-        else:
-            self.poller.pause(name)
-        paused = self.store.get(name).paused
-        self._show_status(self.clock())
-        self.notify(f"{name}: refresh {'paused (:pause ' + name + ' resumes)' if paused else 'resumed'}", timeout=2)
-
-    def action_incident(self) -> None:
-        """i: start an incident (title, task) when none is open; else show its timeline."""
-        if self.incident.incident is not None:
-            self.open_timeline()
-            return
-
-        def started(answer: tuple[str, str | None] | None) -> None:
-            if answer is None:
-                return
-            try:
-                incident = self.incident.start(*answer)
-            except ValueError as exc:
-                self.notify(str(exc), title="Incident not started", severity="error")
-                return
-            self.notify(f"incident started: {incident.title} - the timeline collects itself (:timeline)",
-                        title="Incident", timeout=6)
-
-        from console.ui.incident import StartIncidentScreen
-
-        self.push_screen(StartIncidentScreen(), started)
-
-    def open_timeline(self) -> None:
-        from console.ui.incident import TimelineScreen
-
-        if not isinstance(self.screen, TimelineScreen):
-            self.push_screen(TimelineScreen(self.incident))
-
-    def open_leftovers(self) -> None:
-        """The leftovers board (console/ui/leftovers.py): asked once on open and on r."""
-        from console.ui.leftovers import LeftoversScreen
-
-        if not isinstance(self.screen, LeftoversScreen):
-            self.push_screen(LeftoversScreen())
-
-    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        """The command palette (ctrl+p): every view and action, then Textual's own (themes, keys)."""
-        for pane in self.panes:
-            yield SystemCommand(f"Show {pane.title}", f"pane {pane.number} (:{pane.title.lower()})", partial(self.action_show_pane, pane.number))
-        yield SystemCommand("Filter the pane", "/ — text, ~regex, !inverted", self.action_filter)
-        yield SystemCommand("Jump", ": — hosts, alerts, services, commits, host NAME, theme NAME", self.action_jump)
-        yield SystemCommand("Sort by the next column", "S", self.action_sort)
-        yield SystemCommand("Pause / resume refresh", "p", self.action_pause)
-        yield SystemCommand("Hide / show handled alerts", "h (:handled)", self.action_toggle_handled)
-        yield SystemCommand("Incident: start one, or show its timeline", "i (:timeline)", self.action_incident)
-        yield SystemCommand("Leftovers: downtimes, acks, Puppet off, depooled, locks", ":leftovers", self.open_leftovers)
-        yield SystemCommand("Refresh every source now", "r", self.action_refresh)
-        yield SystemCommand("Help: the keys", "?", self.action_help)
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        """The command palette (ctrl+p): every view and action of the panes, then Textual's own (themes, keys)."""
+        if self.config is not None:
+            yield from self.panes_screen.palette()
         for name in sorted(self.available_themes):
             yield SystemCommand(f"Theme: {name}", f":theme {name}", partial(setattr, self, "theme", name))
         yield from super().get_system_commands(screen)
-
-    # --- the host detail -----------------------------------------------------------------------
-
-    def on_keyed_table_row_selected(self, event: KeyedTable.RowSelected) -> None:
-        """enter on a row: Hosts and Alerts open the row's host, Services its worst problem host (or a
-        picker of its hosts). A commit names no host, so enter in Commits does nothing."""
-        from console.core.clusters import row_host
-        from console.derive.alerts import alerts_by_key
-
-        pane = next((p for p in self.panes if p.table is event.table), None)
-        key = event.row_key
-        if pane is None or key is None:
-            return
-        if pane.number == 1:
-            self.open_host(row_host(key))  # "guest:mw152", "node:cloud15", "guest:mw1@pve-b"
-        elif pane.number == 2:
-            alert = alerts_by_key(self.store, self.config.farm.domains).get(key)  # Icinga's host name, or the event's
-            self.open_host(alert.host if alert else key.split("!", 1)[0])
-        elif pane.number == 3:
-            self.open_service(key)
-
-    def action_logs(self) -> None:
-        """L: the log screen, on the host under the cursor (Hosts, Alerts), else on every line."""
-        from console.core.clusters import row_host
-        from console.core.hosts import HostDirectory
-        from console.derive.alerts import alerts_by_key
-        from console.derive.logtail import host_log_query
-
-        pane, key = self.focused_pane, self.focused_pane.table.cursor_key
-        host = None
-        if key and pane.number == 1:
-            host = row_host(key)
-        elif key and pane.number == 2:
-            alert = alerts_by_key(self.store, self.config.farm.domains).get(key)
-            host = alert.host if alert else key.split("!", 1)[0]
-        if host:
-            identity = HostDirectory.from_store(self.store, self.config).resolve(host)
-            self.open_logs(host_log_query(identity.log_sources or (host,)))
-        else:
-            self.open_logs("*")
-
-    def open_logs(self, query: str) -> None:
-        from console.ui.logs import LogScreen
-
-        self.push_screen(LogScreen(query))
-
-    def open_host(self, name: str | None) -> None:
-        """Show the detail of the host any system calls `name`."""
-        from console.ui.detail import HostDetailScreen
-
-        if name and not isinstance(self.screen, HostDetailScreen):
-            self.push_screen(HostDetailScreen(name))
-
-    def open_service(self, service: str) -> None:
-        """One problem host: its detail; else a picker of the service's hosts, the worst first."""
-        from console.core.model import CheckState
-        from console.derive.cells import STATE_STYLE, STATE_SYMBOL
-        from console.derive.services_pane import service_hosts
-
-        hosts = service_hosts(self.store, self.config, service)
-        problems = [host for host, state in hosts if state != CheckState.OK]
-        if not hosts:
-            self.notify(f"{service}: no host has its checks (yet)", severity="warning")
-        elif len(problems) == 1:
-            self.open_host(problems[0])
-        else:
-            from console.ui.detail import Picker
-
-            options = [(host, Text(f"{STATE_SYMBOL[state]} {state.name:<8} ", style=STATE_STYLE[state])
-                            + safe_text(host, identifier=True, style=STATE_STYLE[state])) for host, state in hosts]
-            self.push_screen(Picker(f"{service}: which host?", options), self.open_host)
 
     def run_outside(self, argv: list[str]) -> None:
         """Hand the terminal to `argv` (ssh) and take it back when it exits, on the same screen."""

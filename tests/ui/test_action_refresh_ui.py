@@ -11,8 +11,8 @@ from ui_helpers import FIXED, IDENTITY, cell_text, every_pane_has_rows, every_so
 
 from console.actions import power
 from console.sim import proxmox_tasks
-from console.ui.actions import ActionMenu, ActionScreen
 from console.ui.app import OpsConsoleApp
+from console.ui.screens.action import ActionMenu, ActionScreen
 
 pytestmark = pytest.mark.sim
 
@@ -145,7 +145,7 @@ async def test_a_depool_refreshes_the_backend_lists(farm, config):
 
 def test_what_each_action_changes_comes_from_its_steps():
     from console.actions.plan import Step
-    from console.ui.actions import changed_sources
+    from console.ui.desk import changed_sources
 
     sources = {"pve": "proxmox", "pve-b": "proxmox", "icinga": "icinga", "puppetdb": "puppetdb",
                "backends": "backends", "graylog": "graylog"}

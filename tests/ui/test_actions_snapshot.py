@@ -11,8 +11,8 @@ import pytest
 from textual.widgets import Input
 from ui_helpers import FIXED, IDENTITY, PANE_TABLES, every_pane_has_rows, every_source_answered, steady_sources, table, wait_until
 
-from console.ui.actions import ActionScreen
 from console.ui.app import OpsConsoleApp
+from console.ui.screens.action import ActionScreen
 
 pytestmark = pytest.mark.sim
 

@@ -10,9 +10,10 @@ import pytest
 from textual.widgets import Input, Static
 from ui_helpers import FIXED, IDENTITY, cell_text, every_pane_has_rows, every_source_answered, table, wait_until
 
-from console.ui.actions import ActionScreen, WriteSwitchScreen
 from console.ui.app import OpsConsoleApp
-from console.ui.tasks import TasksScreen
+from console.ui.dialogs import WriteSwitchScreen
+from console.ui.screens.action import ActionScreen
+from console.ui.screens.tasks import TasksScreen
 
 pytestmark = pytest.mark.sim
 

@@ -10,7 +10,7 @@ from console.core.config import parse_config
 from console.derive.status_bar import status_items
 from console.sim import SimFarm
 from console.sim.clusters import cluster_scenario, clustered_config_yaml
-from console.ui.detail import HostDetailScreen
+from console.ui.screens.detail import HostDetailScreen
 
 pytestmark = pytest.mark.sim
 

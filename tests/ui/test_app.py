@@ -14,7 +14,7 @@ from ui_helpers import (
 )
 
 from console.core.config import parse_config
-from console.ui.help import HelpScreen
+from console.ui.screens.help import HelpScreen
 from console.ui.widgets import FarmHeader, StatusBar, TabBar
 
 

@@ -58,15 +58,3 @@ async def test_a_flood_of_store_updates_redraws_a_few_times_not_once_each():
 
 def test_store_changes_merge_in_the_queue():
     assert StoreChanged().can_replace(StoreChanged())
-
-
-def test_help_lists_every_key_the_app_shows():
-    from console.ui.help import KEYS
-
-    listed = " ".join(key for key, _ in KEYS)
-    for binding in OpsConsoleApp.BINDINGS:
-        key = binding.key_display or binding.key
-        if binding.show:
-            assert key.split("-")[0].replace("question_mark", "?") in listed, key
-
-

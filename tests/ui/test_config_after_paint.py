@@ -38,7 +38,7 @@ async def test_first_frame_from_the_file_then_the_validated_config(farm):
         if not first_frame:
             first_frame.update(farm=text_of(app.query_one("#farm-name")), config=app.config,
                                sources=[state.name for state in app.store.states()],
-                               filter_allowed=app.check_action("filter", ()), quit_allowed=app.check_action("quit", ()))
+                               filter_allowed=app.screen.check_action("filter", ()), quit_allowed=app.screen.check_action("quit", ()))
         return display(*args, **kwargs)
 
     app._display = spy

@@ -8,8 +8,8 @@ import pytest
 from textual.widgets import OptionList
 from ui_helpers import FIXED, IDENTITY, cell_text, every_pane_has_rows, every_source_answered, table, text_of, wait_until
 
-from console.ui.actions import ActionMenu, ActionScreen
 from console.ui.app import OpsConsoleApp
+from console.ui.screens.action import ActionMenu, ActionScreen
 from console.ui.widgets.status_bar import StatusBar
 
 pytestmark = pytest.mark.sim

@@ -17,7 +17,8 @@ from ui_helpers import FIXED_AT, cell_text, console_app, every_pane_has_rows, ev
 
 from console.core.config import parse_config
 from console.sim.puppet import ResourceEvent
-from console.ui.detail import HostDetailScreen, Picker
+from console.ui.dialogs import Picker
+from console.ui.screens.detail import HostDetailScreen
 
 pytestmark = pytest.mark.sim
 

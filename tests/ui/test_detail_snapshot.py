@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from ui_helpers import console_app, every_pane_has_rows, every_source_answered, table, wait_until
 
-from console.ui.detail import HostDetailScreen
+from console.ui.screens.detail import HostDetailScreen
 
 pytestmark = pytest.mark.sim
 

@@ -15,7 +15,8 @@ from untrusted_helpers import assert_nothing_raw, screen_text, toasts
 
 from console.core.config import parse_config
 from console.sim.puppet import ResourceEvent
-from console.ui.detail import HostDetailScreen, Picker
+from console.ui.dialogs import Picker
+from console.ui.screens.detail import HostDetailScreen
 
 pytestmark = pytest.mark.sim
 

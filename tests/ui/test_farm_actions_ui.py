@@ -10,10 +10,11 @@ from ui_helpers import FIXED, IDENTITY, cell_text, every_pane_has_rows, every_so
 
 from console.actions import power
 from console.sim import proxmox_tasks
-from console.ui.actions import ActionMenu, ActionScreen
 from console.ui.app import OpsConsoleApp
-from console.ui.farm_actions import BackendsScreen, ConfirmCancelScreen
-from console.ui.tasks import TasksScreen
+from console.ui.dialogs import ConfirmCancelScreen
+from console.ui.screens.action import ActionMenu, ActionScreen
+from console.ui.screens.backends import BackendsScreen
+from console.ui.screens.tasks import TasksScreen
 
 pytestmark = pytest.mark.sim
 
@@ -141,7 +142,7 @@ async def test_backends_view_reads_every_cache(farm, config):
     app = OpsConsoleApp(config, clock=FIXED, identity=IDENTITY)
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(pilot)
-        app.run_jump("backends")
+        app.panes_screen.run_jump("backends")
         await wait_until(pilot, lambda: isinstance(app.screen, BackendsScreen), what="the backends view")
         view = app.screen
         await wait_until(pilot, lambda: view.table.row_count > 0, what="the backend rows")

@@ -10,9 +10,9 @@ from ui_helpers import FIXED, IDENTITY, cell_text, every_pane_has_rows, every_so
 
 from console.core.model import CheckState, IcingaSnapshot
 from console.sources import build_sources
-from console.ui.actions import ActionScreen
 from console.ui.app import OpsConsoleApp
-from console.ui.detail import HostDetailScreen
+from console.ui.screens.action import ActionScreen
+from console.ui.screens.detail import HostDetailScreen
 
 pytestmark = pytest.mark.sim
 

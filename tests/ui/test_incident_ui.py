@@ -15,9 +15,9 @@ from ui_helpers import FIXED, IDENTITY, every_pane_has_rows, every_source_answer
 
 from console.derive.incident import IncidentFile
 from console.sim.hostcmds import restart
-from console.ui.actions import ActionScreen
 from console.ui.app import OpsConsoleApp
-from console.ui.incident import StartIncidentScreen, TimelineScreen
+from console.ui.screens.action import ActionScreen
+from console.ui.screens.timeline import StartIncidentScreen, TimelineScreen
 
 pytestmark = pytest.mark.sim
 GOLDEN = Path(__file__).parent / "golden" / "incident_report.md"

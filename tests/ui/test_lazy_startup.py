@@ -11,9 +11,11 @@ import textwrap
 
 # Loaded on first use only: a key, an action, the poller's first round.
 LATE = ("pydantic", "console.core.config", "console.core.model", "console.derive.cells", "console.derive.hosts_pane", "console.derive.alerts_pane", "console.core.hosts", "console.derive.alerts",
-        "console.ui.incident", "console.derive.incident", "httpx", "console.actions", "console.actions.engine", "console.sources", "console.ui.actions",
-        "console.ui.detail", "console.ui.logs", "console.ui.help", "console.ui.leftovers", "console.ui.tasks",
-        "console.ui.farm_actions", "console.ui.unfinished", "console.derive.detail", "console.derive.logtail")
+        "console.ui.incident", "console.derive.incident", "httpx", "console.actions", "console.actions.engine",
+        "console.actions.specs", "console.sources", "console.ui.desk", "console.ui.dialogs", "console.ui.screens.action",
+        "console.ui.screens.detail", "console.ui.screens.logs", "console.ui.screens.help", "console.ui.screens.leftovers",
+        "console.ui.screens.tasks", "console.ui.screens.backends", "console.ui.screens.timeline", "console.ui.unfinished",
+        "console.derive.detail", "console.derive.logtail")
 
 SCRIPT = textwrap.dedent("""
     import asyncio, json, sys

@@ -7,9 +7,9 @@ import pytest
 from textual.widgets import Input
 from ui_helpers import FIXED, IDENTITY, cell_text, every_pane_has_rows, every_source_answered, wait_until
 
-from console.ui.actions import ActionScreen
 from console.ui.app import OpsConsoleApp
-from console.ui.leftovers import CleanupScreen, LeftoversScreen
+from console.ui.screens.action import ActionScreen
+from console.ui.screens.leftovers import CleanupScreen, LeftoversScreen
 
 pytestmark = pytest.mark.sim
 

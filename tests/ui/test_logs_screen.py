@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from ui_helpers import cell_text, console_app, every_pane_has_rows, every_source_answered, table, text_of, wait_until
 
-from console.ui.detail import HostDetailScreen
-from console.ui.logs import LogScreen
+from console.ui.screens.detail import HostDetailScreen
+from console.ui.screens.logs import LogScreen
 
 pytestmark = pytest.mark.sim
 

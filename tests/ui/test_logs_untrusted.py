@@ -13,8 +13,9 @@ from ui_helpers import console_app, every_pane_has_rows, every_source_answered, 
 from untrusted_helpers import assert_nothing_raw, screen_text, toasts
 
 from console.sources.graylog import GraylogSource, GraylogStream
-from console.ui.detail import HostDetailScreen, Picker
-from console.ui.logs import LogScreen
+from console.ui.dialogs import Picker
+from console.ui.screens.detail import HostDetailScreen
+from console.ui.screens.logs import LogScreen
 
 pytestmark = pytest.mark.sim
 

@@ -11,10 +11,10 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 from ui_helpers import FIXED, IDENTITY, every_pane_has_rows, every_source_answered, table, text_of, wait_until
 
-from console.ui.actions import WriteSwitchScreen
 from console.ui.app import OpsConsoleApp
-from console.ui.detail import HostDetailScreen
-from console.ui.logs import LogScreen
+from console.ui.dialogs import WriteSwitchScreen
+from console.ui.screens.detail import HostDetailScreen
+from console.ui.screens.logs import LogScreen
 
 pytestmark = pytest.mark.sim
 

@@ -13,10 +13,10 @@ from textual.widgets import Input, OptionList
 from ui_helpers import FIXED, FIXED_AT, IDENTITY, every_pane_has_rows, every_source_answered, table, text_of, wait_until
 
 from console.derive.cells import humanize_age
-from console.ui.actions import ActionMenu, ActionScreen
 from console.ui.app import OpsConsoleApp
-from console.ui.detail import HostDetailScreen
-from console.ui.leftovers import LeftoversScreen
+from console.ui.screens.action import ActionMenu, ActionScreen
+from console.ui.screens.detail import HostDetailScreen
+from console.ui.screens.leftovers import LeftoversScreen
 
 pytestmark = pytest.mark.sim
 

@@ -27,12 +27,12 @@ import pytest
 from textual.widgets import DataTable
 from ui_helpers import FIXED_AT, IDENTITY, every_pane_has_rows, every_source_answered, wait_until
 
-import console.ui.logs as log_screen
+import console.ui.screens.logs as log_screen
 from console.core.config import parse_config
 from console.sim import SimFarm
 from console.sources import build_sources
 from console.ui.app import OpsConsoleApp
-from console.ui.logs import LogScreen
+from console.ui.screens.logs import LogScreen
 from console.ui.widgets import KeyedTable
 
 pytestmark = pytest.mark.sim
@@ -205,7 +205,7 @@ async def test_eight_simulated_hours_of_churn_leak_nothing(tmp_path, monkeypatch
                 make, healing = steps[step % len(steps)]
                 make()
                 if step % 5 == 2:
-                    app.open_logs("*")
+                    app.panes_screen.open_logs("*")
                 elif step % 5 == 4 and isinstance(app.screen, LogScreen):
                     app.pop_screen()
                 step += 1

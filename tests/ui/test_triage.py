@@ -8,7 +8,7 @@ from ui_helpers import cell_text, console_app, every_pane_has_rows, every_source
 
 from console.core.config import parse_config
 from console.derive.filtering import MARK
-from console.ui.detail import HostDetailScreen
+from console.ui.screens.detail import HostDetailScreen
 from console.ui.widgets import FarmHeader
 
 pytestmark = pytest.mark.sim

@@ -46,11 +46,11 @@ async def back_to_the_panes(pilot) -> None:
 @given(text=TYPED)
 async def test_any_text_in_the_filter_keeps_the_console(pilot, text):
     app = pilot.app
-    app.action_filter()  # `/`
+    app.panes_screen.action_filter()  # `/`
     app.prompt.input.insert_text_at_cursor(text)  # as a paste would: every character, controls included
     await pilot.press("enter")
     assert app.is_running and not app.prompt.is_open
-    app.action_filter()
+    app.panes_screen.action_filter()
     app.prompt.input.value = ""
     await pilot.press("enter")
 

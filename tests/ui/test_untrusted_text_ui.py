@@ -20,12 +20,13 @@ from textual.widgets import Input, OptionList
 from ui_helpers import FIXED, IDENTITY, cell_text, every_pane_has_rows, every_source_answered, table, wait_until
 
 from console.sim import depool
-from console.ui.actions import ActionMenu, ActionScreen
 from console.ui.app import OpsConsoleApp
-from console.ui.farm_actions import BackendsScreen
-from console.ui.incident import ConfirmEndScreen, StartIncidentScreen, TimelineScreen
-from console.ui.leftovers import CleanupScreen, LeftoversScreen
-from console.ui.tasks import TasksScreen
+from console.ui.dialogs import ConfirmEndScreen
+from console.ui.screens.action import ActionMenu, ActionScreen
+from console.ui.screens.backends import BackendsScreen
+from console.ui.screens.leftovers import CleanupScreen, LeftoversScreen
+from console.ui.screens.tasks import TasksScreen
+from console.ui.screens.timeline import StartIncidentScreen, TimelineScreen
 
 pytestmark = pytest.mark.sim
 
@@ -210,7 +211,7 @@ async def test_backends_named_with_markup_and_escapes_are_listed_as_data(farm, c
     app = app_on(config, write=False)
     async with app.run_test(size=(160, 50)) as pilot:
         await settled(pilot)
-        app.run_jump("backends")
+        app.panes_screen.run_jump("backends")
         await wait_until(pilot, lambda: isinstance(app.screen, BackendsScreen), what="the backends view")
         view = app.screen
         await wait_until(pilot, lambda: view.table.row_count > 0, timeout=20, what="the backend rows")

@@ -40,7 +40,8 @@ def steady_sources(config: AppConfig) -> list:
 
 
 def table(app: OpsConsoleApp, table_id: str) -> KeyedTable:
-    return app.query_one(f"#{table_id}", KeyedTable)
+    """A pane's table, by id, whichever screen is on top (the panes' screen may still be composing)."""
+    return next(pane.table for pane in app.panes if pane.table.id == table_id)
 
 
 def every_pane_has_rows(app: OpsConsoleApp) -> bool:

@@ -205,3 +205,47 @@ async def test_a_body_cut_after_the_answer_began_is_not_sent_again():
     result = await source.fetch()
     await source.aclose()
     assert result.error == "127.0.0.1:8081 closed the connection without a proper answer" and len(calls) == 1
+
+
+async def test_a_big_answer_is_decoded_while_its_chunks_are_fed(monkeypatch):
+    """A refresh's big answer goes to ijson chunk by chunk: the first records are parsed while most of
+    the chunks are still to be fed (and each one fed is let go), never after a whole-answer decode."""
+    import console.sources.puppetdb as puppetdb_module
+
+    nodes = [{**NODES[0], "certname": f"mw{i}.example"} for i in range(5_000)]
+    body = Body(pieces_of(nodes, size=4096))
+    count = len(body.pieces)
+    handed: list[list[bytes]] = []
+    left_at_each_record: list[int] = []
+    record = puppetdb_module.parse_node
+
+    def parse(content: Any) -> Any:
+        handed.append(content)
+        return puppetdb_module.parse_nodes_answer(content)
+
+    def watched(item: Any, at: str) -> Any:
+        left_at_each_record.append(len(handed[0]))
+        return record(item, at)
+
+    monkeypatch.setattr(puppetdb_module, "parse_node", watched)
+    source = with_transport(puppetdb(), lambda request: httpx.Response(200, stream=body))
+    inventory = await source._parsed("POST", "/pdb/query/v4/nodes", parse, json={})
+    await source.aclose()
+    assert len(inventory.nodes) == 5_000 and count > 100
+    assert left_at_each_record[0] > count - 5  # the first record: only the first chunks fed
+    assert left_at_each_record[-1] < 5 and handed[0] == []
+
+
+@pytest.mark.parametrize("make", [
+    lambda: PuppetDBSource(PuppetDBConfig(name="puppetdb", url=URL, verify=False, max_answer_mib=1)),
+    lambda: IcingaSource(IcingaConfig(name="icinga", url=URL, username="u", password=Secret("p", "test"), verify=False,
+                                      max_answer_mib=1)),
+], ids=["puppetdb", "icinga"])  # fmt: skip
+async def test_an_answer_over_the_cap_is_refused_before_it_is_parsed(make):
+    source = make()
+    big = json.dumps({"results": [{"name": f"mw{i}!SSH", "pad": "x" * 100} for i in range(12_000)]}).encode()
+    assert len(big) > 1024 * 1024
+    with_transport(source, lambda request: httpx.Response(200, stream=Body([big[i : i + 65536] for i in range(0, len(big), 65536)])))
+    result = await source.fetch()
+    await source.aclose()
+    assert result.error == "answer larger than 1 MiB"

@@ -26,7 +26,8 @@ from console.core.rows import Row
 from console.derive.logtail import DEFAULT_RANGE, RANGES, TAIL_COLUMNS, LogTail, TailUpdate, line_key, range_after, tail_row
 from console.sources.base import SourceError
 from console.sources.graylog import GraylogSource, GraylogStream
-from console.ui.detail import Picker
+from console.ui.dialogs import Picker
+from console.ui.screens.keys import BackToPanes, HelpKeys
 from console.ui.widgets.plain import Plain
 
 if TYPE_CHECKING:
@@ -88,8 +89,11 @@ class QueryInput(Input):
         super().replace(text, start, end)
 
 
-class LogScreen(Screen[None]):
+class LogScreen(HelpKeys, BackToPanes, Screen[None]):
     """Search Graylog and keep tailing; enter on a line opens its host."""
+
+    HELP_TITLE = "Keys: the logs"
+    HELP_NOTES = ("enter on a line: the detail of the host that sent it", "G: the newest line (and follow)")
 
     DEFAULT_CSS = """
     #tail-status { height: auto; padding: 0 1; background: $boost; }
@@ -333,4 +337,4 @@ class LogScreen(Screen[None]):
         event.stop()
         message = self._messages.get(event.row_key.value or "")
         if message is not None and message.source:
-            self.ops.open_host(message.source)
+            self.ops.panes_screen.open_host(message.source)

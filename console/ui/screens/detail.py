@@ -1,4 +1,4 @@
-"""The host detail screen (enter on a host, an alert or a service row) and the picker it uses.
+"""The host detail screen (enter on a host, an alert or a service row).
 
 What the store holds (status, alerts, commits, Puppet's last status) is redrawn whenever the store
 changes; what it does not (usage history, the last Puppet report and its events, the host's log lines)
@@ -17,9 +17,8 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen, Screen
-from textual.widgets import Footer, OptionList
-from textual.widgets.option_list import Option
+from textual.screen import Screen
+from textual.widgets import Footer
 
 from console.core.display import safe, safe_text
 from console.core.hosts import HostDirectory, HostIdentity, host_links, name_copy_problem, ssh_command, url_copy_problem
@@ -51,6 +50,8 @@ from console.sources.graylog import GraylogSource
 from console.sources.icinga import IcingaSource
 from console.sources.proxmox import ProxmoxSource
 from console.sources.puppetdb import PuppetDBSource
+from console.ui.dialogs import Picker
+from console.ui.screens.keys import BackToPanes, HelpKeys
 from console.ui.widgets import KeyedTable
 from console.ui.widgets.plain import Plain
 
@@ -98,8 +99,11 @@ class UsageLine(Plain):
         return usage_line(self.label, self.values, self.size.width)
 
 
-class HostDetailScreen(Screen[None]):
+class HostDetailScreen(HelpKeys, BackToPanes, Screen[None]):
     """One host across every system. `esc` returns to the panes, cursors where they were."""
+
+    HELP_TITLE = "Keys: a host's detail"
+    HELP_NOTES = ("tab: the summary / the host's logs (enter: a whole line)", "j k g G scroll the summary")
 
     BINDINGS = [
         Binding("escape", "back", "Back"),
@@ -327,35 +331,3 @@ class HostDetailScreen(Screen[None]):
             return
         self.app.copy_to_clipboard(link.url)
         self.notify(f"copied the {link.name} link", timeout=3)
-
-
-class Picker(ModalScreen[str | None]):
-    """Choose one of a few options (enter), or none (esc). Dismisses with the option's id. The title and
-    the prompts (hosts, links, streams: names from outside) are shown display-safe as identifiers,
-    never as markup; the ids stay exact."""
-
-    BINDINGS = [Binding("escape", "dismiss_none", "Cancel"), Binding("q", "dismiss_none", "Cancel", show=False)]
-
-    def __init__(self, title: str, options: Sequence[tuple[str, str | Text]], highlighted: int = 0) -> None:
-        super().__init__()
-        self._title = title
-        self._choices = list(options)
-        self._highlighted = highlighted
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="picker"):
-            yield OptionList(*(Option(safe_text(prompt, identifier=True), id=key) for key, prompt in self._choices))
-
-    def on_mount(self) -> None:
-        box = self.query_one("#picker")
-        box.border_title = safe_text(self._title, identifier=True)
-        box.border_subtitle = "enter picks · esc cancels"
-        options = self.query_one(OptionList)
-        options.highlighted = self._highlighted
-        options.focus()
-
-    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
-        self.dismiss(event.option.id)
-
-    def action_dismiss_none(self) -> None:
-        self.dismiss(None)

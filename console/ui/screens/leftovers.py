@@ -16,12 +16,15 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 
 from console.actions import SUCCESS, ActionResult, Refused
+from console.actions.specs import Offer, spec_named
 from console.core.display import safe_text
 from console.core.rows import Column, Row
 from console.derive.filtering import cell_width
 from console.derive.leftovers import KIND_LABELS, LOCK, fmt_time, since_and_what
 from console.derive.leftovers_fetch import LeftoverBoard, gather
-from console.ui.actions import ActionDesk, ActionRequest, ActionScreen, made
+from console.ui.desk import ActionDesk
+from console.ui.screens.action import ActionScreen
+from console.ui.screens.keys import HelpKeys
 from console.ui.widgets import KeyedTable
 from console.ui.widgets.keyed_table import CELL_PADDING
 from console.ui.widgets.plain import Plain
@@ -59,8 +62,8 @@ def fitted(rows: list[Row], width: int) -> list[Row]:
 class CleanupScreen(ActionScreen):
     """The usual action screen; a successful clean-up tells the board, which reloads under it."""
 
-    def __init__(self, desk: ActionDesk, request: ActionRequest, on_success: Callable[[], None]) -> None:
-        super().__init__(desk, request)
+    def __init__(self, desk: ActionDesk, offer: Offer, on_success: Callable[[], None]) -> None:
+        super().__init__(desk, offer)
         self.on_success = on_success
 
     def show_result(self, result: ActionResult) -> None:
@@ -69,7 +72,7 @@ class CleanupScreen(ActionScreen):
             self.on_success()
 
 
-class LeftoversScreen(ModalScreen[None]):
+class LeftoversScreen(HelpKeys, ModalScreen[None]):
     """A keyed table: kind, target, what, since, clean-up; failing backends and unchecked kinds under it."""
 
     DEFAULT_CSS = """
@@ -84,7 +87,11 @@ class LeftoversScreen(ModalScreen[None]):
         Binding("q", "dismiss", "Close", show=False),
         Binding("r", "reload", "Reload"),
         Binding("x", "cleanup", "Clean up"),
+        Binding("question_mark", "help", "Help", show=False),
     ]
+    HELP_TITLE = "Keys: the leftovers board"
+    HELP_NOTES = ("enter or x: the row's clean-up, in the usual action screen (plan, reason, confirmation); "
+                  "the board asks again when it succeeded.",)
 
     def __init__(self) -> None:
         super().__init__()
@@ -187,6 +194,6 @@ class LeftoversScreen(ModalScreen[None]):
         label = f"{item.cleanup_label}: {item.target}"
         if item.kind == LOCK:
             label += " (the holder, if still running, goes on without its lock)"
-        request = ActionRequest(label, make=made(item.cleanup))
-        self.app.push_screen(CleanupScreen(self.opsapp.actions, request, self.action_reload),
+        offer = Offer(item.kind, label, spec_named(item.cleanup.spec), action=item.cleanup)
+        self.app.push_screen(CleanupScreen(self.opsapp.actions, offer, self.action_reload),
                              lambda _closed: self.action_reload())

@@ -1,10 +1,8 @@
-"""The session's actions: running and finished (key `t`), and a toast when one ends."""
+"""The session's actions, running and finished (t): what, who, the outcome, the progress; c cancels."""
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -13,84 +11,14 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable
 
-from console.actions import CANCELLED, FAILURE, INTERRUPTED, PARTIAL, SUCCESS, ActionEvent, ActionResult
-from console.actions.plan import Plan
 from console.core.display import safe_text
+from console.ui.desk import OUTCOME_STYLE, Task, TaskList
+from console.ui.dialogs import ConfirmCancelScreen
+from console.ui.screens.keys import HelpKeys
 from console.ui.widgets.plain import Plain
 
-if TYPE_CHECKING:
-    from textual.notifications import SeverityLevel
 
-RUNNING = "running"
-OUTCOME_STYLE = {RUNNING: "bold cyan", SUCCESS: "bold green", PARTIAL: "bold yellow", FAILURE: "bold red",
-                 INTERRUPTED: "bold red", CANCELLED: "bold yellow", "refused": "bold red"}
-TOAST_SEVERITY: dict[str, SeverityLevel] = {SUCCESS: "information", PARTIAL: "warning", FAILURE: "error",
-                                             INTERRUPTED: "error", CANCELLED: "warning"}
-
-
-@dataclass
-class Task:
-    """One action this session: what, who, the outcome (running until it ends) and how long it took."""
-
-    plan: Plan
-    started: float = field(default_factory=time.monotonic)
-    outcome: str = RUNNING
-    duration_s: float | None = None
-    result: ActionResult | None = None
-    steps_done: int = 0
-    batch: str = ""  # the message of the latest `batch` event ("batch 2/5: mw153, mw154")
-    cancel_requested: bool = False
-
-    @property
-    def running(self) -> bool:
-        return self.outcome == RUNNING
-
-    @property
-    def progress(self) -> str:
-        """`batch 2/5 · 3/10 steps` while it runs; the steps done when it has ended."""
-        parts = [self.batch.split(":", 1)[0]] if self.batch and self.running else []
-        parts.append(f"{self.steps_done}/{len(self.plan.steps)} steps")
-        if self.cancel_requested and self.running:
-            parts.append("cancelling")
-        return " · ".join(parts)
-
-    def elapsed(self) -> float:
-        return self.duration_s if self.duration_s is not None else time.monotonic() - self.started
-
-
-class TaskList:
-    """Every action started in this session, newest last."""
-
-    def __init__(self) -> None:
-        self.tasks: list[Task] = []
-
-    def started(self, plan: Plan) -> Task:
-        task = Task(plan)
-        self.tasks.append(task)
-        return task
-
-    def event(self, task: Task, event: ActionEvent) -> None:
-        """Follow a running action: its batch and how many steps have ended."""
-        if event.kind == "batch":
-            task.batch = event.message
-        elif event.kind == "step-finished":
-            task.steps_done += 1
-
-    def finished(self, task: Task, result: ActionResult) -> None:
-        task.outcome, task.duration_s, task.result = result.outcome, result.duration_s, result
-
-    def failed(self, task: Task, outcome: str) -> None:
-        task.outcome, task.duration_s = outcome, time.monotonic() - task.started
-
-    def running(self) -> list[Task]:
-        return [t for t in self.tasks if t.running]
-
-
-def toast_text(result: ActionResult) -> str:
-    return f"{result.plan.title}: {result.outcome.upper()} in {result.duration_s:.1f}s"
-
-
-class TasksScreen(ModalScreen[None]):
+class TasksScreen(HelpKeys, ModalScreen[None]):
     """The task list; redrawn every second while an action runs. `c` cancels the running action under
     the cursor (after a confirmation; it stops where it safely can, between batches)."""
 
@@ -105,8 +33,11 @@ class TasksScreen(ModalScreen[None]):
         Binding("escape", "dismiss", "Close"),
         Binding("t", "dismiss", "Close", show=False),
         Binding("q", "dismiss", "Close", show=False),
-        Binding("c", "cancel_task", "Cancel the action", show=False),
+        Binding("c", "cancel_task", "Cancel the running action under the cursor", show=False),
+        Binding("question_mark", "help", "Help", show=False),
     ]
+    HELP_TITLE = "Keys: the actions of this session"
+    HELP_NOTES = ("A cancel stops a rolling action between batches: the hosts in hand finish, the rest is skipped.",)
 
     def __init__(self, tasks: TaskList, cancel: Callable[[str], bool] | None = None) -> None:
         super().__init__()
@@ -156,8 +87,6 @@ class TasksScreen(ModalScreen[None]):
         if task is None or not task.running or self.cancel is None:
             self.notify("no running action under the cursor", severity="warning")
             return
-        from console.ui.farm_actions import ConfirmCancelScreen
-
         def answered(confirmed: bool | None) -> None:
             if confirmed and self.cancel is not None and self.cancel(task.plan.id):
                 task.cancel_requested = True
