@@ -29,8 +29,14 @@ if TYPE_CHECKING:
     from console.core.state import Store
 
 
-def load(reference: str) -> Any:
-    """The object a "package.module:attribute" reference names (imported on first use)."""
+Ref = str | Callable[..., Any]  # "package.module:attribute", or the function itself (a spec built at run time)
+
+
+def load(reference: Ref) -> Any:
+    """The object a "package.module:attribute" reference names (imported on first use); a function
+    given as itself is itself (the specs a test or a runbook file builds)."""
+    if callable(reference):
+        return reference
     module, _, attribute = reference.partition(":")
     return getattr(importlib.import_module(module), attribute)
 
@@ -69,7 +75,7 @@ class Use:
     id: str = ""  # the menu entry's id; default the spec's name
     label: str = ""  # default the spec's label
     values: Mapping[str, Any] = field(default_factory=dict)
-    offers: str | None = None
+    offers: Ref | None = None
     one_row: bool = False  # only for a single row (guest power)
 
 
@@ -79,9 +85,9 @@ class ActionSpec:
     label: str  # the menu's words ("acknowledge")
     help: str  # the CLI command's help; its first line is the summary
     params: tuple[Param, ...]
-    make: str  # "module:function(values, MakeContext) -> Action"; InvalidAction for a bad value
-    plan: str  # "module:function(action, PlanContext) -> Plan" (no network)
-    run: str  # "module:async function(RunContext) -> list[StepResult]"
+    make: Ref  # "module:function(values, MakeContext) -> Action"; InvalidAction for a bad value
+    plan: Ref  # "module:function(action, PlanContext) -> Plan" (no network)
+    run: Ref  # "module:async function(RunContext) -> list[StepResult]"
     tier: tuple[int, int]  # the tier for one target and for several (a plan may go higher, never lower)
     command: tuple[str, ...] | None = None  # the CLI command: ("downtime", "add"); None: none of its own
     uses: tuple[Use, ...] = ()
@@ -91,8 +97,8 @@ class ActionSpec:
     sal_start_end: bool = False  # long: a `START - ...` SAL line first, then `END (PASS|FAIL) - ...`
     cancellable: bool = False  # stops between batches on request (c in the console, Ctrl-C in the CLI)
     inventory: bool = False  # the CLI reads the host inventory (Proxmox, PuppetDB) for `make`
-    prepare: str | None = None  # "module:async function(action, PrepareContext) -> Action": reads before its form
-    defaults: str | None = None  # "module:function(config) -> {param: text}": the form's values from the config
+    prepare: Ref | None = None  # "module:async function(action, PrepareContext) -> Action": reads before its form
+    defaults: Ref | None = None  # "module:function(config) -> {param: text}": the form's values from the config
 
     def make_action(self, values: Mapping[str, Any], context: MakeContext) -> Action:
         action: Action = load(self.make)(values, context)
