@@ -169,7 +169,7 @@ class FarmConfig(Section):
 
 
 # A source's biggest answer at 5,000 guests / 40,000 checks is Icinga's problems query with every check
-# failing, ~34 MiB (measured against the simulated farm): the default cap is over 4x that.
+# failing; the default cap leaves it ample room (a bigger farm raises sources.max_answer_mib).
 DEFAULT_MAX_ANSWER_MIB = 160
 
 

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import ijson
-from ijson.backends import yajl2_c  # the C parser by name: never ijson's pure-Python fallback (~30 times slower)
+from ijson.backends import yajl2_c  # the C parser by name: never ijson's pure-Python fallback (far slower on a big answer)
 
 from console.core.clock import Clock
 from console.core.config import HttpSourceConfig

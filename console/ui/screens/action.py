@@ -13,6 +13,7 @@ from typing import Any
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -190,16 +191,21 @@ class ActionScreen(ModalScreen[None]):
         elif self.stage == CONFIRM and event.input.id == "action-confirm-word":
             self.confirm(event.value)
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        button = event.button.id
-        if button == "action-cancel":
-            self.action_close()
-        elif button == "action-next":
-            self.next()
-        elif button == "action-no":
-            self.action_answer_no()
-        elif button == "action-yes":
-            self.action_answer_yes()
+    @on(Button.Pressed, "#action-cancel")
+    def _cancel_pressed(self) -> None:
+        self.action_close()
+
+    @on(Button.Pressed, "#action-next")
+    def _next_pressed(self) -> None:
+        self.next()
+
+    @on(Button.Pressed, "#action-no")
+    def _no_pressed(self) -> None:
+        self.action_answer_no()
+
+    @on(Button.Pressed, "#action-yes")
+    def _yes_pressed(self) -> None:
+        self.action_answer_yes()
 
     def say(self, message: str, style: str = "bold red") -> None:
         """A line under the form: refusals and answers often quote names or the operator's own input."""

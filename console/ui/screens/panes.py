@@ -13,6 +13,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Iterable
 
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Container
@@ -227,27 +228,25 @@ class PanesScreen(HelpKeys, Screen[None]):
 
     # --- incident mode, leftovers -------------------------------------------------------------------
 
-    def action_incident(self) -> None:
+    @work(group="incident-start", exclusive=True)
+    async def action_incident(self) -> None:
         """i: start an incident (title, task) when none is open; else show its timeline."""
+        from console.ui.screens.timeline import StartIncidentScreen
+
         ops = self.ops
         if ops.incident.incident is not None:
             self.open_timeline()
             return
-
-        def started(answer: tuple[str, str | None] | None) -> None:
-            if answer is None:
-                return
-            try:
-                incident = ops.incident.start(*answer)
-            except ValueError as exc:
-                self.notify(str(exc), title="Incident not started", severity="error")
-                return
-            self.notify(f"incident started: {incident.title} - the timeline collects itself (:timeline)",
-                        title="Incident", timeout=6)
-
-        from console.ui.screens.timeline import StartIncidentScreen
-
-        self.app.push_screen(StartIncidentScreen(), started)
+        answer = await self.app.push_screen_wait(StartIncidentScreen())
+        if answer is None:
+            return
+        try:
+            incident = ops.incident.start(*answer)
+        except ValueError as exc:
+            self.notify(str(exc), title="Incident not started", severity="error")
+            return
+        self.notify(f"incident started: {incident.title} - the timeline collects itself (:timeline)",
+                    title="Incident", timeout=6)
 
     def open_timeline(self) -> None:
         from console.ui.screens.timeline import TimelineScreen
@@ -456,30 +455,25 @@ class PanesScreen(HelpKeys, Screen[None]):
             return
         self._spec_key("downtime-add")
 
-    def action_write_switch(self) -> None:
+    @work(group="write-switch", exclusive=True)
+    async def action_write_switch(self) -> None:
+        """W: read-only → type `write` → READ-WRITE (audited); read-write → "back to read-only? y/N"."""
         from console.ui.dialogs import ReadOnlyAgainScreen, WriteSwitchScreen
 
         desk = self.ops.actions
         if desk.writable:
-            def answered(back: bool | None) -> None:
-                if back and desk.writable:
-                    desk.disable_write()
-                    self.notify("read-only again: actions are refused until W", timeout=5)
-
-            self.app.push_screen(ReadOnlyAgainScreen(), answered)
+            if await self.app.push_screen_wait(ReadOnlyAgainScreen()) and desk.writable:
+                desk.disable_write()
+                self.notify("read-only again: actions are refused until W", timeout=5)
             return
-
-        def switched(confirmed: bool | None) -> None:
-            if not confirmed:
-                return
-            problem = desk.enable_write("tui")
-            if problem:
-                self.notify(problem, severity="error", timeout=10)
-            else:
-                self.notify("READ-WRITE: actions will change the farm (the switch is in the audit file)",
-                            severity="warning", timeout=8)
-
-        self.app.push_screen(WriteSwitchScreen(str(desk.engine.audit.path)), switched)
+        if not await self.app.push_screen_wait(WriteSwitchScreen(str(desk.engine.audit.path))):
+            return
+        problem = desk.enable_write("tui")
+        if problem:
+            self.notify(problem, severity="error", timeout=10)
+        else:
+            self.notify("READ-WRITE: actions will change the farm (the switch is in the audit file)",
+                        severity="warning", timeout=8)
 
     def open_backends(self) -> None:
         """Backend health per cache (`:backends`); varnishadm reads go through the command executor."""
