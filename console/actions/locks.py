@@ -37,6 +37,7 @@ from console.actions.guard import Refused
 from console.actions.specs import spec_named
 from console.core import files
 from console.core.clock import Clock, utc_now
+from console.core.retry import Ticker
 
 if TYPE_CHECKING:
     from console.actions.plan import Plan
@@ -543,8 +544,7 @@ class RedisLocks:
         from redis.exceptions import LockNotOwnedError
 
         lost: set[str] = set()
-        while True:
-            await asyncio.sleep(self.ttl_ms / 3000)
+        async for _ in Ticker(self.ttl_ms / 3000):  # until the action ends (it cancels this task)
             for info, lock in mine:
                 if info.key in lost:
                     continue  # another token is there now, or none: it never becomes ours again

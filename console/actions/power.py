@@ -13,7 +13,6 @@ token (`actions.proxmox`, default the source's own), reads the UPID it answers, 
 from __future__ import annotations
 
 import asyncio
-import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Mapping
 
@@ -24,6 +23,7 @@ from console.actions.guard import InvalidAction, NotConfigured
 from console.actions.plan import HttpRequest, Plan, Risk, Step
 from console.actions.specs import MakeContext, Offer, Selection, Use, text
 from console.core.config import AppConfig, ProxmoxConfig
+from console.core.retry import Attempts
 from console.sources.bounded import AnswerBound, AnswerTooSlow
 from console.sources.httpclient import redact, transport_failure
 from console.sources.parsing import first_line
@@ -278,10 +278,9 @@ async def _power(run: RunContext, power: ProxmoxPower, step: Step, node: str, ki
         return await _finish(run, step, FAILED, f"Proxmox did not answer a task id: {exc}")
     await run.emit("notice", f"task {upid.text} ({upid.type})", step=step)
     timeout = run.config.actions.proxmox.task_timeout
-    started = time.monotonic()
     lines_seen = 0
     failures = 0
-    while True:
+    async for _ in Attempts(None, POLL_SECONDS, timeout=timeout):  # until the task stops, or the timeout
         try:
             task: Any = await power.call("get", "nodes", upid.node, "tasks", upid.text, "status")
             failures = 0
@@ -297,9 +296,7 @@ async def _power(run: RunContext, power: ProxmoxPower, step: Step, node: str, ki
             if exitstatus == "OK":
                 return await _finish(run, step, OK, f"task {upid.type} OK ({upid.text})")
             return await _finish(run, step, FAILED, f"task {upid.type} ended: {first_line(exitstatus, 200)} ({upid.text})")
-        if time.monotonic() - started >= timeout:
-            return await _finish(run, step, TIMEOUT, f"still running after {timeout:g} s; UPID {upid.text}")
-        await asyncio.sleep(POLL_SECONDS)
+    return await _finish(run, step, TIMEOUT, f"still running after {timeout:g} s; UPID {upid.text}")
 
 
 async def _stream_log(run: RunContext, power: ProxmoxPower, step: Step, upid: Upid, seen: int) -> int:

@@ -65,6 +65,7 @@ from console.actions.plan import HttpRequest, Plan, Risk, Step
 from console.actions.specs import MakeContext, Offer, PrepareContext, Selection, Use, text, words
 from console.core.config import AppConfig, HealthCheckConfig
 from console.core.model import ProbeResult
+from console.core.retry import Attempts, pause
 from console.sources.httpclient import ssl_verify, transport_failure, transport_timeout
 from console.sources.parsing import first_line
 
@@ -540,7 +541,7 @@ class _Runner:
         check = allowed_service(self.config, service).check
         assert check is not None
         last = Sent(FAILED, None, "not checked")
-        for attempt in range(1, check.attempts + 1):
+        async for attempt in Attempts(check.attempts, check.interval):
             if step.request is not None:
                 last = await self._http_check(step.request, check)
             else:
@@ -551,7 +552,6 @@ class _Runner:
                 return Sent(OK, last.http_status, f"healthy ({last.detail}) after {attempt} attempt(s)")
             if attempt < check.attempts:
                 await self.run.emit("output", f"{step.target}: check {attempt}/{check.attempts}: {last.detail}", step=step)
-                await asyncio.sleep(check.interval)
         return Sent(FAILED, last.http_status, f"unhealthy after {check.attempts} attempts: {last.detail}")
 
     async def _http_check(self, request: HttpRequest, check: HealthCheckConfig) -> Sent:
@@ -714,10 +714,7 @@ async def run_restart(run: RunContext) -> list[StepResult]:
             await run.emit("notice", f"stopping: {stop_why.removeprefix('not started: ')}")
             continue
         if position + 1 < len(order) and settle and not run.cancelled.is_set():
-            try:  # let the caches' probes see the repooled hosts; a cancel cuts the wait short
-                await asyncio.wait_for(run.cancelled.wait(), settle)
-            except asyncio.TimeoutError:
-                pass
+            await pause(settle, run.cancelled)  # let the caches' probes see the repooled hosts; a cancel cuts it short
     if left_depooled:
         await run.emit("notice", f"{LEFT_DEPOOLED}: {', '.join(left_depooled)} (repool once fixed)")
     return sorted(results, key=lambda r: r.index)

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterable, Protocol
 
 from console.core.clock import Clock, utc_now
+from console.core.retry import Backoff, pause
 
 if TYPE_CHECKING:  # annotations only: the model stays off the start-up path
     from console.core.model import SourceResult, StreamStatus
@@ -135,9 +136,7 @@ class Store:
 
 def next_delay(interval: float, failures: int) -> float:
     """Seconds until the next attempt: the interval, doubled per consecutive failure up to 8x."""
-    if failures <= 0:
-        return interval
-    return interval * 2.0 ** min(failures - 1, 3)
+    return Backoff(first=interval, cap=interval * 8).delay(max(failures, 1))
 
 
 class Poller:
@@ -206,11 +205,7 @@ class Poller:
                 if feed is not None and result.ok:
                     result = replace(result, data=feed.replay(result.data, since=started))
                 self.store.put(result)
-            delay = next_delay(source.interval, state.failures)
-            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(delay):
-                    await wake.wait()
+            await pause(next_delay(source.interval, state.failures), wake)
 
     async def _follow(self, name: str, stream: Any) -> None:
         feed = self._feeds[name]

@@ -22,6 +22,8 @@ import httpx
 
 from console.core.clock import Clock
 from console.core.model import CheckState, IcingaHostState, IcingaSnapshot, ServiceCheck, StreamStatus
+from console.core.retry import Backoff as RetryBackoff
+from console.core.retry import pause
 from console.sources.base import MalformedAnswer, Source, SourceError, describe_error
 from console.sources.bounded import ERROR_BODY_MAX, read_answer, size_text
 from console.sources.httpclient import answer_json, redact, ssl_verify, transport_failure
@@ -228,18 +230,13 @@ def patch_host(host: IcingaHostState | None, event: CheckableEvent) -> IcingaHos
 
 
 @dataclass(frozen=True, slots=True)
-class Backoff:
-    """Seconds before reconnect attempt n (n consecutive failures): `first`, doubling, at most `cap`.
-    A connection that stayed up `healthy_after` seconds resets the count."""
+class Backoff(RetryBackoff):
+    """Seconds before reconnect attempt n (n consecutive failures): `first`, doubling, at most `cap`
+    (console.core.retry.Backoff). A connection that stayed up `healthy_after` seconds resets the count."""
 
     first: float = 1.0
     cap: float = 60.0
     healthy_after: float = 30.0
-
-    def delay(self, failures: int) -> float:
-        if failures <= 0:
-            return 0.0
-        return min(self.cap, self.first * 2.0 ** min(failures - 1, 30))
 
 
 # --- the stream ----------------------------------------------------------------------------------
@@ -345,7 +342,7 @@ class IcingaEventStream:
             delay = self.backoff.delay(failures)
             self._set(StreamStatus(live=False, error=error, retry_at=self.clock() + timedelta(seconds=delay)), report)
             await self._drop_client()
-            await asyncio.sleep(delay)
+            await pause(delay)
 
     def _set(self, status: StreamStatus, report: Callable[[StreamStatus], None]) -> None:
         self.status = status
