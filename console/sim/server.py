@@ -1,5 +1,9 @@
 """Serving the APIs: one TLS listener per API on loopback, all in one background event loop thread.
 
+The HTTP/1.1 server is the sim's own (SimConnection, h11 under asyncio, ASGI apps above): it is the
+servers, so it says when an answer leaves (latency from the request's first bytes), drops connections
+("down"), and writes the reason phrases Proxmox puts its errors in.
+
 Also where faults are injected ("down", "hang", "slow", "http500", "http502", "http503", "malformed",
 "wrong-shape", "unauthorized", "tls-mismatch"; see console/sim/README.md).
 """
@@ -15,16 +19,14 @@ import socket
 import ssl
 import threading
 from email.utils import format_datetime
+from http import HTTPStatus
 from typing import Any, Awaitable, Callable, Coroutine, TypeVar
+from urllib.parse import unquote
 
 import h11
-import uvicorn
 from starlette.requests import ClientDisconnect
-from uvicorn.protocols.http.h11_impl import H11Protocol
-from uvicorn.server import ServerState
 
 REASON_HEADER = b"x-sim-reason"
-_MARK = b"\r\n" + REASON_HEADER + b": "
 FAULTS = (None, "down", "hang", "slow", "http500", "http502", "http503", "malformed", "wrong-shape", "unauthorized",
           "tls-mismatch")
 SLOW_SECONDS = 2.0  # the default delay of "slow" (set_fault(api, "slow", delay_ms=...) or "slow:800" change it)
@@ -86,33 +88,15 @@ _T = TypeVar("_T")
 
 # When this request's answer may leave (the loop's clock): set by ApiServer._gate for the request's task
 ANSWER_AT: contextvars.ContextVar[float] = contextvars.ContextVar("sim_answer_at", default=0.0)
-# when the request being handled was read off its socket (loop time): set by the protocol, seen by the
-# request's ASGI task (asyncio copies the context into the tasks it creates)
-ARRIVED_AT: contextvars.ContextVar[float | None] = contextvars.ContextVar("sim_arrived_at", default=None)
-
-
-def _with_reason(data: bytes) -> bytes:
-    """The status line's reason phrase rewritten from an x-sim-reason header.
-
-    ASGI cannot set reason phrases, but Proxmox puts its error message there (proxmoxer shows it).
-    """
-    if data.startswith(b"HTTP/1.1 ") and _MARK in data:
-        head_end = data.find(b"\r\n\r\n")
-        at = data.find(_MARK)
-        if head_end == -1 or at < head_end:
-            line_end = data.index(b"\r\n", at + 2)
-            reason = data[at + len(_MARK):line_end].strip()
-            data = data[:at] + data[line_end:]
-            first_end = data.index(b"\r\n")
-            data = data[:13] + reason + data[first_end:]  # "HTTP/1.1 401 " + reason
-    return data
+KEEP_ALIVE_SECONDS = 5.0  # an idle kept-alive connection is closed after this
+PHRASES = {status.value: status.phrase.encode() for status in HTTPStatus}
 
 
 class _SimTransport:
-    """The connection's transport, as uvicorn writes to it: reason phrases rewritten (_with_reason), and
-    an answer written before its ANSWER_AT held until then. The answer is encoded while the latency
-    runs, so at ANSWER_AT only its bytes go out: 40 answers due together leave within a millisecond or
-    two, as from 40 servers, not one after another through the ASGI stack. Bytes never overtake held ones."""
+    """A connection's transport as the sim writes to it: an answer written before its ANSWER_AT is held
+    until then. The answer is encoded while the latency runs, so at ANSWER_AT only its bytes go out: 40
+    answers due together leave within a millisecond or two, as from 40 servers, not one after another
+    through the ASGI stack. Bytes never overtake held ones."""
 
     def __init__(self, transport: asyncio.Transport) -> None:
         self._transport = transport
@@ -121,7 +105,6 @@ class _SimTransport:
         self._close_when_sent = False
 
     def write(self, data: bytes) -> None:
-        data = _with_reason(data)
         loop = asyncio.get_running_loop()
         leaves_at = max(ANSWER_AT.get(), self._held[-1][0] if self._held else 0.0)
         if leaves_at <= loop.time():
@@ -146,7 +129,7 @@ class _SimTransport:
 
     def close(self) -> None:
         if self._held:
-            self._close_when_sent = True  # uvicorn closes after an answer; the held one goes first
+            self._close_when_sent = True  # a connection closes after an answer; the held one goes first
         else:
             self._transport.close()
 
@@ -161,14 +144,189 @@ class _SimTransport:
         return getattr(self._transport, name)
 
 
-class SimH11Protocol(H11Protocol):
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(_SimTransport(transport))  # type: ignore[arg-type]
+class _Exchange:
+    """One request on a connection and the state of its answer."""
+
+    def __init__(self, scope: dict) -> None:
+        self.scope = scope
+        self.body = bytearray()  # read, not yet received by the app
+        self.more_body = True
+        self.started = False  # the answer's head was sent
+        self.complete = False  # ... and all of it
+        self.disconnected = False
+        self.event = asyncio.Event()  # body came, the answer ended or the client left
+
+
+class SimConnection(asyncio.Protocol):
+    """One HTTP/1.1 connection to an ApiServer, spoken with h11, its requests handed to the server's ASGI
+    app one at a time (pipelined ones wait in h11's buffer); kept alive KEEP_ALIVE_SECONDS when idle."""
+
+    def __init__(self, server: ApiServer) -> None:
+        self.server = server
+        self.loop = asyncio.get_running_loop()
+        self.conn = h11.Connection(h11.SERVER)
+        self.transport: _SimTransport | None = None
+        self.exchange: _Exchange | None = None
+        self.arrived: float | None = None  # when the next request's first bytes were read (loop time)
+        self._idle: asyncio.TimerHandle | None = None
+        self._writable = asyncio.Event()  # cleared while the socket's buffer is full
+        self._writable.set()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = _SimTransport(transport)  # type: ignore[arg-type]
+        self.server.connections.add(self)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.server.connections.discard(self)
+        self._stop_idle()
+        self._writable.set()
+        if self.exchange is not None and not self.exchange.complete:
+            self.exchange.disconnected = True
+            self.exchange.event.set()
+
+    def pause_writing(self) -> None:
+        self._writable.clear()
+
+    def resume_writing(self) -> None:
+        self._writable.set()
 
     def data_received(self, data: bytes) -> None:
-        if self.conn.their_state is h11.IDLE:  # a request's first bytes: its latency counts from here
-            ARRIVED_AT.set(self.loop.time())
-        super().data_received(data)
+        self._stop_idle()
+        if self.arrived is None and self.conn.their_state is not h11.SEND_BODY:
+            self.arrived = self.loop.time()  # a request's first bytes: its latency counts from here
+        self.conn.receive_data(data)
+        self._handle_events()
+
+    def _handle_events(self) -> None:
+        assert self.transport is not None
+        while True:
+            try:
+                event = self.conn.next_event()
+            except h11.RemoteProtocolError:
+                self._refuse()
+                return
+            if event is h11.NEED_DATA or isinstance(event, h11.ConnectionClosed):
+                return
+            if event is h11.PAUSED:  # a pipelined request: read once this one is answered
+                self.transport.pause_reading()
+                return
+            if isinstance(event, h11.Request):
+                self._start(event)
+            elif self.exchange is not None and isinstance(event, h11.Data) and not self.exchange.complete:
+                self.exchange.body += event.data
+                self.exchange.event.set()
+            elif isinstance(event, h11.EndOfMessage):
+                if self.conn.our_state is h11.DONE:  # answered before the body was read: on to the next
+                    self._next()
+                    return
+                if self.exchange is not None:
+                    self.exchange.more_body = False
+                    self.exchange.event.set()
+
+    def _start(self, request: h11.Request) -> None:
+        assert self.transport is not None
+        raw_path, _, query = request.target.partition(b"?")
+        scope = {
+            "type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"},
+            "http_version": request.http_version.decode(), "scheme": self.server.scheme,
+            "server": self.transport.get_extra_info("sockname")[:2], "client": self.transport.get_extra_info("peername")[:2],
+            "method": request.method.decode(), "root_path": "", "path": unquote(raw_path.decode("latin-1")),
+            "raw_path": raw_path, "query_string": query, "headers": list(request.headers),  # names lowercased by h11
+        }
+        self.exchange = exchange = _Exchange(scope)
+        task = self.loop.create_task(self._run(exchange, self.arrived))
+        self.arrived = None
+        self.server.tasks.add(task)
+        task.add_done_callback(self.server.tasks.discard)
+
+    async def _run(self, exchange: _Exchange, arrived: float | None) -> None:
+        assert self.transport is not None
+
+        async def receive() -> dict:
+            if self.conn.they_are_waiting_for_100_continue and not exchange.started:  # curl, with a large body
+                self._write(h11.InformationalResponse(status_code=100, headers=[], reason=b"Continue"))
+            if not exchange.disconnected and not exchange.complete:
+                await exchange.event.wait()
+                exchange.event.clear()
+            if exchange.disconnected or exchange.complete:
+                return {"type": "http.disconnect"}
+            message = {"type": "http.request", "body": bytes(exchange.body), "more_body": exchange.more_body}
+            exchange.body.clear()
+            return message
+
+        async def send(message: dict) -> None:
+            await self._send(exchange, message)
+
+        try:
+            await self.server._gate(exchange.scope, receive, send, arrived)
+        except Exception:  # noqa: BLE001 - the gate answers the app's failures; this is the sim's own
+            log.exception("simulated %s API failed on %s", self.server.name, exchange.scope["path"])
+        finally:
+            if not exchange.complete:  # no whole answer (cancelled, failed): the connection cannot go on
+                self.transport.close()
+
+    async def _send(self, exchange: _Exchange, message: dict) -> None:
+        if not self._writable.is_set() and not exchange.disconnected:
+            await self._writable.wait()
+        if exchange.disconnected:
+            return  # the client left: the answer goes nowhere, as with any server
+        if message["type"] == "http.response.start" and not exchange.started:
+            exchange.started = True
+            status = message["status"]
+            # ASGI cannot set reason phrases, but Proxmox puts its error messages there (proxmoxer shows them)
+            headers = [(name, value) for name, value in message.get("headers", []) if name.lower() != REASON_HEADER]
+            reason = next((value for name, value in message.get("headers", []) if name.lower() == REASON_HEADER),
+                          PHRASES.get(status, b""))
+            self._write(h11.Response(status_code=status, headers=headers, reason=reason))
+        elif message["type"] == "http.response.body" and exchange.started and not exchange.complete:
+            if message.get("body") and exchange.scope["method"] != "HEAD":
+                self._write(h11.Data(data=message["body"]))
+            if not message.get("more_body", False):
+                exchange.complete = True
+                exchange.event.set()
+                self._write(h11.EndOfMessage())
+                if self.conn.our_state is h11.MUST_CLOSE:
+                    self._close()
+                elif self.conn.their_state is h11.DONE:
+                    self._next()
+                # else the rest of the request's body is read and dropped; its end starts the next
+        else:
+            raise RuntimeError(f"unexpected ASGI message {message['type']!r}")
+
+    def _write(self, event: h11.Event) -> None:
+        data = self.conn.send(event)
+        if data and self.transport is not None:
+            self.transport.write(data)
+
+    def _next(self) -> None:
+        """On to the connection's next request (answered: both sides are DONE)."""
+        if self.transport is None or self.transport.is_closing():
+            return
+        self.exchange = None
+        self.conn.start_next_cycle()
+        self.transport.resume_reading()
+        self._idle = self.loop.call_later(KEEP_ALIVE_SECONDS, self._close)
+        self._handle_events()
+
+    def _refuse(self) -> None:
+        """A request h11 cannot read: 400 (unless an answer is under way) and the connection closed."""
+        if self.exchange is None or self.exchange.complete:
+            with contextlib.suppress(h11.LocalProtocolError):
+                self._write(h11.Response(status_code=400, reason=b"Bad Request", headers=[
+                    (b"content-type", b"text/plain; charset=utf-8"), (b"connection", b"close")]))
+                self._write(h11.Data(data=b"Invalid HTTP request received.\n"))
+                self._write(h11.EndOfMessage())
+        self._close()
+
+    def _close(self) -> None:
+        self._stop_idle()
+        if self.transport is not None:
+            self.transport.close()
+
+    def _stop_idle(self) -> None:
+        if self._idle is not None:
+            self._idle.cancel()
+            self._idle = None
 
 
 class ApiServer:
@@ -192,15 +350,11 @@ class ApiServer:
         self._sock: socket.socket | None = self._bind(port)  # None: the asyncio server holds it, or closed
         self.port: int = self._sock.getsockname()[1]
         self._server: asyncio.base_events.Server | None = None
-        self._state = ServerState()
+        self.connections: set[SimConnection] = set()
+        self.tasks: set[asyncio.Task] = set()  # the requests being answered
         self._released: asyncio.Event | None = None
         self._ssl: ssl.SSLContext | None = None
         self._impostor: ssl.SSLContext | None = None  # what "tls-mismatch" presents
-        self._config = uvicorn.Config(
-            app=self._gate, interface="asgi3", log_config=None, lifespan="off", http=SimH11Protocol, ws="none", access_log=False,
-            server_header=False, date_header=False, proxy_headers=False, timeout_keep_alive=5,
-        )
-        self._config.load()
 
     @staticmethod
     def _bind(port: int) -> socket.socket:
@@ -219,9 +373,6 @@ class ApiServer:
     def url(self) -> str:
         return f"{self.scheme}://127.0.0.1:{self.port}"
 
-    def _protocol(self) -> asyncio.Protocol:
-        return SimH11Protocol(config=self._config, server_state=self._state, app_state={})
-
     async def open(self, context: ssl.SSLContext | None, impostor: ssl.SSLContext | None = None) -> None:
         self._ssl = context
         self._impostor = impostor
@@ -234,16 +385,17 @@ class ApiServer:
             self._sock = self._bind(self.port)
         loop = asyncio.get_running_loop()
         context = self._impostor if self.fault == "tls-mismatch" and self._impostor is not None else self._ssl
-        self._server = await loop.create_server(self._protocol, sock=self._sock, ssl=context, backlog=128)
+        self._server = await loop.create_server(lambda: SimConnection(self), sock=self._sock, ssl=context, backlog=128)
         self._sock = None  # the asyncio server owns it now
 
     async def _drop_connections(self) -> None:
         if self._server is not None:
             self._server.close()
             self._server = None
-        for connection in list(self._state.connections):
-            connection.transport.abort()
-        for task in list(self._state.tasks):
+        for connection in list(self.connections):
+            if connection.transport is not None:
+                connection.transport.abort()
+        for task in list(self.tasks):
             task.cancel()
         await asyncio.sleep(0)
 
@@ -271,7 +423,7 @@ class ApiServer:
             self._sock.close()
             self._sock = None
 
-    async def _gate(self, scope: dict, receive: Callable, send: Callable) -> None:
+    async def _gate(self, scope: dict, receive: Callable, send: Callable, arrived: float | None = None) -> None:
         if scope["type"] != "http":
             return
         if scope.get("path") == STATS_PATH:  # the sim's own request counter; never counted, delayed or faulted
@@ -286,7 +438,6 @@ class ApiServer:
         # The answer starts L after the request came in, the server's own work included (a real API's
         # latency is its time to first byte): all of a refresh's requests answer together after L.
         if self.latency > 0:
-            arrived = ARRIVED_AT.get()
             ANSWER_AT.set((asyncio.get_running_loop().time() if arrived is None else arrived) + self.latency)
         fault = self.fault
         if fault == "hang" and self._released is not None:
@@ -327,7 +478,7 @@ class ApiServer:
         except asyncio.CancelledError:
             # only the sim cancels a request: it dropped the connection (a "down" fault, a stop) while the
             # answer was being built in the worker. The request ends here, quietly: an answer started
-            # (to a connection already gone, or about to be) keeps uvicorn from logging a broken app.
+            # (to a connection already gone, or about to be) lets the connection end as after any answer.
             if not started:
                 with contextlib.suppress(Exception):
                     await _send(send, 503, [(b"content-type", b"text/plain; charset=utf-8")], b"simulated farm stopping\n")

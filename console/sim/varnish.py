@@ -64,7 +64,7 @@ Answer = tuple[int, list[tuple[bytes, bytes]], bytes]  # status, headers, body
 
 
 def _header(scope: dict, name: bytes) -> str | None:
-    for key, value in scope["headers"]:  # uvicorn gives the names lowercased
+    for key, value in scope["headers"]:  # h11 gives the names lowercased
         if key == name:
             return value.decode("latin-1")
     return None

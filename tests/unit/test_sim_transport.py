@@ -1,6 +1,7 @@
 """The sim's transport (console/sim/server.py _SimTransport): an answer written before its ANSWER_AT
 leaves at ANSWER_AT, whole, never overtaken by later bytes; a close waits for held bytes; and a
-request's latency counts from when its bytes were read."""
+request's latency counts from when its bytes were read. Its HTTP server (SimConnection): reason phrases,
+keep-alive and pipelining, HEAD, a request it cannot read."""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ class Recorder:
 
 
 def write_due_at(transport: _SimTransport, data: bytes, answer_at: float) -> None:
-    """A write from a request's task, as uvicorn makes it (ANSWER_AT is the task's context)."""
+    """A write from a request's task, as SimConnection makes it (ANSWER_AT is the task's context)."""
     context = contextvars.copy_context()
     context.run(lambda: (ANSWER_AT.set(answer_at), transport.write(data)))
 
@@ -70,13 +71,53 @@ async def test_a_close_waits_for_the_held_answer_and_an_abort_drops_it():
     assert dropped.writes == [] and dropped.aborted
 
 
-def test_the_reason_phrase_is_still_rewritten():
-    async def run() -> bytes:
-        raw = Recorder()
-        _SimTransport(raw).write(b"HTTP/1.1 401 Unauthorized\r\nx-sim-reason: invalid token value!\r\n\r\n")  # type: ignore[arg-type]
-        return raw.writes[0][1]
+async def _app(scope, receive, send):
+    """Echoes the request's method, path and body; /proxmox-401 answers with Proxmox's reason phrase."""
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            break
+    if scope["path"] == "/proxmox-401":
+        headers = [(b"x-sim-reason", b"invalid token value!"), (b"content-length", b"13")]
+        await send({"type": "http.response.start", "status": 401, "headers": headers})
+        await send({"type": "http.response.body", "body": b'{"data":null}'})
+        return
+    text = f"{scope['method']} {scope['path']} {scope['query_string'].decode()} {body.decode()}".encode()
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", str(len(text)).encode())]})
+    await send({"type": "http.response.body", "body": text})
 
-    assert asyncio.run(run()) == b"HTTP/1.1 401 invalid token value!\r\n\r\n"
+
+async def _exchange(server, data: bytes) -> bytes:
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    writer.write(data)
+    await writer.drain()
+    answer = await asyncio.wait_for(reader.read(), 5)  # the server closes the connection at the end
+    writer.close()
+    return answer
+
+
+async def test_the_server_speaks_http_1_1():
+    from console.sim.server import ApiServer
+
+    server = ApiServer("test", _app, scheme="http")
+    await server.open(None)
+    try:
+        answer = await _exchange(server, b"GET /proxmox-401 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        assert answer.startswith(b"HTTP/1.1 401 invalid token value!\r\n") and b"x-sim-reason" not in answer
+        assert answer.endswith(b'{"data":null}')
+        pipelined = (b"POST /a%20b?x=1 HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nbody"
+                     b"HEAD /c HTTP/1.1\r\nHost: x\r\n\r\n"
+                     b"GET /d HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        answer = await _exchange(server, pipelined)
+        assert answer.count(b"HTTP/1.1 200 OK\r\n") == 3
+        assert b"POST /a b x=1 body" in answer and b"HEAD /c" not in answer and answer.endswith(b"GET /d  ")
+        answer = await _exchange(server, b"NOT HTTP\r\n\r\n")
+        assert answer.startswith(b"HTTP/1.1 400 Bad Request\r\n")
+        assert server.requests == 4 and not server.connections
+    finally:
+        await server.close()
 
 
 async def test_latency_counts_from_when_the_request_was_read_not_from_when_its_app_ran(monkeypatch):
@@ -86,14 +127,14 @@ async def test_latency_counts_from_when_the_request_was_read_not_from_when_its_a
 
     import httpx
 
-    from console.sim.server import ApiServer, SimH11Protocol
+    from console.sim.server import ApiServer, SimConnection
 
     async def app(scope, receive, send):
         await receive()
         await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]})
         await send({"type": "http.response.body", "body": b"ok"})
 
-    reads = SimH11Protocol.data_received
+    reads = SimConnection.data_received
 
     def read_then_stay_busy(self, data: bytes) -> None:
         reads(self, data)
@@ -102,7 +143,7 @@ async def test_latency_counts_from_when_the_request_was_read_not_from_when_its_a
     server = ApiServer("test", app, scheme="http")
     server.latency = 0.2
     await server.open(None)
-    monkeypatch.setattr(SimH11Protocol, "data_received", read_then_stay_busy)
+    monkeypatch.setattr(SimConnection, "data_received", read_then_stay_busy)
     try:
         async with httpx.AsyncClient() as client:
             started = time.monotonic()
