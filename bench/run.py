@@ -397,6 +397,87 @@ def start_to_first_paint(bench: Bench, farm: Sim) -> None:
     bench.add(row)
 
 
+# --- idle CPU: nothing changes on the farm -------------------------------------------------------------
+
+IDLE_APP = """
+from textual.app import App
+from textual.widgets import DataTable, Footer, Header
+
+class Idle(App):
+    def compose(self):
+        yield Header(show_clock=True)
+        yield DataTable()
+        yield Footer()
+
+    def on_mount(self):
+        table = self.query_one(DataTable)
+        table.add_columns("name", "status", "cpu", "memory")
+        for n in range(80):
+            table.add_row(f"mw{n:03}", "running", f"{n % 7}%", f"{n % 13} GiB")
+
+Idle().run()
+"""
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a running process so far (/proc/PID/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@contextmanager
+def on_pty(argv: list[str]) -> Iterator[subprocess.Popen[bytes]]:
+    """`argv` on a new pty of PTY_SIZE whose output is read (and dropped) in a thread, as a terminal would."""
+    import threading
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", *PTY_SIZE, 0, 0))
+    env = {**os.environ, "TERM": "xterm-256color", "COLORTERM": "truecolor"}
+    env.pop("TEXTUAL", None)
+    proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env, cwd=ROOT, start_new_session=True)
+    os.close(slave)
+
+    def drain() -> None:
+        while True:
+            try:
+                if not os.read(master, 65536):
+                    return
+            except OSError:
+                return
+
+    threading.Thread(target=drain, daemon=True).start()
+    try:
+        yield proc
+    finally:
+        proc.kill()
+        proc.wait()
+        os.close(master)
+
+
+def idle_cpu(bench: Bench, farm: Sim) -> None:
+    """CPU over a minute of a console on the reference farm (the sim in its own process, its config as
+    printed) with nothing changing, against a bare Textual app with a header clock and an 80-row
+    DataTable over the same minute (both at once: the same background)."""
+    row = Row("idle CPU over 60 s, opsconsole / bare Textual app (clock + 80-row table)", "<= 2x")
+    window = 20.0 if bench.quick else 60.0
+    try:
+        bare = Path(tempfile.mkdtemp(prefix="opsconsole-bench-")) / "idle.py"
+        bare.write_text(IDLE_APP)
+        with on_pty([*opsconsole_command(), "--config", str(farm.config_path)]) as ours, \
+                on_pty([sys.executable, str(bare)]) as theirs:
+            time.sleep(15.0)  # started, every source answered once, the first collections done
+            start = cpu_seconds(ours.pid), cpu_seconds(theirs.pid)
+            time.sleep(window)
+            ours_s, theirs_s = cpu_seconds(ours.pid) - start[0], cpu_seconds(theirs.pid) - start[1]
+        row.value, row.unit = ours_s / max(theirs_s, 0.01), "x"
+        row.passed = row.value <= 2.0
+        row.note = (f"over {window:.0f} s: opsconsole {ours_s:.2f} CPU-s ({ours_s * 60 / window:.2f}/min), "
+                    f"bare app {theirs_s:.2f} CPU-s ({theirs_s * 60 / window:.2f}/min)")
+    except Exception as exc:  # noqa: BLE001
+        row.note = f"error: {exc}"
+    bench.add(row)
+
+
 # --- in-process measurements (each in a fresh interpreter) -------------------------------------------
 
 
@@ -686,7 +767,7 @@ def purge(bench: Bench, latency_ms: float) -> None:
 # --- main ---------------------------------------------------------------------------------------------
 
 
-GROUPS = ("requests", "refresh", "paint", "panes", "stream", "scale", "purge")
+GROUPS = ("requests", "refresh", "paint", "panes", "stream", "idle", "scale", "purge")
 
 
 def main() -> int:
@@ -708,7 +789,7 @@ def main() -> int:
         parser.error(f"unknown --only {', '.join(sorted(unknown))}; choose from {', '.join(GROUPS)}")
     bench = Bench(quick=args.quick)
     started = time.time()
-    if only & {"requests", "refresh", "paint", "panes", "stream"}:
+    if only & {"requests", "refresh", "paint", "panes", "stream", "idle"}:
         print("reference farm ...", file=sys.stderr, flush=True)
         with sim() as farm:
             if "requests" in only:
@@ -723,6 +804,8 @@ def main() -> int:
                 panes_filled(bench, farm)
             if "stream" in only:
                 stream_latency(bench, farm)
+            if "idle" in only:
+                idle_cpu(bench, farm)
     if "scale" in only:
         print("5,000 guests / 30 nodes / 20,000 alerts ...", file=sys.stderr, flush=True)
         with sim(*BIG, source_timeout=BIG_TIMEOUT) as big:

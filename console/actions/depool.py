@@ -304,11 +304,14 @@ class BackendTable:
         return "\n".join(lines)
 
 
-async def read_backend_health(config: AppConfig, session: Session, commands: Any = None) -> BackendTable:
+async def read_backend_health(config: AppConfig, session: Session, commands: Any = None,
+                              clients: dict[str, DepoolServiceExecutor] | None = None) -> BackendTable:
     """Read the backend list of every cache at once. Never raises for a cache's failure: it is in `errors`.
 
     `service` method: GET /backend/list. `varnishadm` method: `varnishadm backend.list` through
-    `commands` (a CommandExecutor; it runs only in a read-write session)."""
+    `commands` (a CommandExecutor; it runs only in a read-write session). `clients`, when given, keeps
+    each cache's client from one read to the next (a poller's: no new TLS context every 30 s); its
+    owner closes them."""
     caches = list(config.actions.caches)
     if not caches:
         raise NotConfigured("refused: no caches are configured (actions.caches)")
@@ -316,13 +319,18 @@ async def read_backend_health(config: AppConfig, session: Session, commands: Any
 
     async def one(cache: CacheConfig) -> dict[str, Backend] | str:
         if settings.method == "service":
-            executor = DepoolServiceExecutor(config, cache, session)
+            executor = clients.get(cache.name) if clients is not None else None
+            if executor is None:
+                executor = DepoolServiceExecutor(config, cache, session)
+                if clients is not None:
+                    clients[cache.name] = executor
             try:
                 return await executor.backend_list()
             except DepoolError as exc:
                 return str(exc)
             finally:
-                await executor.aclose()
+                if clients is None:
+                    await executor.aclose()
         if commands is None:
             return "varnishadm needs the command executor (actions.executor)"
         try:

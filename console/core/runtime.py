@@ -20,10 +20,15 @@ UI_SWITCH_INTERVAL = 0.001
 # building answers after 1 ms, as the servers it stands for would not wait for each other.
 SIM_SWITCH_INTERVAL = 0.001
 # A full (oldest-generation) collection walks every live object — a visible stop at 5,000 guests if it
-# comes during a refresh or a keystroke. While the console runs, it is done at a quiet moment instead.
+# comes during a refresh or a keystroke. While the console runs, it is done at a quiet moment instead,
+# when Python would have done it (as many younger collections as its own threshold), at most every
+# FULL_COLLECTION_SECONDS. The objects alive after the first one (the modules, the app, its widgets:
+# most of the heap, and they stay) are frozen out of later walks, which then cost a fraction: an idle
+# console's CPU (the bench's idle row) was a fifth full collections.
 FULL_COLLECTION_SECONDS = 10.0
 FULL_COLLECTION_LATEST_SECONDS = 120.0  # a farm never quiet that long is collected between answers
 TYPING_SECONDS = 2.0  # a key pressed this recently puts the collection off
+DUE_AFTER = 10  # younger (generation 1) collections since the last full one: Python's own threshold
 
 
 @dataclass
@@ -32,9 +37,11 @@ class ConsoleRuntime:
     full collection at a quiet moment (the app calls it once a second)."""
 
     clock: Callable[[], float] = time.monotonic
+    pending: Callable[[], int] = lambda: gc.get_count()[2]  # generation-1 collections since the last full one
     _saved: tuple[tuple[int, int, int], float] | None = None
     _last_collection: float | None = None
     _last_key: float = float("-inf")
+    _frozen: bool = False
 
     def apply(self) -> None:
         self._saved = (gc.get_threshold(), sys.getswitchinterval())
@@ -43,6 +50,9 @@ class ConsoleRuntime:
         sys.setswitchinterval(UI_SWITCH_INTERVAL)
 
     def restore(self) -> None:
+        if self._frozen:
+            gc.unfreeze()
+            self._frozen = False
         if self._saved is not None:
             thresholds, interval = self._saved
             gc.set_threshold(*thresholds)
@@ -60,10 +70,14 @@ class ConsoleRuntime:
         since = now - self._last_collection
         if since < FULL_COLLECTION_SECONDS or drawing or now - self._last_key < TYPING_SECONDS:
             return False
-        if fetching and since < FULL_COLLECTION_LATEST_SECONDS:
+        overdue = since >= FULL_COLLECTION_LATEST_SECONDS
+        if (fetching or self.pending() < DUE_AFTER) and not overdue:
             return False
         self._last_collection = now
         gc.collect()
+        if not self._frozen:  # what lives now lives on: later full collections skip it
+            gc.freeze()
+            self._frozen = True
         return True
 
 

@@ -1,4 +1,5 @@
-"""What the status bar shows: each source's health, latency and age, the GitHub quota. No Textual."""
+"""What the status bar shows: each source's health, latency and, once late, the age of its data; the
+GitHub quota. No Textual."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ class SourceHealth:
 
 
 TLS_OFF = Text(" ⚠ TLS unverified", style="bold yellow")
+LATE_INTERVALS = 2  # the panes' watchdog redraws a pane behind by as much (console/ui/app.py BEHIND_INTERVALS)
 
 
 def source_health(state: SourceState, now: datetime, tls_off: bool = False) -> SourceHealth:
@@ -47,8 +49,18 @@ def source_health(state: SourceState, now: datetime, tls_off: bool = False) -> S
     partial = getattr(state.last.data, "partial_errors", ())  # a part failed, the rest is on screen
     warning = Text("".join(f" ▲ {partial_problem(problem)}" for problem in partial), style="bold yellow") + warning
     stream, stream_short = stream_note(state, now)
-    text = name + stream + Text(f" {state.last.latency_ms:.0f}ms {humanize_age(state.age(now))}", style="dim") + warning
-    return SourceHealth(state.name, state.kind, True, text, name + stream_short + warning)
+    text = name + stream + Text(f" {state.last.latency_ms:.0f}ms", style="dim") + late_note(state, now) + warning
+    return SourceHealth(state.name, state.kind, True, text, name + stream_short + late_note(state, now) + warning)
+
+
+def late_note(state: SourceState, now: datetime) -> Text:
+    """` 2m old` once the data is older than LATE_INTERVALS of the source's interval (its polls are not
+    arriving); nothing while fresh: an age counting seconds between two polls says nothing, and would
+    repaint the line every second."""
+    age = state.age(now)
+    if age is None or age.total_seconds() <= LATE_INTERVALS * state.interval:
+        return Text()
+    return Text(f" {humanize_age(age)} old", style="bold yellow")
 
 
 def stream_note(state: SourceState, now: datetime) -> tuple[Text, Text]:
@@ -130,7 +142,8 @@ def github_quota(store: Store) -> Quota | None:
 def status_line(items: Sequence[SourceHealth], width: int, quota: Quota | None = None) -> Text:
     """The status bar in `width` cells: everything if it fits, else healthy sources shortened to
     "✔ pve", else counted ("✔ 6 ok"). Failing sources always keep their message and come first.
-    The GitHub quota ends the line when it fits; a low quota stays before the healthy sources' details."""
+    The GitHub quota ends the line while it fits beside the shortest form; a low quota stays before the
+    healthy sources' details."""
     gap = Text("  ")
     troubled = [item for item in items if item.ok is False]
     ordered = troubled + [item for item in items if item.ok is not False]
@@ -147,8 +160,9 @@ def status_line(items: Sequence[SourceHealth], width: int, quota: Quota | None =
         attempts = tiers
     elif quota.low:
         attempts = [*([*parts, quota.text] for parts in tiers), tiers[-1]]
-    else:
-        attempts = [attempt for parts in tiers for attempt in ([*parts, quota.text], parts)]
+    else:  # the quota before the latencies (healthy sources shortened first), the names before the quota
+        full, short, counted = tiers
+        attempts = [[*full, quota.text], [*short, quota.text], full, short, [*counted, quota.text], counted]
     for parts in attempts:
         line = gap.join(parts)
         if line.cell_len <= width:

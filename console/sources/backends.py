@@ -53,6 +53,7 @@ class BackendsSource(Source[BackendSnapshot]):
         super().__init__(BACKENDS, timeout=depool.timeout + 1.0, interval=depool.list_interval, clock=clock)
         self.config = config
         self._session: Any = None
+        self._clients: dict[str, Any] = {}  # each cache's depool client, kept between fetches
 
     def _secret_values(self) -> list[str]:
         secret = self.config.actions.depool.totp_secret
@@ -68,7 +69,7 @@ class BackendsSource(Source[BackendSnapshot]):
         if self._session is None:
             self._session = Session(current_operator())  # read-only: GET /backend/list writes nothing
         try:
-            table = await read_backend_health(self.config, self._session)
+            table = await read_backend_health(self.config, self._session, clients=self._clients)
         except Refused as exc:
             raise SourceError(self._clean(str(exc).removeprefix("refused: "))) from None
         errors = {cache: self._clean(error) for cache, error in table.errors.items()}
@@ -80,6 +81,12 @@ class BackendsSource(Source[BackendSnapshot]):
         return BackendSnapshot(caches=table.caches, backends=backends,
                                partial_errors=tuple(f"{cache}: {error}" for cache, error in errors.items()),
                                unanswered=tuple(errors))
+
+    async def aclose(self) -> None:
+        clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            await client.aclose()
+        await super().aclose()
 
     def _clean(self, message: str) -> str:
         return redact(message, self._secret_values())[:MAX_ERROR]

@@ -51,7 +51,7 @@ if TYPE_CHECKING:
 DETAIL, LOGS = ("console.ui.screens.detail", "HostDetailScreen"), ("console.ui.screens.logs", "LogScreen")
 
 WIDE = 110  # columns from which the four panes fit on screen together
-PANE_REFRESH_TICKS = 5  # ages in the panes are redrawn every 5 s even without new data
+PANE_REFRESH_TICKS = 10  # ages in the panes are redrawn every 10 s even without new data
 INCIDENT_AUDIT_TICKS = 10  # an open incident reads the audit file(s) every 10 s
 # No wait in the refresh pipeline is unbounded: a pane waits for the paint of the one before it at most
 # PAINT_WAIT seconds (one lost paint stopped every later redraw), the views' thread at most DERIVE_WAIT
@@ -59,8 +59,10 @@ INCIDENT_AUDIT_TICKS = 10  # an open incident reads the audit file(s) every 10 s
 # more than BEHIND_INTERVALS of its source's interval is derived again, whatever the redraw on its way
 # is waiting for, and the status bar says so.
 PAINT_WAIT = 1.0
+FRAME_SECONDS = 1 / 60  # a pane that took longer to show than a frame: the next one waits for the paint
 DERIVE_WAIT = 60.0
 BEHIND_INTERVALS = 2
+TICK_SECONDS = 1.0  # the clock's tick: new data waits for it to be shown (on_store_changed), not behind yet
 
 
 def showing(screen: Screen, where: tuple[str, str]) -> bool:
@@ -95,6 +97,7 @@ class OpsConsoleApp(App[None]):
     TITLE = "opsconsole"
     ENABLE_COMMAND_PALETTE = True  # ctrl+p: every view and action (get_system_commands)
     paint_wait: float = PAINT_WAIT  # the bounds of the refresh pipeline (see PAINT_WAIT)
+    frame_seconds: float = FRAME_SECONDS
     derive_wait: float = DERIVE_WAIT
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (WIDE, "-wide")]
     # The keys of every full screen, answered by the screen on top (`screen.`): on the panes by
@@ -161,6 +164,7 @@ class OpsConsoleApp(App[None]):
         self._changed: set[str] = set()
         self._stale_panes: set[Pane] = set()  # their views are to be derived again
         self._deriving = False  # a worker is deriving views (console/ui/panes/base.py derive_indexed)
+        self._clock_after_derive = False  # the tick started a redraw: the clock moves when it is shown
         self._derive_generation = 0  # bumped when the watchdog starts the redraw again: an older worker stops
         # per pane, the sources whose change it has not shown yet and since when (time.monotonic())
         self._out_of_date: dict[Pane, dict[str, float]] = {}
@@ -297,7 +301,7 @@ class OpsConsoleApp(App[None]):
             if problem:
                 self.notify(problem, severity="error", timeout=10)
         self.incident.load()
-        self.set_interval(1.0, self._tick)
+        self.set_interval(TICK_SECONDS, self._tick)
         self.call_after_refresh(self._check_unfinished)  # it loads the audit code: after the first paint too
 
     def _check_unfinished(self) -> None:
@@ -338,9 +342,12 @@ class OpsConsoleApp(App[None]):
         return bool(self._changed or self._stale_panes or self._deriving)
 
     def on_store_changed(self, _: StoreChanged) -> None:
+        """New data: the panes it feeds are redrawn at the next tick of the clock, in the same frame as
+        the clock (an idle console then paints once a second, not once per answer), except the first
+        data of a pane, shown at once."""
         kinds = {self.store.get(name).kind for name in self._changed}
         self._changed.clear()
-        self.refresh_panes(kinds)
+        self.refresh_panes(kinds, at_once=any(pane.view is None for pane in self.panes))
         self._refresh_detail()
         self.incident.observe()
 
@@ -352,27 +359,29 @@ class OpsConsoleApp(App[None]):
     def _tick(self) -> None:
         self._ticks += 1
         self.runtime.collect_if_quiet(drawing=self.redraw_pending, fetching=bool(self.poller.fetching))
-        self.header.tick()
         self._catch_up()
         if self._ticks % INCIDENT_AUDIT_TICKS == 0:
             self.incident.refresh_actions()  # other operators' actions, from the shared audit
-        if self._ticks % PANE_REFRESH_TICKS == 0:
-            self.refresh_panes()
+        if self._ticks % PANE_REFRESH_TICKS == 0:  # ages in the panes; a source's data turning late
+            self._stale_panes.update(self.panes)
             self._refresh_detail()
+        if self._stale_panes and not self._deriving and self.config is not None:
+            self._clock_after_derive = True  # the clock moves with the panes: one frame for both
+            self.refresh_panes(set())
         else:
-            self.show_status()
+            self.header.tick()
 
     def _refresh_detail(self) -> None:
         for screen in self.screen_stack:
             if showing_detail(screen) and screen.is_mounted:
                 screen.show_store()
 
-    def refresh_panes(self, kinds: set[str] | None = None) -> None:
+    def refresh_panes(self, kinds: set[str] | None = None, at_once: bool = True) -> None:
         """Redraw the panes fed by `kinds` (all when None), the tab bar and the status bar. The views
         are derived in a worker thread, one batch at a time: changes that come meanwhile make one more
         batch, never a second thread (at 20,000 alerts a view takes a few hundred ms)."""
         self._stale_panes.update(pane for pane in self.panes if kinds is None or pane.kinds & kinds)
-        if not self._deriving and self.config is not None:
+        if at_once and not self._deriving and self.config is not None:
             self._deriving = True
             # a function: no coroutine left unawaited if the app stops first (Textual's WorkType infers Never
             # for an async method: Textualize/textual#6386)
@@ -403,16 +412,22 @@ class OpsConsoleApp(App[None]):
                     self._stale_panes.update(panes)
                     self._fresh_views_worker()
                     continue
-                for number, (pane, (indexed, layout)) in enumerate(zip(panes, shown, strict=False)):
-                    if number:  # one pane repainted per frame: at 5,000 guests all four take ~65 ms to paint
+                took = 0.0
+                for pane, (indexed, layout) in zip(panes, shown, strict=False):
+                    if took > self.frame_seconds:  # a big pane's repaint (5,000 guests) gets a frame of its own
                         await self._painted()
+                    shown_at = time.monotonic()
                     pane.show(indexed, layout)
+                    took = time.monotonic() - shown_at
                     self._shown(pane, started)
                 self.show_tabs()
                 self.show_status(now)
         finally:
             if generation == self._derive_generation:  # else the watchdog has started the redraw again
                 self._deriving = False
+            if self._clock_after_derive:
+                self._clock_after_derive = False
+                self.header.tick()
 
     def _fresh_views_worker(self) -> None:
         stuck, self._views_worker = self._views_worker, ThreadPoolExecutor(max_workers=1, thread_name_prefix="opsconsole-views")
@@ -441,7 +456,7 @@ class OpsConsoleApp(App[None]):
     def _panes_behind(self, now: float) -> list[Pane]:
         """The panes whose data has been out of date for more than BEHIND_INTERVALS of a source's interval."""
         return [pane for pane in self.panes
-                if any(now - since > BEHIND_INTERVALS * self.store.get(name).interval
+                if any(now - since > BEHIND_INTERVALS * self.store.get(name).interval + TICK_SECONDS
                        for name, since in self._out_of_date.get(pane, {}).items())]
 
     def _catch_up(self) -> None:

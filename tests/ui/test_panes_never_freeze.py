@@ -25,6 +25,7 @@ class LosingPaints(OpsConsoleApp):
     CSS_PATH = str(Path(app_module.__file__).with_name(OpsConsoleApp.CSS_PATH))  # a subclass's is read from its own folder
     lose = 0  # how many paints to lose from now on (-1: every one)
     lost = 0
+    frame_seconds = -1.0  # every pane waits for the paint of the one before, as a big farm's do
 
     def call_after_refresh(self, callback, *args, **kwargs) -> bool:
         if self.lose and getattr(callback, "__name__", "") == "paint_done":

@@ -199,8 +199,9 @@ def test_the_status_bar_ends_with_the_github_quota_and_keeps_a_low_one():
     quota = github_quota(store)
     assert quota.text.plain == "GitHub 4870 left" and not quota.low
     items = status_items(store, NOW)
-    assert status_line(items, 200, quota).plain == "✔ pve 1ms 0s  ✔ mw 1ms 0s  ✔ dns 1ms 0s  GitHub 4870 left"
-    assert status_line(items, 40, quota).plain == "✔ pve 1ms 0s  ✔ mw 1ms 0s  ✔ dns 1ms 0s"
+    assert status_line(items, 200, quota).plain == "✔ pve 1ms  ✔ mw 1ms  ✔ dns 1ms  GitHub 4870 left"
+    assert status_line(items, 40, quota).plain == "✔ pve  ✔ mw  ✔ dns  GitHub 4870 left"  # the quota before latencies
+    assert status_line(items, 30, quota).plain == "✔ pve 1ms  ✔ mw 1ms  ✔ dns 1ms"
     low = github_quota(store_with(mw=("commits", CommitLog((), rate_limit_remaining=12))))
     assert low.low and low.text.plain == "▲ GitHub 12 left"
     assert status_line(items, 40, low).plain == "✔ pve  ✔ mw  ✔ dns  ▲ GitHub 12 left"

@@ -305,8 +305,11 @@ def test_status_items_show_health_latency_and_data_age():
     store.put(SourceResult("icinga", "icinga", NOW, 2.0, error="connection failed: [Errno 111] Connection refused"))
     store.register("graylog", "graylog", 30)
     items = {item.name: item for item in status_items(store, NOW + timedelta(seconds=12))}
-    assert items["proxmox"].text.plain == "✔ proxmox 12ms 12s"
+    assert items["proxmox"].text.plain == "✔ proxmox 12ms"  # fresh (its interval is 30 s): no age
     assert items["proxmox"].short.plain == "✔ proxmox"
+    late = {item.name: item for item in status_items(store, NOW + timedelta(seconds=61))}
+    assert late["proxmox"].text.plain == "✔ proxmox 12ms 1m old"  # two intervals and no new answer
+    assert late["proxmox"].short.plain == "✔ proxmox 1m old"
     assert items["icinga"].ok is False
     assert items["icinga"].text.plain == "✖ icinga: connection failed … (data 2m old)"
     assert items["icinga"].short == items["icinga"].text
@@ -327,12 +330,12 @@ def test_pane_views_never_read_the_wall_clock():
 def test_status_line_shortens_healthy_sources_before_failing_ones():
     store = Store(clock=lambda: NOW)
     for name in ("pve", "puppetdb", "icinga", "graylog", "mw-config", "puppet", "dns"):
-        store.register(name, "x", 30)
+        store.register(name, "x", 120)  # polled every 2 minutes: their data is not late yet
         store.put(SourceResult(name, "x", NOW, 12.0, data=1))
     store.put(SourceResult("icinga", "x", NOW, 2.0, error="HTTP 503 Service Unavailable"))
     items = status_items(store, NOW + timedelta(minutes=2))
     full = status_line(items, 200).plain
-    assert full.startswith("✔ pve 12ms 2m  ✔ puppetdb 12ms 2m  ✖ icinga: HTTP 503 Service Unavailable (data 2m old)")
+    assert full.startswith("✔ pve 12ms  ✔ puppetdb 12ms  ✖ icinga: HTTP 503 Service Unavailable (data 2m old)")
     assert status_line(items, 120).plain == (
         "✖ icinga: HTTP 503 Service Unavailable (data 2m old)  ✔ pve  ✔ puppetdb  ✔ graylog  ✔ mw-config  ✔ puppet  ✔ dns"
     )

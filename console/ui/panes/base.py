@@ -109,6 +109,7 @@ class Pane(Vertical):
         self.index: RowIndex | None = None
         self.state = TableState()  # the operator's filter, sort order and marks
         self.hide_handled = False  # `h`: leave out the view's handled (acknowledged, in downtime) rows
+        self._titles_shown: tuple[str, str] | None = None
 
     def compose(self) -> ComposeResult:
         yield self.note
@@ -146,11 +147,15 @@ class Pane(Vertical):
         marked = f" · {len(state.marked)} marked" if state.marked else ""
         legend = f" · {view.legend}" if view.legend else ""
         hidden_note = f", {layout.hidden} handled hidden" if layout.hidden else ""
-        self.border_subtitle = safe_text(f"{count} {self.noun}{hidden_note}{marked}{legend}")
+        subtitle = f"{count} {self.noun}{hidden_note}{marked}{legend}"
         title = f"{self.number} {self.title}"
         if state.row_filter.text:
             title += f" /{state.row_filter.text}" + (" (bad regex)" if state.row_filter.error else "")
-        self.border_title = safe_text(title)  # the operator's filter is text, never markup
+        # a new title repaints the whole pane, its table included: only when the words change
+        if (title, subtitle) != self._titles_shown:
+            self._titles_shown = (title, subtitle)
+            self.border_subtitle = safe_text(subtitle)
+            self.border_title = safe_text(title)  # the operator's filter is text, never markup
         self.badge = view.badge
 
     # --- what the operator does to the rows (kept by key across refreshes) -----------------------

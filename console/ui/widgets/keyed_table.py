@@ -234,8 +234,10 @@ class KeyedTable(ScrollView, can_focus=True):
         self.show_layout(table_layout(columns, rows, widths))
 
     def show_layout(self, layout: TableLayout) -> None:
-        """Show what `table_layout` worked out: no per-row work here."""
+        """Show what `table_layout` worked out: no per-row work here but, when the columns, the rows'
+        order and the cursor stay, finding the visible rows that changed: only those are repainted."""
         cursor_key, cursor_index = self.cursor_key, self._cursor
+        old_rows, old_shape = self._rows, (self._columns, self._column_widths, int(self.scroll_y))
         self._columns, self._rows, self._index = layout.columns, layout.rows, layout.index
         self._column_widths = layout.column_widths
         self._set_virtual_size(Size(self._table_width(), len(self._rows) + 1))
@@ -244,7 +246,12 @@ class KeyedTable(ScrollView, can_focus=True):
         else:
             self._cursor = min(cursor_index, max(len(self._rows) - 1, 0))
         self._keep_cursor_in_view()
-        self.refresh()
+        same_shape = (old_shape == (self._columns, self._column_widths, int(self.scroll_y))
+                      and len(old_rows) == len(self._rows) and self._cursor == cursor_index)
+        if same_shape:
+            self._refresh_changed(old_rows)
+        else:
+            self.refresh()
         # the height of the rows' part may change with this layout (a scrollbar comes or goes)
         self.call_after_refresh(self._keep_cursor_in_view)
 
@@ -325,6 +332,14 @@ class KeyedTable(ScrollView, can_focus=True):
             top = self._cursor - height + 1
         if top != int(self.scroll_y):
             self.scroll_to(y=top, animate=False, immediate=True, force=True)
+
+    def _refresh_changed(self, old_rows: Sequence[Row]) -> None:
+        """Repaint the visible rows that differ from what was shown (the same keys in the same places)."""
+        top = int(self.scroll_y)
+        for index in range(top, min(len(self._rows), top + max(self._body_height(), 0))):
+            old, new = old_rows[index], self._rows[index]
+            if old is not new and (old.key != new.key or not same_row(old, new)):
+                self._refresh_row(index)
 
     def _refresh_row(self, index: int) -> None:
         self.refresh(Region(0, index + 1 - int(self.scroll_y), self.size.width, 1))

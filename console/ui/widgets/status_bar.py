@@ -25,6 +25,7 @@ class StatusBar(Static):
         self._quota: Quota | None = None
         self._note: str | None = None
         self._note_timer: Timer | None = None
+        self._shown: Text | None = None
 
     @property
     def note_text(self) -> str | None:
@@ -54,9 +55,13 @@ class StatusBar(Static):
         note = safe_text(f"{self._note}  ", style="bold yellow") if self._note else Text("")
         if not self._items and self._quota is None:
             self.update(note if self._note else "")  # nothing to say yet; console.derive loads with the first data
+            self._shown = None
             return
         from console.derive.status_bar import status_line
 
-        # one line, as wide as the screen: a new text never changes the layout
+        # one line, as wide as the screen: a new text never changes the layout; the same text is not repainted
         line = safe_text(status_line(self._items, max(0, self.content_size.width - note.cell_len), self._quota))
-        self.update(Text.assemble(note, line) if self._note else line, layout=False)
+        shown = Text.assemble(note, line) if self._note else line
+        if shown != self._shown:
+            self._shown = shown
+            self.update(shown, layout=False)

@@ -15,8 +15,12 @@ class TabBar(Static):
 
     def __init__(self) -> None:
         super().__init__("", id="tab-bar")
+        self._shown: tuple[tuple[tuple[int, str, str], ...], int] | None = None
 
     def show(self, tabs: Sequence[tuple[int, str, str]], active: int) -> None:
+        if (tuple(tabs), active) == self._shown:
+            return  # the same words: nothing to repaint
+        self._shown = (tuple(tabs), active)
         parts = []
         for number, title, badge in tabs:
             label = f" {number} {title}" + (f" {badge}" if badge else "") + " "
