@@ -198,7 +198,7 @@ def test_the_source_turns_the_caches_table_into_a_snapshot_and_a_cache_failing_i
                           ("cp161", "mw151"): Backend("mw151", "probe", "healthy", "5/5")},
                          {"cp171": "HTTP 500", "cp191": "timed out", "cp201": "refused (HTTP 401)"})
 
-    async def read(config, session, commands=None):
+    async def read(config, session, commands=None, clients=None):
         return table
 
     monkeypatch.setattr(depool, "read_backend_health", read)
