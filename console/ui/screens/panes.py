@@ -44,7 +44,7 @@ class PanesScreen(HelpKeys, Screen[None]):
         Binding(":", "jump", "Jump", id="jump"),
         Binding("shift+tab", "cycle_pane(-1)", "Previous pane", show=False, priority=True),
         Binding("1", "show_pane(1)", "Pane", key_display="1-4"),
-        *(Binding(str(n), f"show_pane({n})", f"Pane {n}", show=False) for n in range(2, len(PANES) + 1)),
+        *(Binding(str(n), f"show_pane({n})", "Pane", show=False) for n in range(2, len(PANES) + 1)),
         Binding("r", "refresh", "Refresh"),
         Binding("S", "sort", "Sort by the next column", show=False, id="sort"),
         Binding("space", "mark", "Mark / unmark the row", show=False, id="mark"),
