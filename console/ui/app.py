@@ -162,6 +162,7 @@ class OpsConsoleApp(App[None]):
         self._incident: IncidentDesk | None = None
         self.active_pane = 1
         self._changed: set[str] = set()
+        self._answered: set[str] = set()  # the sources whose answers have been shown
         self._stale_panes: set[Pane] = set()  # their views are to be derived again
         self._deriving = False  # a worker is deriving views (console/ui/panes/base.py derive_indexed)
         self._clock_after_derive = False  # the tick started a redraw: the clock moves when it is shown
@@ -343,11 +344,13 @@ class OpsConsoleApp(App[None]):
 
     def on_store_changed(self, _: StoreChanged) -> None:
         """New data: the panes it feeds are redrawn at the next tick of the clock, in the same frame as
-        the clock (an idle console then paints once a second, not once per answer), except the first
-        data of a pane, shown at once."""
+        the clock (an idle console then paints once a second, not once per answer), except a source's
+        first answer, shown at once (the panes fill as fast as the sources answer)."""
         kinds = {self.store.get(name).kind for name in self._changed}
+        first = not self._changed <= self._answered  # a source's first answer: the panes fill at once
+        self._answered |= self._changed
         self._changed.clear()
-        self.refresh_panes(kinds, at_once=any(pane.view is None for pane in self.panes))
+        self.refresh_panes(kinds, at_once=first)
         self._refresh_detail()
         self.incident.observe()
 

@@ -67,10 +67,30 @@ class WriteSwitchScreen(ModalScreen[bool]):
         self.dismiss(False)
 
 
-class ReadOnlyAgainScreen(ModalScreen[bool]):
-    """W in a read-write session: "back to read-only? y/N". y switches; n, enter or esc stays READ-WRITE.
-    Every other key does nothing here (a modal screen: the app's keys stop at it), so `write` typed by
-    habit after W (the word that switches the other way) never reaches the panes as keys (r, i, t, e)."""
+class Confirm(ModalScreen[bool]):
+    """A y/N question in a box: y says yes; n and esc say no. Every other key does nothing here (a modal
+    screen: the app's keys stop at it). Subclasses give the BINDINGS' words, the box and the question."""
+
+    BOX_ID = "confirm-box"
+    BOX_TITLE = ""
+
+    def question(self) -> Text:
+        raise NotImplementedError
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id=self.BOX_ID):
+            yield Plain(self.question())
+
+    def on_mount(self) -> None:
+        self.query_one(f"#{self.BOX_ID}").border_title = self.BOX_TITLE
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)
+
+
+class ReadOnlyAgainScreen(Confirm):
+    """W in a read-write session: "back to read-only? y/N". y switches; n, enter or esc stays READ-WRITE,
+    so `write` typed by habit after W (the word that switches the other way) never reaches the panes."""
 
     DEFAULT_CSS = """
     ReadOnlyAgainScreen { align: center middle; }
@@ -82,21 +102,15 @@ class ReadOnlyAgainScreen(ModalScreen[bool]):
         Binding("enter", "answer(False)", "Stay read-write", show=False),
         Binding("escape", "answer(False)", "Stay read-write", show=False),
     ]
+    BOX_ID, BOX_TITLE = "read-only-box", "Write switch"
 
-    def compose(self) -> ComposeResult:
-        with Vertical(id="read-only-box"):
-            yield Plain(Text.assemble(("back to read-only? ", "bold"), ("y", "bold reverse"), "/", ("N", "bold reverse"),
-                                      "\n\ny: READ-ONLY (actions are refused)\nn, enter, esc: stay READ-WRITE"))
-
-    def on_mount(self) -> None:
-        self.query_one("#read-only-box").border_title = "Write switch"
-
-    def action_answer(self, back: bool) -> None:
-        self.dismiss(back)
+    def question(self) -> Text:
+        return Text.assemble(("back to read-only? ", "bold"), ("y", "bold reverse"), "/", ("N", "bold reverse"),
+                             "\n\ny: READ-ONLY (actions are refused)\nn, enter, esc: stay READ-WRITE")
 
 
-class ConfirmCancelScreen(ModalScreen[bool]):
-    """Cancel a running action? y cancels; n, esc or anything else keeps it running."""
+class ConfirmCancelScreen(Confirm):
+    """Cancel a running action? y cancels; n or esc keeps it running."""
 
     DEFAULT_CSS = """
     ConfirmCancelScreen { align: center middle; }
@@ -107,45 +121,38 @@ class ConfirmCancelScreen(ModalScreen[bool]):
         Binding("n", "answer(False)", "Keep running"),
         Binding("escape", "answer(False)", "Keep running"),
     ]
+    BOX_ID, BOX_TITLE = "cancel-box", "Cancel the action"
 
     def __init__(self, title: str) -> None:
         super().__init__()
         self.action_title = title
 
-    def compose(self) -> ComposeResult:
-        with Vertical(id="cancel-box"):
-            yield Plain(Text.assemble(
-                ("Cancel ", "bold"), safe_text(self.action_title, style="bold"), ("?\n\n", "bold"),
-                "It will stop after the current batch: the hosts in hand finish (and are repooled), the next\n"
-                "batches are skipped. A step already sent is never cut short.\n\n",
-                ("y", "bold reverse"), " cancel it    ", ("n", "bold reverse"), " / esc keep it running"))
-
-    def on_mount(self) -> None:
-        self.query_one("#cancel-box").border_title = "Cancel the action"
-
-    def action_answer(self, confirmed: bool) -> None:
-        self.dismiss(confirmed)
+    def question(self) -> Text:
+        return Text.assemble(
+            ("Cancel ", "bold"), safe_text(self.action_title, style="bold"), ("?\n\n", "bold"),
+            "It will stop after the current batch: the hosts in hand finish (and are repooled), the next\n"
+            "batches are skipped. A step already sent is never cut short.\n\n",
+            ("y", "bold reverse"), " cancel it    ", ("n", "bold reverse"), " / esc keep it running")
 
 
-class ConfirmEndScreen(ModalScreen[bool]):
+class ConfirmEndScreen(Confirm):
+    """End the open incident? y ends and archives it; n or esc keeps it open."""
+
     DEFAULT_CSS = """
     ConfirmEndScreen { align: center middle; }
-    ConfirmEndScreen > Static { width: 60; height: auto; border: thick $warning; background: $surface; padding: 1 2; }
+    #end-box { width: 60; height: auto; border: thick $warning; background: $surface; padding: 1 2; }
     """
     BINDINGS = [Binding("y", "answer(True)", "Yes"), Binding("n", "answer(False)", "No"),
                 Binding("escape", "answer(False)", "No", show=False)]
+    BOX_ID = "end-box"
 
     def __init__(self, title: str) -> None:
         super().__init__()
         self._title = title
 
-    def compose(self) -> ComposeResult:
+    def question(self) -> Text:
         # the title is the operator's own words (or another session's): shown as data, never as markup
-        yield Plain(Text.assemble("End the incident '", safe_text(self._title),
-                                  "'? Its timeline is archived. [y/N]"))
-
-    def action_answer(self, yes: bool) -> None:
-        self.dismiss(yes)
+        return Text.assemble("End the incident '", safe_text(self._title), "'? Its timeline is archived. [y/N]")
 
 
 class Picker(ModalScreen[str | None]):
