@@ -74,12 +74,13 @@ class Confirm(ModalScreen[bool]):
     BOX_ID = "confirm-box"
     BOX_TITLE = ""
 
-    def question(self) -> Text:
-        raise NotImplementedError
+    def __init__(self, question: Text) -> None:
+        super().__init__()
+        self.question = question  # names from outside in it are display-safe Texts already
 
     def compose(self) -> ComposeResult:
         with Vertical(id=self.BOX_ID):
-            yield Plain(self.question())
+            yield Plain(self.question)
 
     def on_mount(self) -> None:
         self.query_one(f"#{self.BOX_ID}").border_title = self.BOX_TITLE
@@ -104,9 +105,9 @@ class ReadOnlyAgainScreen(Confirm):
     ]
     BOX_ID, BOX_TITLE = "read-only-box", "Write switch"
 
-    def question(self) -> Text:
-        return Text.assemble(("back to read-only? ", "bold"), ("y", "bold reverse"), "/", ("N", "bold reverse"),
-                             "\n\ny: READ-ONLY (actions are refused)\nn, enter, esc: stay READ-WRITE")
+    def __init__(self) -> None:
+        super().__init__(Text.assemble(("back to read-only? ", "bold"), ("y", "bold reverse"), "/", ("N", "bold reverse"),
+                             "\n\ny: READ-ONLY (actions are refused)\nn, enter, esc: stay READ-WRITE"))
 
 
 class ConfirmCancelScreen(Confirm):
@@ -124,15 +125,11 @@ class ConfirmCancelScreen(Confirm):
     BOX_ID, BOX_TITLE = "cancel-box", "Cancel the action"
 
     def __init__(self, title: str) -> None:
-        super().__init__()
-        self.action_title = title
-
-    def question(self) -> Text:
-        return Text.assemble(
-            ("Cancel ", "bold"), safe_text(self.action_title, style="bold"), ("?\n\n", "bold"),
+        super().__init__(Text.assemble(
+            ("Cancel ", "bold"), safe_text(title, style="bold"), ("?\n\n", "bold"),
             "It will stop after the current batch: the hosts in hand finish (and are repooled), the next\n"
             "batches are skipped. A step already sent is never cut short.\n\n",
-            ("y", "bold reverse"), " cancel it    ", ("n", "bold reverse"), " / esc keep it running")
+            ("y", "bold reverse"), " cancel it    ", ("n", "bold reverse"), " / esc keep it running"))
 
 
 class ConfirmEndScreen(Confirm):
@@ -147,12 +144,8 @@ class ConfirmEndScreen(Confirm):
     BOX_ID = "end-box"
 
     def __init__(self, title: str) -> None:
-        super().__init__()
-        self._title = title
-
-    def question(self) -> Text:
         # the title is the operator's own words (or another session's): shown as data, never as markup
-        return Text.assemble("End the incident '", safe_text(self._title), "'? Its timeline is archived. [y/N]")
+        super().__init__(Text.assemble("End the incident '", safe_text(title), "'? Its timeline is archived. [y/N]"))
 
 
 class Picker(ModalScreen[str | None]):
